@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Refresh the committed GOV.UK Frontend build under static/.
+# The version is pinned in package.json / package-lock.json; to upgrade, change it there and rerun.
+# Needs Node.js and npm (only for maintainers; the server and tests use the committed files).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm ci --no-audit --no-fund --ignore-scripts
+dist=node_modules/govuk-frontend/dist/govuk
+rm -rf static/govuk
+mkdir -p static/govuk/assets
+# Images and the manifest; the GDS Transport fonts are deliberately not copied (Haven is not a gov.uk service).
+cp -R "$dist/assets/images" static/govuk/assets/
+cp "$dist/assets/manifest.json" static/govuk/assets/
+cp "$dist/govuk-frontend.min.js" static/govuk/
+npx --no-install sass --no-source-map --style=compressed --load-path=node_modules --pkg-importer=node \
+  frontend/haven.scss static/haven.css
+version=$(node -p "require('./node_modules/govuk-frontend/package.json').version")
+echo "GOV.UK Frontend $version" > static/govuk/VERSION
+echo "static/ refreshed from GOV.UK Frontend $version"

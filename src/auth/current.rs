@@ -1,0 +1,219 @@
+//! The signed-in person for this request, loaded from the session cookie and the database.
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use chrono::Utc;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::audit::Actor;
+use crate::config::Config;
+use crate::db;
+use crate::domain::Role;
+use crate::error::AppError;
+
+/// Where a request came from. Always present (the guard inserts it).
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn from_parts(parts: &Parts) -> RequestMeta {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect());
+        RequestMeta { ip, user_agent }
+    }
+}
+
+/// How far through signing in a session is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Password accepted; the second factor is still to come.
+    SecondFactor,
+    /// Password accepted; the person must set up a second factor before going on.
+    Enrol,
+    Active,
+}
+
+impl Stage {
+    pub fn code(self) -> &'static str {
+        match self {
+            Stage::SecondFactor => "totp",
+            Stage::Enrol => "enrol",
+            Stage::Active => "active",
+        }
+    }
+    fn parse(s: &str) -> Stage {
+        match s {
+            "active" => Stage::Active,
+            "enrol" => Stage::Enrol,
+            _ => Stage::SecondFactor,
+        }
+    }
+}
+
+/// The person behind a request, as the database says now (role and teams are never cached).
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub session_id: Uuid,
+    pub stage: Stage,
+    pub csrf_token: String,
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub team_ids: Vec<Uuid>,
+    pub ip: Option<String>,
+}
+
+impl CurrentUser {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.id),
+            ip: self.ip.clone(),
+        }
+    }
+}
+
+pub fn session_cookie_name(config: &Config) -> &'static str {
+    if config.is_https() {
+        "__Host-haven_session"
+    } else {
+        "haven_session"
+    }
+}
+
+pub fn pre_session_cookie_name(config: &Config) -> &'static str {
+    if config.is_https() {
+        "__Host-haven_csrf"
+    } else {
+        "haven_csrf"
+    }
+}
+
+/// A cookie's value from the request headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value with Haven's attributes.
+pub fn set_cookie(config: &Config, name: &str, value: &str, max_age_secs: Option<i64>) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if config.is_https() {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age_secs {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    c
+}
+
+/// Why there is no usable session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoSession {
+    Missing,
+    /// The session timed out or the account was disabled; it has now been ended.
+    Expired,
+}
+
+/// Load the session named by the request's cookie, enforcing the idle and absolute timeouts.
+pub async fn load(
+    pool: &PgPool,
+    config: &Config,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
+) -> Result<CurrentUser, LoadError> {
+    let Some(token) = cookie(headers, session_cookie_name(config)) else {
+        return Err(LoadError::NoSession(NoSession::Missing));
+    };
+    let hash = super::token::digest(token);
+    let Some(s) = db::sessions::find_live(pool, &hash).await? else {
+        return Err(LoadError::NoSession(NoSession::Missing));
+    };
+    let now = Utc::now();
+    let idle = chrono::Duration::from_std(config.session_idle_timeout)
+        .unwrap_or(chrono::Duration::minutes(30));
+    let reason = if s.disabled_at.is_some() {
+        Some("account_disabled")
+    } else if s.expires_at <= now {
+        Some("absolute_timeout")
+    } else if s.last_seen_at + idle <= now {
+        Some("idle_timeout")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        db::sessions::end(pool, s.session_id, reason).await?;
+        return Err(LoadError::NoSession(NoSession::Expired));
+    }
+    // Record activity at most once a minute, so most requests do not write.
+    if now - s.last_seen_at > chrono::Duration::seconds(60) {
+        db::sessions::touch(pool, s.session_id).await?;
+    }
+    Ok(CurrentUser {
+        session_id: s.session_id,
+        stage: Stage::parse(&s.stage),
+        csrf_token: s.csrf_token,
+        id: s.user_id,
+        email: s.email,
+        name: s.display_name,
+        role: Role::parse(&s.role).ok_or(LoadError::Db(sqlx::Error::RowNotFound))?,
+        team_ids: s.team_ids,
+        ip: meta.ip.clone(),
+    })
+}
+
+#[derive(Debug)]
+pub enum LoadError {
+    NoSession(NoSession),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for LoadError {
+    fn from(e: sqlx::Error) -> Self {
+        LoadError::Db(e)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = AppError;
+
+    /// The guard in front of every route puts the user here; a route without a guard gets no user
+    /// (deny by default).
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or(AppError::Forbidden)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestMeta>()
+            .cloned()
+            .unwrap_or_else(|| RequestMeta::from_parts(parts)))
+    }
+}

@@ -1,0 +1,59 @@
+//! Sign-in throttling, counted in PostgreSQL so every app instance applies the same limits.
+//!
+//! Three limits, checked before a password is even looked at:
+//! - one account from one address: 10 failures in 15 minutes;
+//! - one address, any accounts: 50 failures in 15 minutes (stops one machine spraying guesses);
+//! - one account from anywhere: 100 failures in an hour (the ASVS ceiling).
+//!
+//! Someone who knows an address can slow down only that account, and only by failing from many
+//! addresses; the account's owner always sees the same message as for a wrong password, plus a
+//! hint to wait, so the throttle does not reveal whether an account exists.
+
+use sqlx::PgExecutor;
+
+pub const PAIR_LIMIT: i64 = 10;
+pub const IP_LIMIT: i64 = 50;
+pub const ACCOUNT_LIMIT_PER_HOUR: i64 = 100;
+
+/// The key failures are counted under: the address as typed, normalised (whether or not it exists).
+pub fn account_key(typed_email: &str) -> String {
+    typed_email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(254)
+        .collect()
+}
+
+pub async fn is_throttled(db: impl PgExecutor<'_>, account: &str, ip: &str) -> sqlx::Result<bool> {
+    let (pair, by_ip, by_account): (i64, i64, i64) = sqlx::query_as(
+        "SELECT
+            (SELECT count(*) FROM sign_in_failures WHERE account_key = $1 AND ip = $2 AND created_at > now() - interval '15 minutes'),
+            (SELECT count(*) FROM sign_in_failures WHERE ip = $2 AND created_at > now() - interval '15 minutes'),
+            (SELECT count(*) FROM sign_in_failures WHERE account_key = $1 AND created_at > now() - interval '1 hour')",
+    )
+    .bind(account)
+    .bind(ip)
+    .fetch_one(db)
+    .await?;
+    Ok(pair >= PAIR_LIMIT || by_ip >= IP_LIMIT || by_account >= ACCOUNT_LIMIT_PER_HOUR)
+}
+
+pub async fn record_failure(db: impl PgExecutor<'_>, account: &str, ip: &str) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO sign_in_failures (account_key, ip) VALUES ($1, $2)")
+        .bind(account)
+        .bind(ip)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// After a success, this address's failures for the account stop counting.
+pub async fn clear(db: impl PgExecutor<'_>, account: &str, ip: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE account_key = $1 AND ip = $2")
+        .bind(account)
+        .bind(ip)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! The command line: `serve` (default), `migrate`, `create-user`, `seed-demo`, `verify-audit`.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, AppState};
+use crate::audit::{self, Actor, Event, Verification};
+use crate::auth::password;
+use crate::config::Config;
+use crate::db;
+use crate::domain::{self, Email, Role};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "haven",
+    version,
+    about = "Haven: case management for safeguarding children from online abuse"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (creates the database and runs migrations first).
+    Serve,
+    /// Create the database if needed and run pending migrations, then exit.
+    Migrate,
+    /// Create an account. The password is read from standard input (or asked for on a terminal).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["practitioner", "manager", "lado", "admin"])]
+        role: String,
+        /// The team's name; created if it does not exist.
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// Fill an empty database with fictional teams, people and cases for trying Haven out.
+    SeedDemo,
+    /// Check the audit trail's hash chain; exits non-zero and names the first bad row if it is broken.
+    VerifyAudit,
+}
+
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HAVEN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let pool = db::prepare(&config).await?;
+            app::serve(AppState {
+                pool,
+                config: Arc::new(config),
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            db::prepare(&config).await?;
+            println!("Database is up to date.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CreateUser {
+            email,
+            name,
+            role,
+            team,
+        } => {
+            let pool = db::prepare(&config).await?;
+            let password = read_password()?;
+            create_user(&pool, &email, &name, &role, team.as_deref(), &password).await?;
+            println!(
+                "Created {role} account for {}.",
+                email.trim().to_lowercase()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SeedDemo => {
+            let pool = db::prepare(&config).await?;
+            let summary = crate::db::demo::seed(&pool).await?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::VerifyAudit => {
+            let pool = db::prepare(&config).await?;
+            match audit::verify(&pool, 10_000).await? {
+                Verification::Intact { rows } => {
+                    println!("Audit trail intact: {rows} rows checked.");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verification::Broken { seq, problem } => {
+                    eprintln!("Audit trail BROKEN at row {seq}: {problem}.");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        let first = rpassword::prompt_password("Password (12+ characters): ")?;
+        let second = rpassword::prompt_password("Type it again: ")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        first
+    } else {
+        let mut s = String::new();
+        stdin
+            .lock()
+            .take(4096)
+            .read_to_string(&mut s)
+            .context("cannot read the password from standard input")?;
+        s.lines().next().unwrap_or("").to_owned()
+    };
+    Ok(password)
+}
+
+/// Create an account with a chosen password (command line only: administrators in the web
+/// interface can only send set-password links).
+pub async fn create_user(
+    pool: &sqlx::PgPool,
+    email: &str,
+    name: &str,
+    role: &str,
+    team: Option<&str>,
+    password_text: &str,
+) -> anyhow::Result<uuid::Uuid> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        bail!("the name must be 1 to 200 characters");
+    }
+    let role = Role::parse(role).context("unknown role")?;
+    domain::password::check_new(password_text, password_text)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = password::hash_blocking(password_text.to_owned()).await?;
+    let mut tx = pool.begin().await?;
+    let team_id = match team.map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => match db::teams::find_by_name(&mut *tx, t).await? {
+            Some(row) => Some(row.id),
+            None => db::teams::create(&mut *tx, t).await?,
+        },
+    };
+    let id = db::users::create(&mut tx, &email, name, role, Some(&hash), team_id).await?;
+    audit::record(
+        &mut tx,
+        &Actor::default(),
+        Event::new("user.create", "user")
+            .entity(id)
+            .details(serde_json::json!({ "role": role.code(), "via": "command line" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}

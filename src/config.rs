@@ -1,0 +1,193 @@
+//! Typed settings, read once from the environment at start-up.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+/// A value that must never reach a log line or a page.
+#[derive(Clone)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where PostgreSQL is; the database is created if it does not exist.
+    pub database_url: Secret<String>,
+    /// The address the server listens on.
+    pub listen: SocketAddr,
+    /// The address people type into their browser. `https` turns on secure cookies and HSTS.
+    pub public_url: Url,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
+    pub request_timeout: Duration,
+    pub db_max_connections: u32,
+    pub db_acquire_timeout: Duration,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/haven";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Read the configuration from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Read the configuration through `lookup`, so tests can supply their own values.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let listen_text = get("HAVEN_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError {
+            name: "HAVEN_LISTEN",
+            message: format!("expected an address like 127.0.0.1:8080, got {listen_text:?}"),
+        })?;
+        let public_text = get("HAVEN_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://localhost:{}", listen.port()));
+        let public_url = Url::parse(&public_text).map_err(|_| ConfigError {
+            name: "HAVEN_PUBLIC_URL",
+            message: format!("expected a URL like https://haven.example.org, got {public_text:?}"),
+        })?;
+        if !matches!(public_url.scheme(), "http" | "https") || public_url.host_str().is_none() {
+            return Err(ConfigError {
+                name: "HAVEN_PUBLIC_URL",
+                message: "must be an http or https URL with a host".to_owned(),
+            });
+        }
+        let minutes = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default * 60)),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|m| *m > 0)
+                    .map(|m| Duration::from_secs(m * 60))
+                    .ok_or(ConfigError {
+                        name,
+                        message: format!("expected a whole number of minutes, got {v:?}"),
+                    }),
+            }
+        };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .map(Duration::from_secs)
+                    .ok_or(ConfigError {
+                        name,
+                        message: format!("expected a whole number of seconds, got {v:?}"),
+                    }),
+            }
+        };
+        let db_max_connections = match get("HAVEN_DB_MAX_CONNECTIONS") {
+            None => 10,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError {
+                    name: "HAVEN_DB_MAX_CONNECTIONS",
+                    message: format!("expected a positive whole number, got {v:?}"),
+                })?,
+        };
+        Ok(Config {
+            database_url: Secret::new(database_url),
+            listen,
+            public_url,
+            session_idle_timeout: minutes("HAVEN_SESSION_IDLE_MINUTES", 30)?,
+            session_absolute_timeout: minutes("HAVEN_SESSION_ABSOLUTE_MINUTES", 12 * 60)?,
+            request_timeout: seconds("HAVEN_REQUEST_TIMEOUT_SECONDS", 30)?,
+            db_max_connections,
+            db_acquire_timeout: seconds("HAVEN_DB_ACQUIRE_TIMEOUT_SECONDS", 5)?,
+        })
+    }
+
+    /// True when people reach Haven over HTTPS: cookies get `Secure` and the `__Host-` prefix, and HSTS is sent.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The origin browsers send in the `Origin` header for same-site form posts.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_local_and_plain_http() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert!(!c.is_https());
+        assert_eq!(c.public_origin(), "http://localhost:8080");
+        assert_eq!(c.session_idle_timeout, Duration::from_secs(30 * 60));
+        assert_eq!(c.session_absolute_timeout, Duration::from_secs(12 * 3600));
+    }
+
+    #[test]
+    fn https_public_url_turns_on_secure_mode() {
+        let c = from(&[("HAVEN_PUBLIC_URL", "https://haven.example.org")]).unwrap();
+        assert!(c.is_https());
+        assert_eq!(c.public_origin(), "https://haven.example.org");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = from(&[("HAVEN_LISTEN", "nowhere")]).unwrap_err();
+        assert_eq!(e.name, "HAVEN_LISTEN");
+        let e = from(&[("HAVEN_SESSION_IDLE_MINUTES", "-3")]).unwrap_err();
+        assert_eq!(e.name, "HAVEN_SESSION_IDLE_MINUTES");
+        let e = from(&[("HAVEN_PUBLIC_URL", "ftp://x")]).unwrap_err();
+        assert_eq!(e.name, "HAVEN_PUBLIC_URL");
+    }
+
+    #[test]
+    fn database_url_is_not_printed_by_debug() {
+        let c = from(&[("DATABASE_URL", "postgres://u:hunter2hunter2@127.0.0.1/x")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,513 @@
+//! Cases: created from a referral, read through lists, the case page and the chronology.
+//!
+//! Every read takes the viewer's team ids and checks visibility in the same query, so a case
+//! outside the viewer's teams (or a restricted one) is simply not found.
+
+use chrono::{DateTime, Datelike, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::drafts::ReferralDraft;
+use crate::domain::{CaseReference, CaseStatus, ConcernKind};
+
+/// Who is looking: their id and teams, as read from the database on this request.
+#[derive(Clone, Debug)]
+pub struct Viewer<'a> {
+    pub user_id: Uuid,
+    pub team_ids: &'a [Uuid],
+}
+
+/// The visibility rule, shared by every case query: the case belongs to one of the viewer's teams
+/// and is not restricted. (Restricted allegation cases get their own rule with the LADO path.)
+const VISIBLE: &str = "c.restricted = false AND c.team_id = ANY($1::uuid[])";
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CaseRow {
+    pub id: Uuid,
+    pub reference: String,
+    pub team_id: Uuid,
+    pub team_name: String,
+    pub owner_id: Uuid,
+    pub owner_name: String,
+    pub status: String,
+    pub title: String,
+    pub concern_kinds: Vec<String>,
+    pub immediate_risk: bool,
+    pub received_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl CaseRow {
+    pub fn status(&self) -> CaseStatus {
+        CaseStatus::parse(&self.status).unwrap_or(CaseStatus::Open)
+    }
+    pub fn concerns(&self) -> Vec<ConcernKind> {
+        self.concern_kinds
+            .iter()
+            .filter_map(|c| ConcernKind::parse(c))
+            .collect()
+    }
+}
+
+const CASE_COLUMNS: &str = "c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
+    c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at, c.updated_at, c.version";
+
+pub async fn find_visible(
+    db: impl PgExecutor<'_>,
+    viewer: &Viewer<'_>,
+    id: Uuid,
+) -> sqlx::Result<Option<CaseRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CASE_COLUMNS} FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
+         WHERE {VISIBLE} AND c.id = $2"
+    )))
+    .bind(viewer.team_ids)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Which list, and its filters.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// Only cases this person owns ("My cases"); otherwise all the viewer's teams' cases.
+    pub owner: Option<Uuid>,
+    pub status: Option<CaseStatus>,
+    pub concern: Option<ConcernKind>,
+    /// Part of a person's name (children or adults on the case).
+    pub name: Option<String>,
+    /// Keyset cursor: the last case of the previous page.
+    pub after: Option<Uuid>,
+}
+
+/// One page of cases, newest first, with one query and an index-backed order.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    viewer: &Viewer<'_>,
+    f: &ListFilter,
+    limit: i64,
+) -> sqlx::Result<Vec<CaseRow>> {
+    let name_pattern = f.name.as_ref().map(|n| {
+        let escaped = n
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CASE_COLUMNS} FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
+         WHERE {VISIBLE}
+           AND ($2::uuid IS NULL OR c.owner_id = $2)
+           AND ($3::text IS NULL OR c.status = $3)
+           AND ($4::text IS NULL OR c.concern_kinds @> ARRAY[$4::text])
+           AND ($5::text IS NULL OR c.search_names LIKE $5)
+           AND ($6::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $6))
+         ORDER BY c.created_at DESC, c.id DESC
+         LIMIT $7"
+    )))
+    .bind(viewer.team_ids)
+    .bind(f.owner)
+    .bind(f.status.map(CaseStatus::code))
+    .bind(f.concern.map(ConcernKind::code))
+    .bind(name_pattern)
+    .bind(f.after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PersonRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub full_name: String,
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    pub age_estimate: Option<i32>,
+    pub school: String,
+    pub household: String,
+    pub relationship: Option<String>,
+}
+
+pub async fn people(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Vec<PersonRow>> {
+    // A case has a handful of people; bounded all the same.
+    sqlx::query_as(
+        "SELECT id, kind, full_name, date_of_birth, age_estimate, school, household, relationship
+         FROM case_people WHERE case_id = $1 ORDER BY kind DESC, created_at, id LIMIT 200",
+    )
+    .bind(case_id)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ReferralRow {
+    pub referrer_name: String,
+    pub referrer_role: String,
+    pub referrer_agency: String,
+    pub referrer_contact: String,
+    pub received_at: DateTime<Utc>,
+    pub taken_by_name: String,
+    pub account: String,
+    pub immediate_risk: bool,
+    pub immediate_risk_details: String,
+    pub works_with_children: String,
+    pub work_details: String,
+}
+
+pub async fn referral(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Option<ReferralRow>> {
+    sqlx::query_as(
+        "SELECT r.referrer_name, r.referrer_role, r.referrer_agency, r.referrer_contact, r.received_at,
+                u.display_name AS taken_by_name, r.account, r.immediate_risk, r.immediate_risk_details,
+                r.works_with_children, r.work_details
+         FROM referrals r JOIN users u ON u.id = r.taken_by WHERE r.case_id = $1 ORDER BY r.created_at LIMIT 1",
+    )
+    .bind(case_id)
+    .fetch_optional(db)
+    .await
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ChronologyRow {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub kind: String,
+    pub summary: String,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by_name: String,
+    pub note_id: Option<Uuid>,
+    pub note_body: Option<String>,
+    pub corrects_note_id: Option<Uuid>,
+}
+
+/// A page of the chronology, most recent event first, before the entry `before` if given.
+pub async fn chronology(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<ChronologyRow>> {
+    sqlx::query_as(
+        "SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
+                e.note_id, n.body AS note_body, n.corrects_note_id
+         FROM chronology_entries e
+         JOIN users u ON u.id = e.recorded_by
+         LEFT JOIN case_notes n ON n.id = e.note_id
+         WHERE e.case_id = $1
+           AND ($2::uuid IS NULL OR (e.occurred_at, e.id) < (SELECT b.occurred_at, b.id FROM chronology_entries b WHERE b.id = $2 AND b.case_id = $1))
+         ORDER BY e.occurred_at DESC, e.id DESC
+         LIMIT $3",
+    )
+    .bind(case_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn add_chronology(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    kind: &str,
+    summary: &str,
+    note_id: Option<Uuid>,
+    recorded_by: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO chronology_entries (id, case_id, occurred_at, kind, summary, note_id, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(case_id)
+    .bind(occurred_at)
+    .bind(kind)
+    .bind(summary)
+    .bind(note_id)
+    .bind(recorded_by)
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// Does this note belong to this case? (Corrections may only point within the case.)
+pub async fn note_in_case(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    note_id: Uuid,
+) -> sqlx::Result<bool> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM case_notes WHERE id = $1 AND case_id = $2")
+            .bind(note_id)
+            .bind(case_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(found.is_some())
+}
+
+pub async fn add_note(
+    db: &mut PgConnection,
+    case_id: Uuid,
+    body: &str,
+    occurred_at: DateTime<Utc>,
+    corrects: Option<Uuid>,
+    author: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO case_notes (id, case_id, body, occurred_at, corrects_note_id, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(case_id)
+    .bind(body)
+    .bind(occurred_at)
+    .bind(corrects)
+    .bind(author)
+    .execute(&mut *db)
+    .await?;
+    let summary = if corrects.is_some() {
+        "Correction to an earlier note"
+    } else {
+        "Case note"
+    };
+    add_chronology(
+        &mut *db,
+        case_id,
+        occurred_at,
+        if corrects.is_some() {
+            "correction"
+        } else {
+            "note"
+        },
+        summary,
+        Some(id),
+        author,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The next readable reference for `year`, from a per-year counter (row-locked, so no two cases share one).
+async fn next_reference(db: &mut PgConnection, year: i32) -> sqlx::Result<CaseReference> {
+    let n: i32 = sqlx::query_scalar(
+        "INSERT INTO case_reference_counters (year, last_number) VALUES ($1, 1)
+         ON CONFLICT (year) DO UPDATE SET last_number = case_reference_counters.last_number + 1
+         RETURNING last_number",
+    )
+    .bind(year)
+    .fetch_one(&mut *db)
+    .await?;
+    Ok(CaseReference::new(year, n))
+}
+
+/// A complete referral, checked, ready to become a case.
+pub struct NewCase<'a> {
+    pub draft: &'a ReferralDraft,
+    pub team_id: Uuid,
+    pub owner_id: Uuid,
+}
+
+/// Create the case, its referral, its people and its first chronology entries. Returns (id, reference).
+pub async fn create_from_referral(
+    db: &mut PgConnection,
+    new: NewCase<'_>,
+) -> anyhow::Result<(Uuid, CaseReference)> {
+    let d = new.draft;
+    let referrer = d
+        .referrer
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("referrer missing"))?;
+    let received = d
+        .received
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("received missing"))?;
+    let risk = d
+        .risk
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("risk missing"))?;
+    let work = d
+        .work
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("work missing"))?;
+    let account = d
+        .account
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("account missing"))?;
+
+    let id = Uuid::now_v7();
+    let reference = next_reference(db, Utc::now().year()).await?;
+    let title = case_title(d);
+    let search_names = d
+        .children
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(d.adults.iter().map(|a| a.name.as_str()))
+        .collect::<Vec<_>>()
+        .join(" | ")
+        .to_lowercase();
+    let concerns: Vec<&str> = d.concerns.iter().map(|c| c.code()).collect();
+    sqlx::query(
+        "INSERT INTO cases (id, reference, team_id, owner_id, title, concern_kinds, immediate_risk, search_names, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(reference.as_str())
+    .bind(new.team_id)
+    .bind(new.owner_id)
+    .bind(&title)
+    .bind(&concerns)
+    .bind(risk.immediate)
+    .bind(&search_names)
+    .bind(received.at)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO referrals (id, case_id, referrer_name, referrer_role, referrer_agency, referrer_contact, received_at,
+                                taken_by, account, immediate_risk, immediate_risk_details, works_with_children, work_details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .bind(&referrer.name)
+    .bind(&referrer.role)
+    .bind(&referrer.agency)
+    .bind(&referrer.contact)
+    .bind(received.at)
+    .bind(new.owner_id)
+    .bind(account)
+    .bind(risk.immediate)
+    .bind(&risk.details)
+    .bind(work.works_with_children.code())
+    .bind(&work.details)
+    .execute(&mut *db)
+    .await?;
+    for c in &d.children {
+        sqlx::query(
+            "INSERT INTO case_people (id, case_id, kind, full_name, date_of_birth, age_estimate, school, household)
+             VALUES ($1, $2, 'child', $3, $4, $5, $6, $7)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(id)
+        .bind(&c.name)
+        .bind(c.date_of_birth)
+        .bind(c.age_estimate)
+        .bind(&c.school)
+        .bind(&c.household)
+        .execute(&mut *db)
+        .await?;
+    }
+    for a in &d.adults {
+        sqlx::query(
+            "INSERT INTO case_people (id, case_id, kind, full_name, household, relationship) VALUES ($1, $2, 'adult', $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(id)
+        .bind(&a.name)
+        .bind(&a.household)
+        .bind(a.relationship.code())
+        .execute(&mut *db)
+        .await?;
+    }
+    let kinds: Vec<&str> = d.concerns.iter().map(|c| c.short()).collect();
+    add_chronology(
+        &mut *db,
+        id,
+        received.at,
+        "referral",
+        &format!(
+            "Referral received from {} ({}). Concerns: {}.",
+            referrer.name,
+            referrer.agency,
+            kinds.join(", ")
+        ),
+        None,
+        new.owner_id,
+    )
+    .await?;
+    if risk.immediate {
+        add_chronology(
+            &mut *db,
+            id,
+            received.at,
+            "risk",
+            "Referrer reported a child at immediate risk.",
+            None,
+            new.owner_id,
+        )
+        .await?;
+    }
+    add_chronology(
+        &mut *db,
+        id,
+        Utc::now(),
+        "case",
+        &format!("Case {reference} opened."),
+        None,
+        new.owner_id,
+    )
+    .await?;
+    Ok((id, reference))
+}
+
+/// The line that names a case in lists: the children's names.
+pub fn case_title(d: &ReferralDraft) -> String {
+    let names: Vec<&str> = d.children.iter().map(|c| c.name.as_str()).collect();
+    let t = if names.is_empty() {
+        "Child not named".to_owned()
+    } else {
+        names.join(", ")
+    };
+    t.chars().take(200).collect()
+}
+
+/// Change a case's editable details if nobody else has changed it since `version`.
+/// Returns false (and changes nothing) on a stale version.
+pub async fn update_details(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    version: i32,
+    title: &str,
+    status: CaseStatus,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE cases SET title = $3, status = $4, version = version + 1, updated_at = now() WHERE id = $1 AND version = $2",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(title)
+    .bind(status.code())
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Remember that a form was handled (idempotency), with where its result is shown.
+/// Returns `Some(location)` of the earlier handling if this key was already used.
+pub async fn claim_submission(
+    db: &mut PgConnection,
+    key: Uuid,
+    user_id: Uuid,
+    location: &str,
+) -> sqlx::Result<Option<String>> {
+    let claimed: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO form_submissions (key, user_id, result_location) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key",
+    )
+    .bind(key)
+    .bind(user_id)
+    .bind(location)
+    .fetch_optional(&mut *db)
+    .await?;
+    if claimed.is_some() {
+        return Ok(None);
+    }
+    let earlier: Option<String> = sqlx::query_scalar(
+        "SELECT result_location FROM form_submissions WHERE key = $1 AND user_id = $2",
+    )
+    .bind(key)
+    .bind(user_id)
+    .fetch_optional(&mut *db)
+    .await?;
+    Ok(Some(earlier.unwrap_or_else(|| "/".to_owned())))
+}

@@ -1,0 +1,158 @@
+//! Referral drafts: what a practitioner has typed so far, kept between the one-question pages.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::domain::{ConcernKind, Relationship, WorksWithChildren};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Referrer {
+    pub name: String,
+    pub role: String,
+    pub agency: String,
+    pub contact: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Received {
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ChildDraft {
+    pub name: String,
+    pub date_of_birth: Option<NaiveDate>,
+    pub age_estimate: Option<i32>,
+    pub school: String,
+    pub household: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AdultDraft {
+    pub name: String,
+    pub relationship: Relationship,
+    pub household: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Risk {
+    pub immediate: bool,
+    pub details: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Work {
+    pub works_with_children: WorksWithChildren,
+    pub details: String,
+}
+
+/// Everything a referral records. Each part is `None` (or empty) until its page is answered.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ReferralDraft {
+    pub referrer: Option<Referrer>,
+    pub received: Option<Received>,
+    #[serde(default)]
+    pub children: Vec<ChildDraft>,
+    #[serde(default)]
+    pub children_done: bool,
+    #[serde(default)]
+    pub adults: Vec<AdultDraft>,
+    #[serde(default)]
+    pub adults_done: bool,
+    #[serde(default)]
+    pub concerns: Vec<ConcernKind>,
+    pub account: Option<String>,
+    pub risk: Option<Risk>,
+    pub work: Option<Work>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DraftRow {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub data: ReferralDraft,
+    pub submitted_case_id: Option<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RawRow {
+    id: Uuid,
+    team_id: Uuid,
+    data: sqlx::types::Json<ReferralDraft>,
+    submitted_case_id: Option<Uuid>,
+}
+
+impl From<RawRow> for DraftRow {
+    fn from(r: RawRow) -> Self {
+        DraftRow {
+            id: r.id,
+            team_id: r.team_id,
+            data: r.data.0,
+            submitted_case_id: r.submitted_case_id,
+        }
+    }
+}
+
+pub async fn create(db: impl PgExecutor<'_>, user_id: Uuid, team_id: Uuid) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO referral_drafts (id, user_id, team_id) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(user_id)
+        .bind(team_id)
+        .execute(db)
+        .await?;
+    Ok(id)
+}
+
+/// A draft belongs to the person who started it; anyone else gets nothing.
+pub async fn find_own(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<DraftRow>> {
+    let row: Option<RawRow> = sqlx::query_as(
+        "SELECT id, team_id, data, submitted_case_id FROM referral_drafts WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+pub async fn find_own_for_update(
+    db: &mut PgConnection,
+    id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<DraftRow>> {
+    let row: Option<RawRow> = sqlx::query_as(
+        "SELECT id, team_id, data, submitted_case_id FROM referral_drafts WHERE id = $1 AND user_id = $2 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+pub async fn save(db: impl PgExecutor<'_>, id: Uuid, data: &ReferralDraft) -> sqlx::Result<()> {
+    sqlx::query("UPDATE referral_drafts SET data = $2, updated_at = now() WHERE id = $1 AND submitted_case_id IS NULL")
+        .bind(id)
+        .bind(sqlx::types::Json(data))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_submitted(db: impl PgExecutor<'_>, id: Uuid, case_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE referral_drafts SET submitted_case_id = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(case_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}

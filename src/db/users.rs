@@ -1,0 +1,279 @@
+//! Accounts: people who sign in to Haven, their role and their teams.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::domain::{Email, Role};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: Option<String>,
+    pub totp_secret: Option<String>,
+    pub totp_enabled_at: Option<DateTime<Utc>>,
+    pub totp_last_step: Option<i64>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Role {
+        // The column has a CHECK constraint on these codes.
+        Role::parse(&self.role).unwrap_or(Role::Practitioner)
+    }
+    pub fn totp_enabled(&self) -> bool {
+        self.totp_enabled_at.is_some() && self.totp_secret.is_some()
+    }
+}
+
+const COLUMNS: &str = "id, email, display_name, role, password_hash, totp_secret, totp_enabled_at, totp_last_step, disabled_at, created_at";
+
+pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE email = $1"
+    )))
+    .bind(email)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Lock a user's row for the rest of the transaction (second-factor checks use it against replay).
+pub async fn find_for_update(db: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("an account with this email address already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+pub async fn create(
+    db: &mut PgConnection,
+    email: &Email,
+    display_name: &str,
+    role: Role,
+    password_hash: Option<&str>,
+    team: Option<Uuid>,
+) -> Result<Uuid, CreateUserError> {
+    let id = Uuid::now_v7();
+    let res = sqlx::query(
+        "INSERT INTO users (id, email, display_name, role, password_hash) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(email.as_str())
+    .bind(display_name)
+    .bind(role.code())
+    .bind(password_hash)
+    .execute(&mut *db)
+    .await;
+    match res {
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_unique") => {
+            return Err(CreateUserError::EmailTaken);
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    if let Some(team) = team {
+        sqlx::query("INSERT INTO team_memberships (user_id, team_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(team)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(id)
+}
+
+pub async fn set_password_hash(db: impl PgExecutor<'_>, id: Uuid, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = now(), version = version + 1 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn disable(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE users SET disabled_at = now(), updated_at = now(), version = version + 1 WHERE id = $1 AND disabled_at IS NULL",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn set_pending_totp_secret(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    secret: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET totp_secret = $2, totp_enabled_at = NULL, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(secret)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn enable_totp(db: impl PgExecutor<'_>, id: Uuid, step: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET totp_enabled_at = now(), totp_last_step = $2, updated_at = now(), version = version + 1 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(step)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_totp_step(db: impl PgExecutor<'_>, id: Uuid, step: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET totp_last_step = $2 WHERE id = $1")
+        .bind(id)
+        .bind(step)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn replace_recovery_codes(
+    db: &mut PgConnection,
+    id: Uuid,
+    hashes: &[Vec<u8>],
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    for h in hashes {
+        sqlx::query("INSERT INTO recovery_codes (id, user_id, code_hash) VALUES ($1, $2, $3)")
+            .bind(Uuid::now_v7())
+            .bind(id)
+            .bind(h)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Use up a recovery code; true if it was valid and unused.
+pub async fn use_recovery_code(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    hash: &[u8],
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+    )
+    .bind(id)
+    .bind(hash)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn unused_recovery_codes(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+// One-time set-password links ----------------------------------------------------------------
+
+pub async fn create_password_token(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    token_hash: &[u8],
+    created_by: Option<Uuid>,
+    valid_for: chrono::Duration,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO password_tokens (id, user_id, token_hash, created_by, expires_at) VALUES ($1, $2, $3, $4, now() + $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user_id)
+    .bind(token_hash)
+    .bind(created_by)
+    .bind(valid_for)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The user a live (unused, unexpired) set-password token belongs to, locking the token.
+pub async fn live_password_token(
+    db: &mut PgConnection,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<(Uuid, Uuid)>> {
+    sqlx::query_as(
+        "SELECT t.id, t.user_id FROM password_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND u.disabled_at IS NULL
+         FOR UPDATE OF t",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn use_password_token(db: impl PgExecutor<'_>, token_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE password_tokens SET used_at = now() WHERE id = $1")
+        .bind(token_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+// Lists for administrators ---------------------------------------------------------------------
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserListRow {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub totp_enabled_at: Option<DateTime<Utc>>,
+    pub teams: Vec<String>,
+}
+
+/// A page of users ordered by name, after the user `after` if given (an opaque cursor: no names in URLs).
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<UserListRow>> {
+    sqlx::query_as(
+        "SELECT u.id, u.email, u.display_name, u.role, u.disabled_at, u.totp_enabled_at,
+                coalesce(array(SELECT t.name FROM team_memberships m JOIN teams t ON t.id = m.team_id
+                               WHERE m.user_id = u.id ORDER BY t.name), '{}') AS teams
+         FROM users u
+         WHERE ($1::uuid IS NULL OR (u.display_name, u.id) > (SELECT a.display_name, a.id FROM users a WHERE a.id = $1))
+         ORDER BY u.display_name, u.id
+         LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

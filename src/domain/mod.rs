@@ -1,0 +1,11 @@
+//! Types that parse and the pure rules of the procedure. No web or database code lives here.
+
+pub mod email;
+pub mod kinds;
+pub mod password;
+pub mod reference;
+pub mod time;
+
+pub use email::Email;
+pub use kinds::{CaseStatus, ConcernKind, Relationship, Role, WorksWithChildren};
+pub use reference::CaseReference;

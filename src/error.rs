@@ -1,0 +1,149 @@
+//! `AppError`: how anything that goes wrong becomes an HTML page with the right status.
+//! This is the only module that knows both sqlx and HTTP.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::web::layout::Layout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The record does not exist, or this person may not know that it does.
+    #[error("not found")]
+    NotFound,
+    /// The person is signed in but their role may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The request could not be read (not something a person types into a form).
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The request body is larger than Haven accepts.
+    #[error("payload too large")]
+    TooLarge,
+    /// The database cannot be reached just now.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => AppError::NotFound,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => AppError::Unavailable(e.to_string()),
+            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
+                AppError::Unavailable(e.to_string())
+            }
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// PostgreSQL errors that mean "not reachable just now": the server is shutting down or starting
+/// up (57P..), the connection failed (08...), too many connections (53300), or the database is
+/// not accepting connections (55000, e.g. during maintenance).
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    matches!(code, Some(c) if c.starts_with("57P") || c.starts_with("08") || c == "53300" || c == "55000")
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(anyhow::Error::new(e))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub heading: &'static str,
+    pub message: &'static str,
+    pub error_id: Option<String>,
+}
+
+/// Render the shared error page. Falls back to plain text if the template itself fails.
+pub fn error_page(
+    status: StatusCode,
+    heading: &'static str,
+    message: &'static str,
+    error_id: Option<String>,
+) -> Response {
+    let page = ErrorPage {
+        layout: Layout::bare(heading),
+        heading,
+        message,
+        error_id,
+    };
+    let body = page.render().unwrap_or_else(|_| heading.to_owned());
+    let mut res = (status, Html(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::NotFound => error_page(
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "If you typed the web address, check it is correct. If you followed a link, the record may not exist or you may not have access to it.",
+                None,
+            ),
+            AppError::Forbidden => error_page(
+                StatusCode::FORBIDDEN,
+                "You cannot use this page",
+                "Your role does not include this part of Haven. If you think it should, ask your manager or an administrator.",
+                None,
+            ),
+            AppError::BadRequest(why) => {
+                tracing::info!(reason = why, "bad request");
+                error_page(
+                    StatusCode::BAD_REQUEST,
+                    "Haven could not read that request",
+                    "Go back, reload the page and try again.",
+                    None,
+                )
+            }
+            AppError::TooLarge => error_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "That was too much to send",
+                "What you sent is larger than Haven accepts. Shorten it and try again.",
+                None,
+            ),
+            AppError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                let mut res = error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Haven is unavailable for a moment",
+                    "Nothing you just sent has been saved. Wait a minute, then try again.",
+                    None,
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                res
+            }
+            AppError::Internal(e) => {
+                let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+                tracing::error!(error_id = %id, error = ?e, "internal error");
+                internal_error_page(id)
+            }
+        }
+    }
+}
+
+pub fn internal_error_page(id: String) -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Sorry, something went wrong",
+        "Nothing you just sent has been saved. Try again; if it happens again, tell your administrator the reference below.",
+        Some(id),
+    )
+}
+
+pub type AppResult<T> = Result<T, AppError>;

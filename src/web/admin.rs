@@ -1,0 +1,463 @@
+//! Administration: accounts and teams. Administrators never see case content, and never choose
+//! or see anyone's password: they hand out one-time set-password links.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::auth::{CurrentUser, token};
+use crate::db;
+use crate::domain::time::format_datetime;
+use crate::domain::{Email, Role};
+use crate::error::{AppError, AppResult};
+
+use super::form::{Errors, FormData};
+use super::layout::{Layout, Section};
+use super::macros_support::Choice;
+
+const PAGE_SIZE: i64 = 50;
+/// How long a set-password link works.
+const LINK_HOURS: i64 = 72;
+
+pub struct UserView {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub role: &'static str,
+    pub teams: String,
+    pub disabled: bool,
+    pub totp: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserView>,
+    next_href: String,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    after: Option<Uuid>,
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Html<String>> {
+    let mut rows = db::users::list(&state.pool, q.after, PAGE_SIZE + 1).await?;
+    let more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let next_href = match (more, rows.last()) {
+        (true, Some(last)) => format!("/admin/users?after={}", last.id),
+        _ => String::new(),
+    };
+    let users = rows
+        .into_iter()
+        .map(|r| UserView {
+            id: r.id,
+            name: r.display_name,
+            email: r.email,
+            role: Role::parse(&r.role).map(Role::label).unwrap_or("Unknown"),
+            teams: r.teams.join(", "),
+            disabled: r.disabled_at.is_some(),
+            totp: r.totp_enabled_at.is_some(),
+        })
+        .collect();
+    let page = UsersPage {
+        layout: Layout::for_user("Users", &user, Section::Admin),
+        users,
+        next_href,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[derive(Template)]
+#[template(path = "admin/new_user.html")]
+struct NewUserPage {
+    layout: Layout,
+    errors: Errors,
+    email: String,
+    name: String,
+    roles: Vec<Choice>,
+    teams: Vec<Choice>,
+}
+
+async fn render_new_user(
+    state: &AppState,
+    user: &CurrentUser,
+    errors: Errors,
+    email: String,
+    name: String,
+    role: &str,
+    team: &str,
+) -> AppResult<Response> {
+    let roles = Role::ALL
+        .iter()
+        .map(|r| Choice::new(r.code(), r.label(), r.code() == role))
+        .collect();
+    let mut teams: Vec<Choice> = db::teams::all(&state.pool)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let id = t.id.to_string();
+            let selected = id == team;
+            Choice::new(id, t.name, selected)
+        })
+        .collect();
+    teams.push(Choice::new("none", "No team", team == "none"));
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let layout = Layout::for_user("Create an account", user, Section::Admin).with_errors(&errors);
+    Ok((
+        status,
+        Html(
+            NewUserPage {
+                layout,
+                errors,
+                email,
+                name,
+                roles,
+                teams,
+            }
+            .render()?,
+        ),
+    )
+        .into_response())
+}
+
+pub async fn new_user_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Response> {
+    render_new_user(
+        &state,
+        &user,
+        Errors::default(),
+        String::new(),
+        String::new(),
+        "",
+        "",
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "admin/link.html")]
+struct LinkPage {
+    layout: Layout,
+    heading: &'static str,
+    person: String,
+    link: String,
+    hours: i64,
+    user_id: Uuid,
+}
+
+fn link_for(state: &AppState, t: &str) -> String {
+    let base = state.config.public_url.as_str().trim_end_matches('/');
+    format!("{base}/set-password/{t}")
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&["email", "name", "role", "team"])?;
+    let mut errors = Errors::default();
+    let email_text = errors.text(&form, "email", "Email address", true, 254);
+    let email = if errors.has("email") {
+        None
+    } else {
+        match Email::parse(&email_text) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                errors.add("email", e.to_string());
+                None
+            }
+        }
+    };
+    let name = errors.text(&form, "name", "Full name", true, 200);
+    let role = errors.choice(&form, "role", "Select the person's role", Role::parse);
+    let team_text = form.raw("team").to_owned();
+    let team: Option<Option<Uuid>> = if team_text == "none" {
+        Some(None)
+    } else {
+        match Uuid::parse_str(&team_text) {
+            Ok(id) if db::teams::find(&state.pool, id).await?.is_some() => Some(Some(id)),
+            _ => {
+                errors.add("team", "Select the person's team, or No team");
+                None
+            }
+        }
+    };
+    let (Some(email), Some(role), Some(team), true) = (email, role, team, errors.is_empty()) else {
+        return render_new_user(
+            &state,
+            &user,
+            errors,
+            email_text,
+            name,
+            form.raw("role"),
+            &team_text,
+        )
+        .await;
+    };
+
+    let t = token::new_token();
+    let mut tx = state.pool.begin().await?;
+    let id = match db::users::create(&mut tx, &email, &name, role, None, team).await {
+        Ok(id) => id,
+        Err(db::users::CreateUserError::EmailTaken) => {
+            tx.rollback().await?;
+            errors.add("email", "An account with this email address already exists");
+            return render_new_user(
+                &state,
+                &user,
+                errors,
+                email_text,
+                name,
+                role.code(),
+                &team_text,
+            )
+            .await;
+        }
+        Err(db::users::CreateUserError::Db(e)) => return Err(e.into()),
+    };
+    db::users::create_password_token(
+        &mut *tx,
+        id,
+        &token::digest(&t),
+        Some(user.id),
+        chrono::Duration::hours(LINK_HOURS),
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &user.actor(),
+        Event::new("user.create", "user")
+            .entity(id)
+            .details(serde_json::json!({ "role": role.code(), "team": team })),
+    )
+    .await?;
+    tx.commit().await?;
+    let page = LinkPage {
+        layout: Layout::for_user("Account created", &user, Section::Admin),
+        heading: "Account created",
+        person: name,
+        link: link_for(&state, &t),
+        hours: LINK_HOURS,
+        user_id: id,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage {
+    layout: Layout,
+    person: UserView,
+    created: String,
+}
+
+pub async fn user(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Html<String>> {
+    let u = db::users::find(&state.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let teams = db::teams::names_for_user(&state.pool, id).await?;
+    let person = UserView {
+        id: u.id,
+        name: u.display_name.clone(),
+        email: u.email.clone(),
+        role: u.role().label(),
+        teams: teams.join(", "),
+        disabled: u.disabled_at.is_some(),
+        totp: u.totp_enabled(),
+    };
+    let page = UserPage {
+        layout: Layout::for_user(u.display_name.clone(), &admin, Section::Admin),
+        person,
+        created: format_datetime(u.created_at),
+    };
+    Ok(Html(page.render()?))
+}
+
+pub async fn disable_user(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    if id == admin.id {
+        return Err(AppError::BadRequest(
+            "administrators cannot disable themselves",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    if db::users::find(&mut *tx, id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    if db::users::disable(&mut *tx, id).await? {
+        let ended = db::sessions::end_all_for_user(&mut *tx, id, "account_disabled").await?;
+        audit::record(
+            &mut tx,
+            &admin.actor(),
+            Event::new("user.disable", "user")
+                .entity(id)
+                .details(serde_json::json!({ "sessions_ended": ended })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let mut tx = state.pool.begin().await?;
+    if db::users::find(&mut *tx, id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let ended = db::sessions::end_all_for_user(&mut *tx, id, "ended_by_admin").await?;
+    audit::record(
+        &mut tx,
+        &admin.actor(),
+        Event::new("user.sessions_ended", "user")
+            .entity(id)
+            .details(serde_json::json!({ "sessions_ended": ended })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+pub async fn password_link(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let u = db::users::find(&state.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if u.disabled_at.is_some() {
+        return Err(AppError::BadRequest("account is disabled"));
+    }
+    let t = token::new_token();
+    let mut tx = state.pool.begin().await?;
+    db::users::create_password_token(
+        &mut *tx,
+        id,
+        &token::digest(&t),
+        Some(admin.id),
+        chrono::Duration::hours(LINK_HOURS),
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &admin.actor(),
+        Event::new("user.password_link_created", "user").entity(id),
+    )
+    .await?;
+    tx.commit().await?;
+    let page = LinkPage {
+        layout: Layout::for_user("Set-password link", &admin, Section::Admin),
+        heading: "New set-password link",
+        person: u.display_name,
+        link: link_for(&state, &t),
+        hours: LINK_HOURS,
+        user_id: id,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "admin/teams.html")]
+struct TeamsPage {
+    layout: Layout,
+    errors: Errors,
+    name: String,
+    teams: Vec<String>,
+}
+
+async fn render_teams(
+    state: &AppState,
+    user: &CurrentUser,
+    errors: Errors,
+    name: String,
+) -> AppResult<Response> {
+    let teams = db::teams::all(&state.pool)
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let layout = Layout::for_user("Teams", user, Section::Admin).with_errors(&errors);
+    Ok((
+        status,
+        Html(
+            TeamsPage {
+                layout,
+                errors,
+                name,
+                teams,
+            }
+            .render()?,
+        ),
+    )
+        .into_response())
+}
+
+pub async fn teams(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    render_teams(&state, &user, Errors::default(), String::new()).await
+}
+
+pub async fn create_team(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&["name"])?;
+    let mut errors = Errors::default();
+    let name = errors.text(&form, "name", "Team name", true, 200);
+    if !errors.is_empty() {
+        return render_teams(&state, &user, errors, name).await;
+    }
+    let mut tx = state.pool.begin().await?;
+    match db::teams::create(&mut *tx, &name).await? {
+        None => {
+            tx.rollback().await?;
+            errors.add("name", "A team with this name already exists");
+            render_teams(&state, &user, errors, name).await
+        }
+        Some(id) => {
+            audit::record(
+                &mut tx,
+                &user.actor(),
+                Event::new("team.create", "team").entity(id),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Redirect::to("/admin/teams").into_response())
+        }
+    }
+}

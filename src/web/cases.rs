@@ -1,0 +1,866 @@
+//! Cases: "My cases", team lists, name search, the case page with its chronology, notes,
+//! editing details (optimistic locking) and "who has viewed or changed this case".
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::db::cases::{CaseRow, ListFilter, Viewer};
+use crate::domain::time::{format_date, format_datetime, london_to_utc, parse_clock};
+use crate::domain::{CaseStatus, ConcernKind, Relationship, Role, WorksWithChildren};
+use crate::error::{AppError, AppResult};
+
+use super::form::{DateParts, Errors, FormData};
+use super::layout::{Layout, Section};
+use super::macros_support::{Choice, SummaryRow};
+
+const LIST_PAGE: i64 = 25;
+const CHRONOLOGY_PAGE: i64 = 100;
+const AUDIT_PAGE: i64 = 50;
+
+fn viewer(user: &CurrentUser) -> Viewer<'_> {
+    Viewer {
+        user_id: user.id,
+        team_ids: &user.team_ids,
+    }
+}
+
+// Lists -------------------------------------------------------------------------------------------
+
+pub struct CaseItem {
+    pub id: Uuid,
+    pub reference: String,
+    pub title: String,
+    pub status: &'static str,
+    pub concerns: Vec<&'static str>,
+    pub immediate_risk: bool,
+    pub received: String,
+    pub owner: String,
+}
+
+impl From<CaseRow> for CaseItem {
+    fn from(c: CaseRow) -> Self {
+        CaseItem {
+            id: c.id,
+            status: c.status().label(),
+            concerns: c.concerns().into_iter().map(ConcernKind::short).collect(),
+            reference: c.reference,
+            title: c.title,
+            immediate_risk: c.immediate_risk,
+            received: format_date(crate::domain::time::london_date(c.received_at)),
+            owner: c.owner_name,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cases/list.html")]
+struct ListPage {
+    layout: Layout,
+    heading: &'static str,
+    /// Where the filter form sends (GET) and which list the name search covers.
+    list_href: &'static str,
+    scope: &'static str,
+    statuses: Vec<Choice>,
+    concerns: Vec<Choice>,
+    name: String,
+    errors: Errors,
+    cases: Vec<CaseItem>,
+    /// For GET lists, the next page's address; for searches, the cursor posted with the form.
+    next_href: String,
+    next_after: String,
+    searched: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    status: Option<String>,
+    concern: Option<String>,
+    after: Option<String>,
+}
+
+fn status_choices(selected: Option<CaseStatus>) -> Vec<Choice> {
+    let mut v = vec![Choice::new("", "Any status", selected.is_none())];
+    v.extend(
+        CaseStatus::ALL
+            .iter()
+            .map(|s| Choice::new(s.code(), s.label(), Some(*s) == selected)),
+    );
+    v
+}
+
+fn concern_choices(selected: Option<ConcernKind>) -> Vec<Choice> {
+    let mut v = vec![Choice::new("", "Any kind of concern", selected.is_none())];
+    v.extend(
+        ConcernKind::ALL
+            .iter()
+            .map(|k| Choice::new(k.code(), k.short(), Some(*k) == selected)),
+    );
+    v
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Mine,
+    Team,
+}
+
+async fn render_list(
+    state: &AppState,
+    user: &CurrentUser,
+    scope: Scope,
+    mut filter: ListFilter,
+    name: String,
+    errors: Errors,
+    searched: bool,
+) -> AppResult<Response> {
+    if scope == Scope::Mine {
+        filter.owner = Some(user.id);
+    }
+    let mut rows = if errors.is_empty() {
+        db::cases::list(&state.pool, &viewer(user), &filter, LIST_PAGE + 1).await?
+    } else {
+        Vec::new()
+    };
+    let more = rows.len() as i64 > LIST_PAGE;
+    rows.truncate(LIST_PAGE as usize);
+    let (heading, list_href, scope_code, section) = match scope {
+        Scope::Mine => ("My cases", "/cases", "mine", Section::MyCases),
+        Scope::Team => ("Team cases", "/cases/team", "team", Section::TeamCases),
+    };
+    let next_after = match (more, rows.last()) {
+        (true, Some(last)) => last.id.to_string(),
+        _ => String::new(),
+    };
+    let next_href = if next_after.is_empty() || searched {
+        String::new()
+    } else {
+        let mut q = format!("{list_href}?after={next_after}");
+        if let Some(s) = filter.status {
+            q.push_str(&format!("&status={}", s.code()));
+        }
+        if let Some(k) = filter.concern {
+            q.push_str(&format!("&concern={}", k.code()));
+        }
+        q
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = ListPage {
+        layout: Layout::for_user(heading, user, section).with_errors(&errors),
+        heading,
+        list_href,
+        scope: scope_code,
+        statuses: status_choices(filter.status),
+        concerns: concern_choices(filter.concern),
+        name,
+        errors,
+        cases: rows.into_iter().map(CaseItem::from).collect(),
+        next_href,
+        next_after: if searched { next_after } else { String::new() },
+        searched,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+fn filter_from_query(q: &ListQuery) -> ListFilter {
+    ListFilter {
+        status: q.status.as_deref().and_then(CaseStatus::parse),
+        concern: q.concern.as_deref().and_then(ConcernKind::parse),
+        after: q.after.as_deref().and_then(|a| Uuid::parse_str(a).ok()),
+        ..Default::default()
+    }
+}
+
+pub async fn my_cases(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    render_list(
+        &state,
+        &user,
+        Scope::Mine,
+        filter_from_query(&q),
+        String::new(),
+        Errors::default(),
+        false,
+    )
+    .await
+}
+
+pub async fn team_cases(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    render_list(
+        &state,
+        &user,
+        Scope::Team,
+        filter_from_query(&q),
+        String::new(),
+        Errors::default(),
+        false,
+    )
+    .await
+}
+
+/// Name search is a POST, so names never appear in addresses, logs or browser history.
+pub async fn search(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&["name", "scope", "status", "concern", "after"])?;
+    let mut errors = Errors::default();
+    let name = errors.text(&form, "name", "Name", false, 100);
+    let scope = if form.raw("scope") == "team" && matches!(user.role, Role::Manager | Role::Lado) {
+        Scope::Team
+    } else {
+        Scope::Mine
+    };
+    if errors.is_empty() && name.chars().count() == 1 {
+        errors.add("name", "Enter at least 2 letters of the name");
+    }
+    let filter = ListFilter {
+        status: CaseStatus::parse(form.raw("status")),
+        concern: ConcernKind::parse(form.raw("concern")),
+        name: if name.is_empty() {
+            None
+        } else {
+            Some(name.clone())
+        },
+        after: Uuid::parse_str(form.raw("after")).ok(),
+        owner: None,
+    };
+    render_list(&state, &user, scope, filter, name, errors, true).await
+}
+
+// The case page ---------------------------------------------------------------------------------------
+
+pub struct PersonView {
+    pub name: String,
+    pub detail: String,
+}
+
+pub struct EntryView {
+    pub when: String,
+    pub kind: &'static str,
+    pub summary: String,
+    pub recorded: String,
+    pub note_id: String,
+    pub note_body: String,
+    pub is_correction: bool,
+}
+
+#[derive(Template)]
+#[template(path = "cases/show.html")]
+struct CasePage {
+    layout: Layout,
+    id: Uuid,
+    reference: String,
+    title: String,
+    created: bool,
+    summary: Vec<SummaryRow>,
+    concerns: Vec<&'static str>,
+    immediate_risk: bool,
+    children: Vec<PersonView>,
+    adults: Vec<PersonView>,
+    referral: Vec<SummaryRow>,
+    account: String,
+    entries: Vec<EntryView>,
+    older_href: String,
+    can_see_audit: bool,
+    // The note form.
+    errors: Errors,
+    note: String,
+    note_date: DateParts,
+    note_time: String,
+    corrects: String,
+    corrects_when: String,
+    idem: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ShowQuery {
+    before: Option<String>,
+    correct: Option<String>,
+    created: Option<String>,
+}
+
+fn entry_kind(kind: &str) -> &'static str {
+    match kind {
+        "referral" => "Referral",
+        "risk" => "Risk",
+        "case" => "Case",
+        "note" => "Note",
+        "correction" => "Correction",
+        "status" => "Status",
+        _ => "Event",
+    }
+}
+
+pub struct NoteForm {
+    errors: Errors,
+    body: String,
+    date: DateParts,
+    time: String,
+    corrects: Option<Uuid>,
+}
+
+async fn render_case(
+    state: &AppState,
+    user: &CurrentUser,
+    case: CaseRow,
+    before: Option<Uuid>,
+    note: NoteForm,
+    created: bool,
+) -> AppResult<Response> {
+    let people = db::cases::people(&state.pool, case.id).await?;
+    let referral = db::cases::referral(&state.pool, case.id).await?;
+    let mut entries =
+        db::cases::chronology(&state.pool, case.id, before, CHRONOLOGY_PAGE + 1).await?;
+    let more = entries.len() as i64 > CHRONOLOGY_PAGE;
+    entries.truncate(CHRONOLOGY_PAGE as usize);
+    let older_href = match (more, entries.last()) {
+        (true, Some(last)) => format!("/cases/{}?before={}#chronology", case.id, last.id),
+        _ => String::new(),
+    };
+    let corrects_when = match note.corrects {
+        Some(n) => entries
+            .iter()
+            .find(|e| e.note_id == Some(n))
+            .map(|e| format_datetime(e.recorded_at))
+            .unwrap_or_else(|| "earlier".to_owned()),
+        None => String::new(),
+    };
+
+    let (children, adults): (Vec<_>, Vec<_>) = people.into_iter().partition(|p| p.kind == "child");
+    let children = children
+        .into_iter()
+        .map(|c| {
+            let mut d = Vec::new();
+            if let Some(dob) = c.date_of_birth {
+                d.push(format!("Born {}", format_date(dob)));
+            } else if let Some(a) = c.age_estimate {
+                d.push(format!("About {a} years old"));
+            } else {
+                d.push("Age not known".to_owned());
+            }
+            if !c.school.is_empty() {
+                d.push(c.school);
+            }
+            if !c.household.is_empty() {
+                d.push(format!("Lives with {}", c.household));
+            }
+            PersonView {
+                name: c.full_name,
+                detail: d.join(". "),
+            }
+        })
+        .collect();
+    let adults = adults
+        .into_iter()
+        .map(|a| {
+            let rel = a
+                .relationship
+                .as_deref()
+                .and_then(Relationship::parse)
+                .map(Relationship::label)
+                .unwrap_or("Adult");
+            let detail = if a.household.is_empty() {
+                rel.to_owned()
+            } else {
+                format!("{rel}. {}", a.household)
+            };
+            PersonView {
+                name: a.full_name,
+                detail,
+            }
+        })
+        .collect();
+
+    let summary = vec![
+        SummaryRow::new("Reference", case.reference.clone()),
+        SummaryRow::new("Status", case.status().label()),
+        SummaryRow::new("Team", case.team_name.clone()),
+        SummaryRow::new("Case worker", case.owner_name.clone()),
+        SummaryRow::new("Referral received", format_datetime(case.received_at)),
+        SummaryRow::new("Last changed", format_datetime(case.updated_at)),
+    ];
+    let (referral_rows, account) = match referral {
+        Some(r) => {
+            let works = WorksWithChildren::parse(&r.works_with_children)
+                .map(WorksWithChildren::label)
+                .unwrap_or("Not known");
+            let mut rows = vec![
+                SummaryRow::new(
+                    "Referrer",
+                    format!(
+                        "{}, {} ({})",
+                        r.referrer_name, r.referrer_role, r.referrer_agency
+                    ),
+                ),
+                SummaryRow::new("Contact", r.referrer_contact),
+                SummaryRow::new(
+                    "Received",
+                    format!("{} by {}", format_datetime(r.received_at), r.taken_by_name),
+                ),
+                SummaryRow::new(
+                    "Child at immediate risk",
+                    if r.immediate_risk {
+                        format!("Yes. {}", r.immediate_risk_details)
+                    } else {
+                        "No".to_owned()
+                    },
+                ),
+            ];
+            let mut w = works.to_owned();
+            if !r.work_details.is_empty() {
+                w.push_str(&format!(". {}", r.work_details));
+            }
+            rows.push(SummaryRow::new("Works or volunteers with children", w));
+            (rows, r.account)
+        }
+        None => (Vec::new(), String::new()),
+    };
+    let entries = entries
+        .into_iter()
+        .map(|e| EntryView {
+            when: format_datetime(e.occurred_at),
+            kind: entry_kind(&e.kind),
+            summary: e.summary,
+            recorded: format!(
+                "Recorded {} by {}",
+                format_datetime(e.recorded_at),
+                e.recorded_by_name
+            ),
+            note_id: e.note_id.map(|n| n.to_string()).unwrap_or_default(),
+            note_body: e.note_body.unwrap_or_default(),
+            is_correction: e.corrects_note_id.is_some(),
+        })
+        .collect();
+    let status = if note.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = CasePage {
+        layout: Layout::for_user(format!("Case {}", case.reference), user, Section::None)
+            .with_errors(&note.errors),
+        id: case.id,
+        concerns: case
+            .concerns()
+            .into_iter()
+            .map(ConcernKind::short)
+            .collect(),
+        immediate_risk: case.immediate_risk,
+        reference: case.reference,
+        title: case.title,
+        created,
+        summary,
+        children,
+        adults,
+        referral: referral_rows,
+        account,
+        entries,
+        older_href,
+        can_see_audit: matches!(user.role, Role::Manager | Role::Lado),
+        errors: note.errors,
+        note: note.body,
+        note_date: note.date,
+        note_time: note.time,
+        corrects: note.corrects.map(|c| c.to_string()).unwrap_or_default(),
+        corrects_when,
+        idem: Uuid::new_v4().to_string(),
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// Find a case the person may see, recording the view in the audit trail.
+async fn open_case(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    action: &str,
+) -> AppResult<CaseRow> {
+    let mut tx = state.pool.begin().await?;
+    let case = db::cases::find_visible(&mut *tx, &viewer(user), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    audit::record(
+        &mut tx,
+        &user.actor(),
+        Event::new(action, "case").entity(id).case(id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(case)
+}
+
+fn parse_id(s: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(s).map_err(|_| AppError::NotFound)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let case = open_case(&state, &user, id, "case.view").await?;
+    let before = q.before.as_deref().and_then(|b| Uuid::parse_str(b).ok());
+    let corrects = match q.correct.as_deref().and_then(|c| Uuid::parse_str(c).ok()) {
+        Some(n) if db::cases::note_in_case(&state.pool, id, n).await? => Some(n),
+        _ => None,
+    };
+    let note = NoteForm {
+        errors: Errors::default(),
+        body: String::new(),
+        date: DateParts::default(),
+        time: String::new(),
+        corrects,
+    };
+    render_case(&state, &user, case, before, note, q.created.is_some()).await
+}
+
+pub async fn add_note(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&[
+        "body",
+        "when-day",
+        "when-month",
+        "when-year",
+        "time",
+        "corrects",
+    ])?;
+    let id = parse_id(&id)?;
+    let mut e = Errors::default();
+    let body = e.text(&form, "body", "The note", true, 20_000);
+    let (date_parts, date) = e.date(&form, "when", "The date it happened", false);
+    let time_text = e.text(&form, "time", "The time it happened", false, 20);
+    let corrects = match form.raw("corrects") {
+        "" => None,
+        other => {
+            Some(Uuid::parse_str(other).map_err(|_| AppError::BadRequest("bad note reference"))?)
+        }
+    };
+    let occurred_at = match (date, time_text.is_empty()) {
+        (None, true) if !e.has("when-day") => Some(Utc::now()),
+        (Some(d), false) => match parse_clock(&time_text) {
+            None => {
+                e.add(
+                    "time",
+                    "Enter the time as hours and minutes, like 14:30 or 2:30pm",
+                );
+                None
+            }
+            Some(t) => match london_to_utc(d, t) {
+                Some(at) if at <= Utc::now() + chrono::Duration::minutes(5) => Some(at),
+                Some(_) => {
+                    e.add("when-day", "The date it happened must be in the past");
+                    None
+                }
+                None => {
+                    e.add(
+                        "time",
+                        "That time did not happen on that date (the clocks went forward)",
+                    );
+                    None
+                }
+            },
+        },
+        (Some(_), true) => {
+            e.add(
+                "time",
+                "Enter the time it happened, or leave both the date and time blank for now",
+            );
+            None
+        }
+        (None, false) => {
+            if !e.has("when-day") {
+                e.add(
+                    "when-day",
+                    "Enter the date it happened, or leave both the date and time blank for now",
+                );
+            }
+            None
+        }
+        (None, true) => None,
+    };
+    let idem =
+        Uuid::parse_str(form.raw("_idem")).map_err(|_| AppError::BadRequest("missing form key"))?;
+
+    let mut tx = state.pool.begin().await?;
+    let case = db::cases::find_visible(&mut *tx, &viewer(&user), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Some(c) = corrects
+        && !db::cases::note_in_case(&mut *tx, id, c).await?
+    {
+        return Err(AppError::NotFound);
+    }
+    let (Some(occurred_at), true) = (occurred_at, e.is_empty()) else {
+        tx.rollback().await?;
+        let note = NoteForm {
+            errors: e,
+            body,
+            date: date_parts,
+            time: time_text,
+            corrects,
+        };
+        return render_case(&state, &user, case, None, note, false).await;
+    };
+    let location = format!("/cases/{id}#chronology");
+    if let Some(earlier) = db::cases::claim_submission(&mut tx, idem, user.id, &location).await? {
+        // Already handled (a double click or a resubmitted form): show the result, create nothing.
+        return Ok(Redirect::to(&earlier).into_response());
+    }
+    let note_id = db::cases::add_note(&mut tx, id, &body, occurred_at, corrects, user.id).await?;
+    audit::record(
+        &mut tx,
+        &user.actor(),
+        Event::new("case.note_add", "case_note")
+            .entity(note_id)
+            .case(id)
+            .details(serde_json::json!({ "corrects": corrects })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&location).into_response())
+}
+
+// Editing case details -------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "cases/edit.html")]
+struct EditPage {
+    layout: Layout,
+    errors: Errors,
+    id: Uuid,
+    reference: String,
+    title: String,
+    statuses: Vec<Choice>,
+    version: i32,
+}
+
+fn edit_statuses(selected: &str) -> Vec<Choice> {
+    CaseStatus::ALL
+        .iter()
+        .map(|s| Choice::new(s.code(), s.label(), s.code() == selected))
+        .collect()
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let case = open_case(&state, &user, id, "case.view").await?;
+    let page = EditPage {
+        layout: Layout::for_user(
+            format!("Change case {}", case.reference),
+            &user,
+            Section::None,
+        ),
+        errors: Errors::default(),
+        id,
+        statuses: edit_statuses(&case.status),
+        reference: case.reference,
+        title: case.title,
+        version: case.version,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "cases/conflict.html")]
+struct ConflictPage {
+    layout: Layout,
+    id: Uuid,
+    reference: String,
+    yours: Vec<SummaryRow>,
+    theirs: Vec<SummaryRow>,
+    changed: String,
+}
+
+pub async fn edit_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&["title", "status", "version"])?;
+    let id = parse_id(&id)?;
+    let mut e = Errors::default();
+    let title = e.text(&form, "title", "The case name", true, 200);
+    let status = e.choice(&form, "status", "Select the case status", CaseStatus::parse);
+    let version: i32 = form
+        .raw("version")
+        .parse()
+        .map_err(|_| AppError::BadRequest("missing version"))?;
+
+    let mut tx = state.pool.begin().await?;
+    let case = db::cases::find_visible(&mut *tx, &viewer(&user), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (Some(status), true) = (status, e.is_empty()) else {
+        tx.rollback().await?;
+        let page = EditPage {
+            layout: Layout::for_user(
+                format!("Change case {}", case.reference),
+                &user,
+                Section::None,
+            )
+            .with_errors(&e),
+            errors: e,
+            id,
+            statuses: edit_statuses(form.raw("status")),
+            reference: case.reference,
+            title,
+            version,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    };
+    if !db::cases::update_details(&mut *tx, id, version, &title, status).await? {
+        tx.rollback().await?;
+        // Someone else saved first. Show both versions; overwrite nothing.
+        let page = ConflictPage {
+            layout: Layout::for_user("Someone else changed this case", &user, Section::None),
+            id,
+            yours: vec![
+                SummaryRow::new("Case name", title),
+                SummaryRow::new("Status", status.label()),
+            ],
+            theirs: vec![
+                SummaryRow::new("Case name", case.title.clone()),
+                SummaryRow::new("Status", case.status().label()),
+            ],
+            changed: format_datetime(case.updated_at),
+            reference: case.reference,
+        };
+        return Ok((StatusCode::CONFLICT, Html(page.render()?)).into_response());
+    }
+    if case.status != status.code() {
+        db::cases::add_chronology(
+            &mut *tx,
+            id,
+            Utc::now(),
+            "status",
+            &format!(
+                "Status changed from {} to {}.",
+                case.status().label(),
+                status.label()
+            ),
+            None,
+            user.id,
+        )
+        .await?;
+    }
+    audit::record(
+        &mut tx,
+        &user.actor(),
+        Event::new("case.update", "case")
+            .entity(id)
+            .case(id)
+            .details(serde_json::json!({ "status_from": case.status, "status_to": status.code(), "title_changed": case.title != title })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/cases/{id}")).into_response())
+}
+
+// Who has viewed or changed this case --------------------------------------------------------------
+
+pub struct AuditView {
+    pub when: String,
+    pub who: String,
+    pub what: &'static str,
+    pub from: String,
+}
+
+#[derive(Template)]
+#[template(path = "cases/audit.html")]
+struct AuditPage {
+    layout: Layout,
+    id: Uuid,
+    reference: String,
+    events: Vec<AuditView>,
+    older_href: String,
+}
+
+fn action_words(action: &str) -> &'static str {
+    match action {
+        "case.view" => "Viewed the case",
+        "case.create" => "Created the case from a referral",
+        "case.note_add" => "Added a note",
+        "case.update" => "Changed the case details",
+        "case.audit_view" => "Looked at this record of access",
+        _ => "Other action",
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    before: Option<i64>,
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let case = open_case(&state, &user, id, "case.audit_view").await?;
+    let mut rows = db::audit_log::for_case(&state.pool, id, q.before, AUDIT_PAGE + 1).await?;
+    let more = rows.len() as i64 > AUDIT_PAGE;
+    rows.truncate(AUDIT_PAGE as usize);
+    let older_href = match (more, rows.last()) {
+        (true, Some(last)) => format!("/cases/{id}/audit?before={}", last.seq),
+        _ => String::new(),
+    };
+    let events = rows
+        .into_iter()
+        .map(|r| AuditView {
+            when: format_datetime(r.occurred_at),
+            who: match (r.actor_name, r.actor_role.as_deref().and_then(Role::parse)) {
+                (Some(n), Some(role)) => format!("{n} ({})", role.label()),
+                (Some(n), None) => n,
+                _ => "System".to_owned(),
+            },
+            what: action_words(&r.action),
+            from: r.actor_ip.unwrap_or_default(),
+        })
+        .collect();
+    let page = AuditPage {
+        layout: Layout::for_user(
+            format!("Access record for {}", case.reference),
+            &user,
+            Section::None,
+        ),
+        id,
+        reference: case.reference,
+        events,
+        older_href,
+    };
+    Ok(Html(page.render()?).into_response())
+}

@@ -1,0 +1,338 @@
+//! Reading form posts safely, and collecting field errors for the GOV.UK error summary.
+//!
+//! Bodies are parsed by hand rather than with serde so that invalid UTF-8, NUL bytes and
+//! repeated fields become messages on the page instead of rejections with no page at all.
+
+use std::collections::HashSet;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::NaiveDate;
+use percent_encoding::percent_decode;
+
+use crate::error::AppError;
+
+/// A parsed `application/x-www-form-urlencoded` body. The guard parses it once per post.
+#[derive(Clone, Debug, Default)]
+pub struct FormData {
+    pairs: Vec<(String, String)>,
+    /// Fields whose value was not valid text (bad UTF-8 or control characters such as NUL).
+    unreadable: HashSet<String>,
+}
+
+fn decode(part: &[u8]) -> Result<String, String> {
+    let replaced: Vec<u8> = part
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    let bytes: Vec<u8> = percent_decode(&replaced).collect();
+    String::from_utf8(bytes).map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn is_bad_char(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\r' && c != '\t'
+}
+
+impl FormData {
+    pub fn parse(body: &[u8]) -> FormData {
+        let mut form = FormData::default();
+        for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (k, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            let key = match decode(k) {
+                Ok(k) => k,
+                Err(_) => continue,
+            };
+            let value = match decode(v) {
+                Ok(v) if !v.chars().any(is_bad_char) => v,
+                Ok(v) | Err(v) => {
+                    form.unreadable.insert(key.clone());
+                    v.chars().filter(|c| !is_bad_char(*c)).collect()
+                }
+            };
+            form.pairs.push((key, value));
+        }
+        form
+    }
+
+    /// The first value of a field, exactly as sent (after decoding), or "".
+    pub fn raw(&self, key: &str) -> &str {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// Every value of a repeated field (checkboxes).
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn is_unreadable(&self, key: &str) -> bool {
+        self.unreadable.contains(key)
+    }
+
+    /// Refuse fields this action does not take (mass-assignment defence). `_csrf` and `_idem` are always allowed.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), AppError> {
+        for (k, _) in &self.pairs {
+            if k != "_csrf" && k != "_idem" && !allowed.contains(&k.as_str()) {
+                tracing::info!(field = %k.chars().take(40).collect::<String>(), "unexpected form field");
+                return Err(AppError::BadRequest("unexpected form field"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FormData {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<FormData>()
+            .cloned()
+            .ok_or(AppError::BadRequest("no form body"))
+    }
+}
+
+/// Field errors in page order, for the error summary and the fields themselves.
+#[derive(Clone, Debug, Default)]
+pub struct Errors {
+    list: Vec<(String, String)>,
+}
+
+impl Errors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        if !self.has(field) {
+            self.list.push((field.to_owned(), message.into()));
+        }
+    }
+    pub fn has(&self, field: &str) -> bool {
+        self.list.iter().any(|(f, _)| f == field)
+    }
+    /// The message for a field, or "" (templates test for emptiness).
+    pub fn get(&self, field: &str) -> &str {
+        self.list
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+            .unwrap_or("")
+    }
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+    pub fn items(&self) -> &[(String, String)] {
+        &self.list
+    }
+
+    /// A trimmed text field: `label` names it in messages ("Enter the referrer's name").
+    pub fn text(
+        &mut self,
+        form: &FormData,
+        field: &str,
+        label: &str,
+        required: bool,
+        max_chars: usize,
+    ) -> String {
+        let value = form.raw(field).trim().to_owned();
+        if form.is_unreadable(field) {
+            self.add(
+                field,
+                format!(
+                    "{label} contains characters Haven cannot store; retype it using ordinary text"
+                ),
+            );
+        } else if required && value.is_empty() {
+            self.add(field, format!("Enter {}", lower_first(label)));
+        } else if value.chars().count() > max_chars {
+            self.add(
+                field,
+                format!("{label} must be {max_chars} characters or fewer"),
+            );
+        }
+        value
+    }
+
+    /// One choice from a fixed list of codes.
+    pub fn choice<T>(
+        &mut self,
+        form: &FormData,
+        field: &str,
+        message: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let v = parse(form.raw(field));
+        if v.is_none() {
+            self.add(field, message);
+        }
+        v
+    }
+
+    /// A GOV.UK date input (`{field}-day`, `{field}-month`, `{field}-year`). Errors are put on
+    /// `{field}-day`, so the error summary link moves focus to the first box.
+    pub fn date(
+        &mut self,
+        form: &FormData,
+        field: &str,
+        label: &str,
+        required: bool,
+    ) -> (DateParts, Option<NaiveDate>) {
+        let parts = DateParts {
+            day: form
+                .raw(&format!("{field}-day"))
+                .trim()
+                .chars()
+                .take(10)
+                .collect(),
+            month: form
+                .raw(&format!("{field}-month"))
+                .trim()
+                .chars()
+                .take(10)
+                .collect(),
+            year: form
+                .raw(&format!("{field}-year"))
+                .trim()
+                .chars()
+                .take(10)
+                .collect(),
+        };
+        let field = &format!("{field}-day");
+        if parts.day.is_empty() && parts.month.is_empty() && parts.year.is_empty() {
+            if required {
+                self.add(field, format!("Enter {}", lower_first(label)));
+            }
+            return (parts, None);
+        }
+        let (Ok(d), Ok(m), Ok(y)) = (
+            parts.day.parse::<u32>(),
+            parts.month.parse::<u32>(),
+            parts.year.parse::<i32>(),
+        ) else {
+            self.add(
+                field,
+                format!("{label} must be a real date, with the day, month and year as numbers"),
+            );
+            return (parts, None);
+        };
+        if !(1900..=2100).contains(&y) {
+            self.add(
+                field,
+                format!("{label} must include a 4-digit year, like 2026"),
+            );
+            return (parts, None);
+        }
+        match NaiveDate::from_ymd_opt(y, m, d) {
+            Some(date) => (parts, Some(date)),
+            None => {
+                self.add(field, format!("{label} must be a real date"));
+                (parts, None)
+            }
+        }
+    }
+}
+
+/// What a person typed into a date input, kept to show back.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct DateParts {
+    pub day: String,
+    pub month: String,
+    pub year: String,
+}
+
+impl DateParts {
+    pub fn from_date(d: NaiveDate) -> DateParts {
+        use chrono::Datelike;
+        DateParts {
+            day: d.day().to_string(),
+            month: d.month().to_string(),
+            year: d.year().to_string(),
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) if s.chars().nth(1).is_some_and(|n| n.is_lowercase()) => {
+            f.to_lowercase().chain(c).collect()
+        }
+        _ => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_repeated_fields_and_plus_signs() {
+        let f = FormData::parse(b"a=1&kind=x&kind=y&name=Sam+Lee&empty=");
+        assert_eq!(f.raw("name"), "Sam Lee");
+        assert_eq!(f.all("kind"), vec!["x", "y"]);
+        assert_eq!(f.raw("missing"), "");
+        assert_eq!(f.raw("empty"), "");
+    }
+
+    #[test]
+    fn invalid_utf8_and_nul_are_flagged_not_dropped() {
+        let f = FormData::parse(b"name=Sam%FF&note=a%00b&ok=fine");
+        assert!(f.is_unreadable("name"));
+        assert!(f.is_unreadable("note"));
+        assert_eq!(f.raw("note"), "ab");
+        assert!(!f.is_unreadable("ok"));
+        let mut e = Errors::default();
+        e.text(&f, "note", "Note", true, 100);
+        assert!(e.get("note").contains("cannot store"));
+    }
+
+    #[test]
+    fn text_limits() {
+        let big = format!("v={}", "x".repeat(100_000));
+        let f = FormData::parse(big.as_bytes());
+        let mut e = Errors::default();
+        e.text(&f, "v", "Name", true, 200);
+        assert_eq!(e.get("v"), "Name must be 200 characters or fewer");
+        let mut e = Errors::default();
+        e.text(
+            &FormData::parse(b"v=+++"),
+            "v",
+            "Referrer's name",
+            true,
+            200,
+        );
+        assert_eq!(e.get("v"), "Enter referrer's name");
+    }
+
+    #[test]
+    fn dates_must_be_real() {
+        let mut e = Errors::default();
+        let f = FormData::parse(b"d-day=31&d-month=2&d-year=2026");
+        let (parts, date) = e.date(&f, "d", "Date of birth", true);
+        assert!(date.is_none());
+        assert_eq!(parts.day, "31");
+        assert_eq!(e.get("d-day"), "Date of birth must be a real date");
+        let mut e = Errors::default();
+        let f = FormData::parse(b"d-day=29&d-month=2&d-year=2028");
+        assert!(e.date(&f, "d", "Date", true).1.is_some());
+        let mut e = Errors::default();
+        let f = FormData::parse(b"d-day=x&d-month=2&d-year=2028");
+        assert!(e.date(&f, "d", "Date", true).1.is_none());
+        assert!(e.has("d-day"));
+    }
+
+    #[test]
+    fn only_listed_fields_are_accepted() {
+        let f = FormData::parse(b"_csrf=t&name=x&role=admin");
+        assert!(f.only(&["name"]).is_err());
+        assert!(f.only(&["name", "role"]).is_ok());
+    }
+}

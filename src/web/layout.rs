@@ -1,0 +1,94 @@
+//! The page frame's data: title, the signed-in person, the navigation and the CSRF token.
+
+use crate::auth::CurrentUser;
+use crate::domain::Role;
+
+#[derive(Clone, Debug)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct NavUser {
+    pub name: String,
+    pub role_label: &'static str,
+    pub nav: Vec<NavItem>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub title: String,
+    pub user: Option<NavUser>,
+    pub csrf: String,
+    /// Non-empty when the page shows form errors: the title then starts with "Error:".
+    pub error_prefix: &'static str,
+}
+
+/// Which part of Haven a page belongs to, to mark the navigation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    MyCases,
+    TeamCases,
+    NewReferral,
+    Admin,
+    Account,
+    None,
+}
+
+impl Layout {
+    /// A frame with nobody signed in (sign-in pages, error pages).
+    pub fn bare(title: impl Into<String>) -> Layout {
+        Layout {
+            title: title.into(),
+            user: None,
+            csrf: String::new(),
+            error_prefix: "",
+        }
+    }
+
+    pub fn for_user(title: impl Into<String>, user: &CurrentUser, section: Section) -> Layout {
+        let mut nav = Vec::new();
+        let mut item = |href, label, s: Section| {
+            nav.push(NavItem {
+                href,
+                label,
+                current: s == section,
+            })
+        };
+        match user.role {
+            Role::Admin => {
+                item("/admin/users", "Users", Section::Admin);
+            }
+            Role::Practitioner => {
+                item("/cases", "My cases", Section::MyCases);
+                item("/referrals/new", "New referral", Section::NewReferral);
+            }
+            Role::Manager | Role::Lado => {
+                item("/cases", "My cases", Section::MyCases);
+                item("/cases/team", "Team cases", Section::TeamCases);
+                item("/referrals/new", "New referral", Section::NewReferral);
+            }
+        }
+        item("/account", "Your account", Section::Account);
+        Layout {
+            title: title.into(),
+            user: Some(NavUser {
+                name: user.name.clone(),
+                role_label: user.role.label(),
+                nav,
+            }),
+            csrf: user.csrf_token.clone(),
+            error_prefix: "",
+        }
+    }
+
+    /// Mark the page as showing errors (the title gets "Error:" for screen-reader users).
+    pub fn with_errors(mut self, errors: &super::form::Errors) -> Layout {
+        if !errors.is_empty() {
+            self.error_prefix = "Error: ";
+        }
+        self
+    }
+}

@@ -1,0 +1,182 @@
+//! The web layer: one module per area, each with its handlers, forms and page structs.
+//! Every route is registered through [`Routes`], which makes it declare a [`Permission`].
+
+pub mod account;
+pub mod admin;
+pub mod cases;
+pub mod form;
+pub mod guard;
+pub mod headers;
+pub mod health;
+pub mod help;
+pub mod layout;
+pub mod macros_support;
+pub mod referrals;
+pub mod sign_in;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodRouter, get, post};
+
+use crate::app::AppState;
+use crate::auth::Permission;
+use crate::auth::policy::{ADMIN, CASEWORK, OVERSIGHT};
+use crate::error::AppError;
+
+/// One route and who may use it.
+#[derive(Clone, Debug)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub permission: Permission,
+}
+
+/// A router builder that will not take a route without a permission.
+pub struct Routes {
+    router: Router<AppState>,
+    table: Vec<RouteSpec>,
+    state: AppState,
+}
+
+impl Routes {
+    fn new(state: AppState) -> Self {
+        Routes {
+            router: Router::new(),
+            table: Vec::new(),
+            state,
+        }
+    }
+
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        permission: Permission,
+        route: MethodRouter<AppState>,
+    ) -> Self {
+        let guarded = route.layer(axum::middleware::from_fn_with_state(
+            guard::GuardState {
+                app: self.state.clone(),
+                permission,
+            },
+            guard::guard,
+        ));
+        self.router = self.router.route(path, guarded);
+        self.table.push(RouteSpec {
+            method,
+            path,
+            permission,
+        });
+        self
+    }
+
+    pub fn get<H, T>(self, path: &'static str, permission: Permission, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::GET, path, permission, get(handler))
+    }
+
+    pub fn post<H, T>(self, path: &'static str, permission: Permission, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::POST, path, permission, post(handler))
+    }
+}
+
+pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
+    let casework = Permission::Roles(CASEWORK);
+    let oversight = Permission::Roles(OVERSIGHT);
+    let admin = Permission::Roles(ADMIN);
+    let r = Routes::new(state.clone())
+        // Health checks for load balancers.
+        .get("/healthz", Permission::Public, health::healthz)
+        .get("/readyz", Permission::Public, health::readyz)
+        // Signing in and out.
+        .get("/sign-in", Permission::Public, sign_in::show)
+        .post("/sign-in", Permission::Public, sign_in::submit)
+        .get("/sign-in/code", Permission::SigningIn, sign_in::code_form)
+        .post("/sign-in/code", Permission::SigningIn, sign_in::code_submit)
+        .get(
+            "/sign-in/set-up-code",
+            Permission::SigningIn,
+            sign_in::enrol_form,
+        )
+        .post(
+            "/sign-in/set-up-code",
+            Permission::SigningIn,
+            sign_in::enrol_submit,
+        )
+        .post("/sign-out", Permission::SignedIn, sign_in::sign_out)
+        .get(
+            "/set-password/{token}",
+            Permission::Public,
+            sign_in::set_password_form,
+        )
+        .post(
+            "/set-password/{token}",
+            Permission::Public,
+            sign_in::set_password_submit,
+        )
+        // Everyone's own account.
+        .get("/", Permission::SignedIn, account::home)
+        .get("/account", Permission::SignedIn, account::show)
+        .post(
+            "/account/sessions/{id}/end",
+            Permission::SignedIn,
+            account::end_session,
+        )
+        .get(
+            "/account/two-factor",
+            Permission::SignedIn,
+            account::two_factor_form,
+        )
+        .post(
+            "/account/two-factor",
+            Permission::SignedIn,
+            account::two_factor_submit,
+        )
+        .get("/help", Permission::SignedIn, help::show)
+        // Referrals.
+        .get("/referrals/new", casework, referrals::start)
+        .post("/referrals", casework, referrals::create_draft)
+        .get("/referrals/{id}/{step}", casework, referrals::step_form)
+        .post("/referrals/{id}/{step}", casework, referrals::step_submit)
+        .post(
+            "/referrals/{id}/{step}/remove/{index}",
+            casework,
+            referrals::remove_person,
+        )
+        // Cases.
+        .get("/cases", casework, cases::my_cases)
+        .get("/cases/team", oversight, cases::team_cases)
+        .post("/cases/search", casework, cases::search)
+        .get("/cases/{id}", casework, cases::show)
+        .post("/cases/{id}/notes", casework, cases::add_note)
+        .get("/cases/{id}/edit", casework, cases::edit_form)
+        .post("/cases/{id}/edit", casework, cases::edit_submit)
+        .get("/cases/{id}/audit", oversight, cases::audit)
+        // Administration.
+        .get("/admin/users", admin, admin::users)
+        .get("/admin/users/new", admin, admin::new_user_form)
+        .post("/admin/users", admin, admin::create_user)
+        .get("/admin/users/{id}", admin, admin::user)
+        .post("/admin/users/{id}/disable", admin, admin::disable_user)
+        .post(
+            "/admin/users/{id}/password-link",
+            admin,
+            admin::password_link,
+        )
+        .post("/admin/users/{id}/end-sessions", admin, admin::end_sessions)
+        .get("/admin/teams", admin, admin::teams)
+        .post("/admin/teams", admin, admin::create_team);
+    (r.router.with_state(state), r.table)
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}

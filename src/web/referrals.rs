@@ -1,0 +1,911 @@
+//! Referral intake, one question per page, ending in "check your answers". Submitting creates a case.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::db::drafts::{
+    AdultDraft, ChildDraft, DraftRow, Received, ReferralDraft, Referrer, Risk, Work,
+};
+use crate::domain::time::{format_date, format_datetime, london_date, london_to_utc, parse_clock};
+use crate::domain::{ConcernKind, Relationship, WorksWithChildren};
+use crate::error::{AppError, AppResult};
+
+use super::form::{DateParts, Errors, FormData};
+use super::layout::{Layout, Section};
+use super::macros_support::{Choice, SummaryRow};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Referrer,
+    Received,
+    Children,
+    Adults,
+    Concerns,
+    Account,
+    Risk,
+    Work,
+    Check,
+}
+
+impl Step {
+    const ORDER: [Step; 9] = [
+        Step::Referrer,
+        Step::Received,
+        Step::Children,
+        Step::Adults,
+        Step::Concerns,
+        Step::Account,
+        Step::Risk,
+        Step::Work,
+        Step::Check,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Step::Referrer => "referrer",
+            Step::Received => "received",
+            Step::Children => "children",
+            Step::Adults => "adults",
+            Step::Concerns => "concerns",
+            Step::Account => "account",
+            Step::Risk => "risk",
+            Step::Work => "work",
+            Step::Check => "check",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Step> {
+        Step::ORDER.into_iter().find(|st| st.slug() == s)
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Step::Referrer => "Who made the referral?",
+            Step::Received => "When was the referral received?",
+            Step::Children => "Which children is the referral about?",
+            Step::Adults => "Which adults are involved?",
+            Step::Concerns => "What kind of concern is it?",
+            Step::Account => "What happened?",
+            Step::Risk => "Is any child at immediate risk of significant harm?",
+            Step::Work => "Does the person the concern is about work or volunteer with children?",
+            Step::Check => "Check the referral before you create the case",
+        }
+    }
+
+    fn previous(self) -> Option<Step> {
+        let i = Step::ORDER.iter().position(|s| *s == self)?;
+        i.checked_sub(1).map(|p| Step::ORDER[p])
+    }
+}
+
+/// The first page still to answer, or `Check` when everything is answered.
+pub fn first_missing(d: &ReferralDraft) -> Step {
+    if d.referrer.is_none() {
+        Step::Referrer
+    } else if d.received.is_none() {
+        Step::Received
+    } else if d.children.is_empty() || !d.children_done {
+        Step::Children
+    } else if !d.adults_done {
+        Step::Adults
+    } else if d.concerns.is_empty() {
+        Step::Concerns
+    } else if d.account.is_none() {
+        Step::Account
+    } else if d.risk.is_none() {
+        Step::Risk
+    } else if d.work.is_none() {
+        Step::Work
+    } else {
+        Step::Check
+    }
+}
+
+fn step_href(id: Uuid, step: Step) -> String {
+    format!("/referrals/{id}/{}", step.slug())
+}
+
+// The start page ----------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "referrals/start.html")]
+struct StartPage {
+    layout: Layout,
+    no_team: bool,
+}
+
+pub async fn start(user: CurrentUser) -> AppResult<Html<String>> {
+    let page = StartPage {
+        layout: Layout::for_user("Log a new referral", &user, Section::NewReferral),
+        no_team: user.team_ids.is_empty(),
+    };
+    Ok(Html(page.render()?))
+}
+
+pub async fn create_draft(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&[])?;
+    let Some(team) = user.team_ids.first().copied() else {
+        let page = StartPage {
+            layout: Layout::for_user("Log a new referral", &user, Section::NewReferral),
+            no_team: true,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    };
+    let mut tx = state.pool.begin().await?;
+    let id = db::drafts::create(&mut *tx, user.id, team).await?;
+    audit::record(
+        &mut tx,
+        &user.actor(),
+        Event::new("referral.start", "referral_draft").entity(id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&step_href(id, Step::Referrer)).into_response())
+}
+
+// The question pages -------------------------------------------------------------------------------
+
+pub struct PersonLine {
+    pub index: usize,
+    pub name: String,
+    pub detail: String,
+}
+
+/// One page struct for every question; each step fills the fields it shows.
+#[derive(Template)]
+#[template(path = "referrals/step.html")]
+struct StepPage {
+    layout: Layout,
+    errors: Errors,
+    step: &'static str,
+    heading: &'static str,
+    action: String,
+    back_href: String,
+    draft_id: Uuid,
+    // referrer
+    r_name: String,
+    r_role: String,
+    r_agency: String,
+    r_contact: String,
+    // received
+    received_date: DateParts,
+    received_time: String,
+    taken_by: String,
+    // children and adults
+    people: Vec<PersonLine>,
+    p_name: String,
+    p_dob: DateParts,
+    p_age: String,
+    p_school: String,
+    p_household: String,
+    relationships: Vec<Choice>,
+    // concerns
+    concerns: Vec<Choice>,
+    // account
+    account: String,
+    // risk and work
+    yes_no: Vec<Choice>,
+    details: String,
+    // check
+    sections: Vec<(String, Vec<SummaryRow>)>,
+}
+
+impl StepPage {
+    fn new(user: &CurrentUser, draft: Uuid, step: Step, errors: Errors) -> StepPage {
+        let layout =
+            Layout::for_user(step.title(), user, Section::NewReferral).with_errors(&errors);
+        StepPage {
+            layout,
+            errors,
+            step: step.slug(),
+            heading: step.title(),
+            action: step_href(draft, step),
+            back_href: step
+                .previous()
+                .map(|p| step_href(draft, p))
+                .unwrap_or_else(|| "/referrals/new".to_owned()),
+            draft_id: draft,
+            r_name: String::new(),
+            r_role: String::new(),
+            r_agency: String::new(),
+            r_contact: String::new(),
+            received_date: DateParts::default(),
+            received_time: String::new(),
+            taken_by: user.name.clone(),
+            people: Vec::new(),
+            p_name: String::new(),
+            p_dob: DateParts::default(),
+            p_age: String::new(),
+            p_school: String::new(),
+            p_household: String::new(),
+            relationships: Vec::new(),
+            concerns: Vec::new(),
+            account: String::new(),
+            yes_no: Vec::new(),
+            details: String::new(),
+            sections: Vec::new(),
+        }
+    }
+
+    fn respond(self) -> AppResult<Response> {
+        let status = if self.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        Ok((status, Html(self.render()?)).into_response())
+    }
+}
+
+fn child_line(c: &ChildDraft) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = c.date_of_birth {
+        parts.push(format!("born {}", format_date(d)));
+    } else if let Some(a) = c.age_estimate {
+        parts.push(format!("about {a} years old"));
+    }
+    if !c.school.is_empty() {
+        parts.push(c.school.clone());
+    }
+    if !c.household.is_empty() {
+        parts.push(format!("lives with {}", c.household));
+    }
+    parts.join("; ")
+}
+
+fn adult_line(a: &AdultDraft) -> String {
+    let mut s = a.relationship.label().to_owned();
+    if !a.household.is_empty() {
+        s.push_str(&format!("; {}", a.household));
+    }
+    s
+}
+
+fn yes_no_choices(selected: Option<&str>, with_unknown: bool) -> Vec<Choice> {
+    let mut v = vec![
+        Choice::new("yes", "Yes", selected == Some("yes")),
+        Choice::new("no", "No", selected == Some("no")),
+    ];
+    if with_unknown {
+        v.push(Choice::new(
+            "unknown",
+            "Not known",
+            selected == Some("unknown"),
+        ));
+    }
+    v
+}
+
+fn relationship_choices(selected: &str) -> Vec<Choice> {
+    Relationship::ALL
+        .iter()
+        .map(|r| Choice::new(r.code(), r.label(), r.code() == selected))
+        .collect()
+}
+
+/// Fill a page from what the draft already holds.
+fn page_from_draft(user: &CurrentUser, row: &DraftRow, step: Step, errors: Errors) -> StepPage {
+    let d = &row.data;
+    let mut p = StepPage::new(user, row.id, step, errors);
+    match step {
+        Step::Referrer => {
+            if let Some(r) = &d.referrer {
+                p.r_name = r.name.clone();
+                p.r_role = r.role.clone();
+                p.r_agency = r.agency.clone();
+                p.r_contact = r.contact.clone();
+            }
+        }
+        Step::Received => {
+            let at = d.received.as_ref().map(|r| r.at).unwrap_or_else(Utc::now);
+            p.received_date = DateParts::from_date(london_date(at));
+            let local = at.with_timezone(&chrono_tz::Europe::London);
+            p.received_time = local.format("%H:%M").to_string();
+        }
+        Step::Children => {
+            p.people = d
+                .children
+                .iter()
+                .enumerate()
+                .map(|(index, c)| PersonLine {
+                    index,
+                    name: c.name.clone(),
+                    detail: child_line(c),
+                })
+                .collect();
+        }
+        Step::Adults => {
+            p.people = d
+                .adults
+                .iter()
+                .enumerate()
+                .map(|(index, a)| PersonLine {
+                    index,
+                    name: a.name.clone(),
+                    detail: adult_line(a),
+                })
+                .collect();
+            p.relationships = relationship_choices("");
+        }
+        Step::Concerns => {
+            p.concerns = ConcernKind::ALL
+                .iter()
+                .map(|k| {
+                    Choice::new(k.code(), k.label(), d.concerns.contains(k)).hint(k.route_hint())
+                })
+                .collect();
+        }
+        Step::Account => p.account = d.account.clone().unwrap_or_default(),
+        Step::Risk => {
+            let sel = d
+                .risk
+                .as_ref()
+                .map(|r| if r.immediate { "yes" } else { "no" });
+            p.yes_no = yes_no_choices(sel, false);
+            p.details = d
+                .risk
+                .as_ref()
+                .map(|r| r.details.clone())
+                .unwrap_or_default();
+        }
+        Step::Work => {
+            p.yes_no = yes_no_choices(d.work.as_ref().map(|w| w.works_with_children.code()), true);
+            p.details = d
+                .work
+                .as_ref()
+                .map(|w| w.details.clone())
+                .unwrap_or_default();
+        }
+        Step::Check => p.sections = check_sections(row),
+    }
+    p
+}
+
+fn check_sections(row: &DraftRow) -> Vec<(String, Vec<SummaryRow>)> {
+    let d = &row.data;
+    let id = row.id;
+    let mut out = Vec::new();
+    let mut referral = Vec::new();
+    if let Some(r) = &d.referrer {
+        referral.push(
+            SummaryRow::new("Referrer", format!("{}, {}", r.name, r.role))
+                .change(step_href(id, Step::Referrer), "referrer"),
+        );
+        referral.push(
+            SummaryRow::new("Agency", r.agency.clone())
+                .change(step_href(id, Step::Referrer), "agency"),
+        );
+        referral.push(
+            SummaryRow::new("Contact details", r.contact.clone())
+                .change(step_href(id, Step::Referrer), "contact details"),
+        );
+    }
+    if let Some(r) = &d.received {
+        referral.push(
+            SummaryRow::new("Received", format_datetime(r.at))
+                .change(step_href(id, Step::Received), "when received"),
+        );
+    }
+    out.push(("The referral".to_owned(), referral));
+    let children = d
+        .children
+        .iter()
+        .map(|c| {
+            SummaryRow::new(c.name.clone(), child_line(c)).change(
+                step_href(id, Step::Children),
+                format!("children ({})", c.name),
+            )
+        })
+        .collect();
+    out.push(("Children".to_owned(), children));
+    let mut adults: Vec<SummaryRow> = d
+        .adults
+        .iter()
+        .map(|a| {
+            SummaryRow::new(a.name.clone(), adult_line(a))
+                .change(step_href(id, Step::Adults), format!("adults ({})", a.name))
+        })
+        .collect();
+    if adults.is_empty() {
+        adults.push(
+            SummaryRow::new("Adults", "None recorded")
+                .change(step_href(id, Step::Adults), "adults"),
+        );
+    }
+    out.push(("Adults".to_owned(), adults));
+    let mut concern = Vec::new();
+    let kinds: Vec<&str> = d.concerns.iter().map(|k| k.short()).collect();
+    concern.push(
+        SummaryRow::new("Kinds of concern", kinds.join("\n"))
+            .change(step_href(id, Step::Concerns), "kinds of concern"),
+    );
+    if let Some(a) = &d.account {
+        concern.push(
+            SummaryRow::new("What happened", a.clone())
+                .change(step_href(id, Step::Account), "what happened"),
+        );
+    }
+    if let Some(r) = &d.risk {
+        let v = if r.immediate {
+            format!("Yes\n{}", r.details)
+        } else {
+            "No".to_owned()
+        };
+        concern.push(
+            SummaryRow::new("Child at immediate risk", v)
+                .change(step_href(id, Step::Risk), "immediate risk"),
+        );
+    }
+    if let Some(w) = &d.work {
+        let mut v = w.works_with_children.label().to_owned();
+        if !w.details.is_empty() {
+            v.push('\n');
+            v.push_str(&w.details);
+        }
+        concern.push(
+            SummaryRow::new("Works or volunteers with children", v)
+                .change(step_href(id, Step::Work), "work with children"),
+        );
+    }
+    out.push(("The concern".to_owned(), concern));
+    out
+}
+
+async fn load_draft(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+) -> AppResult<Result<DraftRow, Response>> {
+    let row = db::drafts::find_own(&state.pool, id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Some(case_id) = row.submitted_case_id {
+        return Ok(Err(
+            Redirect::to(&format!("/cases/{case_id}")).into_response()
+        ));
+    }
+    Ok(Ok(row))
+}
+
+pub async fn step_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, step)): Path<(Uuid, String)>,
+) -> AppResult<Response> {
+    let step = Step::parse(&step).ok_or(AppError::NotFound)?;
+    let row = match load_draft(&state, &user, id).await? {
+        Ok(r) => r,
+        Err(redirect) => return Ok(redirect),
+    };
+    if step == Step::Check && first_missing(&row.data) != Step::Check {
+        return Ok(Redirect::to(&step_href(id, first_missing(&row.data))).into_response());
+    }
+    page_from_draft(&user, &row, step, Errors::default()).respond()
+}
+
+/// After a page is answered: the next unanswered page, or the check page.
+fn next_after(d: &ReferralDraft, id: Uuid) -> Redirect {
+    Redirect::to(&step_href(id, first_missing(d)))
+}
+
+pub async fn step_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, step)): Path<(Uuid, String)>,
+    form: FormData,
+) -> AppResult<Response> {
+    let step = Step::parse(&step).ok_or(AppError::NotFound)?;
+    if step == Step::Check {
+        return submit(state, user, id, form).await;
+    }
+    let mut row = match load_draft(&state, &user, id).await? {
+        Ok(r) => r,
+        Err(redirect) => return Ok(redirect),
+    };
+    let mut e = Errors::default();
+    let d = &mut row.data;
+    match step {
+        Step::Referrer => {
+            form.only(&["name", "role", "agency", "contact"])?;
+            let r = Referrer {
+                name: e.text(&form, "name", "The referrer's name", true, 200),
+                role: e.text(&form, "role", "The referrer's role", true, 200),
+                agency: e.text(
+                    &form,
+                    "agency",
+                    "The referrer's agency or organisation",
+                    true,
+                    200,
+                ),
+                contact: e.text(&form, "contact", "How to contact the referrer", true, 500),
+            };
+            if !e.is_empty() {
+                let mut p = StepPage::new(&user, id, step, e);
+                (p.r_name, p.r_role, p.r_agency, p.r_contact) =
+                    (r.name, r.role, r.agency, r.contact);
+                return p.respond();
+            }
+            d.referrer = Some(r);
+        }
+        Step::Received => {
+            form.only(&["received-day", "received-month", "received-year", "time"])?;
+            let (parts, date) = e.date(
+                &form,
+                "received",
+                "The date the referral was received",
+                true,
+            );
+            let time_text = e.text(
+                &form,
+                "time",
+                "The time the referral was received",
+                true,
+                20,
+            );
+            let mut at = None;
+            if !e.has("time") {
+                match parse_clock(&time_text) {
+                    None => e.add(
+                        "time",
+                        "Enter the time as hours and minutes, like 14:30 or 2:30pm",
+                    ),
+                    Some(t) => {
+                        if let Some(date) = date {
+                            match london_to_utc(date, t) {
+                                None => e.add("time", "That time did not happen on that date (the clocks went forward); check it"),
+                                Some(u) if u > Utc::now() + chrono::Duration::minutes(5) => {
+                                    e.add("received-day", "The date and time the referral was received must be in the past")
+                                }
+                                Some(u) if chrono::Datelike::year(&london_date(u)) < 2000 => {
+                                    e.add("received-day", "The date the referral was received must be after 2000")
+                                }
+                                Some(u) => at = Some(u),
+                            }
+                        }
+                    }
+                }
+            }
+            match at {
+                Some(at) if e.is_empty() => d.received = Some(Received { at }),
+                _ => {
+                    let mut p = StepPage::new(&user, id, step, e);
+                    p.received_date = parts;
+                    p.received_time = time_text;
+                    return p.respond();
+                }
+            }
+        }
+        Step::Children => {
+            form.only(&[
+                "name",
+                "dob-day",
+                "dob-month",
+                "dob-year",
+                "age",
+                "school",
+                "household",
+                "action",
+            ])?;
+            let adding = form.raw("action") == "add" || !form.raw("name").trim().is_empty();
+            if adding {
+                let name = e.text(&form, "name", "The child's name", true, 200);
+                let (dob_parts, dob) = e.date(&form, "dob", "Date of birth", false);
+                let age_text = e.text(&form, "age", "Approximate age", false, 3);
+                let age = if age_text.is_empty() {
+                    None
+                } else {
+                    match age_text.parse::<i32>() {
+                        Ok(a) if (0..=17).contains(&a) => Some(a),
+                        _ => {
+                            e.add("age", "Approximate age must be a whole number from 0 to 17");
+                            None
+                        }
+                    }
+                };
+                if let Some(dob) = dob {
+                    let today = london_date(Utc::now());
+                    if dob > today {
+                        e.add("dob-day", "Date of birth must be in the past");
+                    } else if today.years_since(dob).unwrap_or(0) >= 18 {
+                        e.add(
+                            "dob-day",
+                            "A child must be under 18; record adults on the next page",
+                        );
+                    }
+                }
+                let school = e.text(&form, "school", "School or setting", false, 200);
+                let household = e.text(&form, "household", "Who the child lives with", false, 500);
+                if !e.is_empty() {
+                    let mut p = page_from_draft(&user, &row, step, e);
+                    (p.p_name, p.p_dob, p.p_age, p.p_school, p.p_household) =
+                        (name, dob_parts, age_text, school, household);
+                    return p.respond();
+                }
+                if row.data.children.len() >= 50 {
+                    return Err(AppError::BadRequest("too many children on one referral"));
+                }
+                row.data.children.push(ChildDraft {
+                    name,
+                    date_of_birth: dob,
+                    age_estimate: if dob.is_some() { None } else { age },
+                    school,
+                    household,
+                });
+                row.data.children_done = false;
+            }
+            let d = &mut row.data;
+            if form.raw("action") == "continue" {
+                if d.children.is_empty() {
+                    e.add(
+                        "name",
+                        "Add at least one child: if you do not know their name, describe them",
+                    );
+                    return page_from_draft(&user, &row, step, e).respond();
+                }
+                d.children_done = true;
+                db::drafts::save(&state.pool, id, d).await?;
+                return Ok(next_after(d, id).into_response());
+            }
+            db::drafts::save(&state.pool, id, d).await?;
+            return Ok(Redirect::to(&step_href(id, step)).into_response());
+        }
+        Step::Adults => {
+            form.only(&["name", "relationship", "household", "action"])?;
+            let adding = form.raw("action") == "add" || !form.raw("name").trim().is_empty();
+            if adding {
+                let name = e.text(&form, "name", "The adult's name", true, 200);
+                let relationship = e.choice(
+                    &form,
+                    "relationship",
+                    "Select how the adult is connected to the child",
+                    Relationship::parse,
+                );
+                let household = e.text(&form, "household", "Where they live or work", false, 500);
+                let (Some(relationship), true) = (relationship, e.is_empty()) else {
+                    let mut p = page_from_draft(&user, &row, step, e);
+                    p.p_name = name;
+                    p.p_household = household;
+                    p.relationships = relationship_choices(form.raw("relationship"));
+                    return p.respond();
+                };
+                if row.data.adults.len() >= 50 {
+                    return Err(AppError::BadRequest("too many adults on one referral"));
+                }
+                row.data.adults.push(AdultDraft {
+                    name,
+                    relationship,
+                    household,
+                });
+                row.data.adults_done = false;
+            }
+            let d = &mut row.data;
+            if form.raw("action") == "continue" {
+                d.adults_done = true;
+                db::drafts::save(&state.pool, id, d).await?;
+                return Ok(next_after(d, id).into_response());
+            }
+            db::drafts::save(&state.pool, id, d).await?;
+            return Ok(Redirect::to(&step_href(id, step)).into_response());
+        }
+        Step::Concerns => {
+            form.only(&["concerns"])?;
+            let picked: Vec<ConcernKind> = form
+                .all("concerns")
+                .into_iter()
+                .filter_map(ConcernKind::parse)
+                .collect();
+            if picked.is_empty() {
+                e.add("concerns", "Select at least one kind of concern");
+                return page_from_draft(&user, &row, step, e).respond();
+            }
+            d.concerns = ConcernKind::ALL
+                .iter()
+                .copied()
+                .filter(|k| picked.contains(k))
+                .collect();
+        }
+        Step::Account => {
+            form.only(&["account"])?;
+            let text = e.text(
+                &form,
+                "account",
+                "What happened, in the referrer's words",
+                true,
+                20_000,
+            );
+            if !e.is_empty() {
+                let mut p = StepPage::new(&user, id, step, e);
+                p.account = text;
+                return p.respond();
+            }
+            d.account = Some(text);
+        }
+        Step::Risk => {
+            form.only(&["risk", "details"])?;
+            let answer = form.raw("risk");
+            let details = e.text(
+                &form,
+                "details",
+                "What the immediate risk is",
+                answer == "yes",
+                2000,
+            );
+            if answer != "yes" && answer != "no" {
+                e.add(
+                    "risk",
+                    "Select yes if any child is at immediate risk of significant harm",
+                );
+            }
+            if !e.is_empty() {
+                let mut p = StepPage::new(&user, id, step, e);
+                p.yes_no = yes_no_choices(Some(answer), false);
+                p.details = details;
+                return p.respond();
+            }
+            d.risk = Some(Risk {
+                immediate: answer == "yes",
+                details: if answer == "yes" {
+                    details
+                } else {
+                    String::new()
+                },
+            });
+        }
+        Step::Work => {
+            form.only(&["works", "details"])?;
+            let answer = WorksWithChildren::parse(form.raw("works"));
+            let details = e.text(
+                &form,
+                "details",
+                "Where they work or volunteer with children",
+                answer == Some(WorksWithChildren::Yes),
+                1000,
+            );
+            if answer.is_none() {
+                e.add(
+                    "works",
+                    "Select whether the person works or volunteers with children",
+                );
+            }
+            let (Some(answer), true) = (answer, e.is_empty()) else {
+                let mut p = StepPage::new(&user, id, step, e);
+                p.yes_no = yes_no_choices(Some(form.raw("works")), true);
+                p.details = details;
+                return p.respond();
+            };
+            d.work = Some(Work {
+                works_with_children: answer,
+                details,
+            });
+        }
+        Step::Check => unreachable!("handled above"),
+    }
+    db::drafts::save(&state.pool, id, &row.data).await?;
+    Ok(next_after(&row.data, id).into_response())
+}
+
+pub async fn remove_person(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, step, index)): Path<(Uuid, String, usize)>,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&[])?;
+    let step = Step::parse(&step).ok_or(AppError::NotFound)?;
+    let mut row = match load_draft(&state, &user, id).await? {
+        Ok(r) => r,
+        Err(redirect) => return Ok(redirect),
+    };
+    let list_len = match step {
+        Step::Children => row.data.children.len(),
+        Step::Adults => row.data.adults.len(),
+        _ => return Err(AppError::NotFound),
+    };
+    if index >= list_len {
+        return Err(AppError::NotFound);
+    }
+    match step {
+        Step::Children => {
+            row.data.children.remove(index);
+            row.data.children_done = false;
+        }
+        _ => {
+            row.data.adults.remove(index);
+        }
+    }
+    db::drafts::save(&state.pool, id, &row.data).await?;
+    Ok(Redirect::to(&step_href(id, step)).into_response())
+}
+
+/// Create the case. The draft row is locked, so a double submit creates one case and the second
+/// request is sent to it.
+async fn submit(
+    state: AppState,
+    user: CurrentUser,
+    id: Uuid,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&[])?;
+    let mut tx = state.pool.begin().await?;
+    let row = db::drafts::find_own_for_update(&mut tx, id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if let Some(case_id) = row.submitted_case_id {
+        return Ok(Redirect::to(&format!("/cases/{case_id}")).into_response());
+    }
+    let missing = first_missing(&row.data);
+    if missing != Step::Check {
+        return Ok(Redirect::to(&step_href(id, missing)).into_response());
+    }
+    let (case_id, reference) = db::cases::create_from_referral(
+        &mut tx,
+        db::cases::NewCase {
+            draft: &row.data,
+            team_id: row.team_id,
+            owner_id: user.id,
+        },
+    )
+    .await?;
+    db::drafts::mark_submitted(&mut *tx, id, case_id).await?;
+    audit::record(
+        &mut tx,
+        &user.actor(),
+        Event::new("case.create", "case")
+            .entity(case_id)
+            .case(case_id)
+            .details(serde_json::json!({ "reference": reference.as_str(), "from_draft": id })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/cases/{case_id}?created=1")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_come_in_order_and_check_comes_last() {
+        let mut d = ReferralDraft::default();
+        assert_eq!(first_missing(&d), Step::Referrer);
+        d.referrer = Some(Referrer::default());
+        assert_eq!(first_missing(&d), Step::Received);
+        d.received = Some(Received { at: Utc::now() });
+        assert_eq!(first_missing(&d), Step::Children);
+        d.children.push(ChildDraft::default());
+        assert_eq!(
+            first_missing(&d),
+            Step::Children,
+            "children must be confirmed with Continue"
+        );
+        d.children_done = true;
+        assert_eq!(first_missing(&d), Step::Adults);
+        d.adults_done = true;
+        d.concerns.push(ConcernKind::Grooming);
+        d.account = Some("x".into());
+        d.risk = Some(Risk {
+            immediate: false,
+            details: String::new(),
+        });
+        assert_eq!(first_missing(&d), Step::Work);
+        d.work = Some(Work {
+            works_with_children: WorksWithChildren::Unknown,
+            details: String::new(),
+        });
+        assert_eq!(first_missing(&d), Step::Check);
+        assert_eq!(Step::Check.previous(), Some(Step::Work));
+        assert_eq!(Step::Referrer.previous(), None);
+    }
+}

@@ -1,0 +1,443 @@
+//! Case lists, the case page, notes, editing with optimistic locking and the access record.
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use haven::db::cases::{NewCase, create_from_referral};
+use haven::db::drafts::{ChildDraft, Received, ReferralDraft, Referrer, Risk, Work};
+use haven::domain::{ConcernKind, WorksWithChildren};
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+/// Make a case directly (for list tests), owned by `owner` in `team`.
+async fn make_case(
+    app: &TestApp,
+    owner: Uuid,
+    team: &str,
+    child: &str,
+    concern: ConcernKind,
+) -> Uuid {
+    let team_id: Uuid = sqlx::query_scalar("SELECT id FROM teams WHERE name = $1")
+        .bind(team)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let draft = ReferralDraft {
+        referrer: Some(Referrer {
+            name: "R".into(),
+            role: "Teacher".into(),
+            agency: "School".into(),
+            contact: "01632".into(),
+        }),
+        received: Some(Received { at: Utc::now() }),
+        children: vec![ChildDraft {
+            name: child.into(),
+            ..Default::default()
+        }],
+        children_done: true,
+        adults: vec![],
+        adults_done: true,
+        concerns: vec![concern],
+        account: Some("Fictional account.".into()),
+        risk: Some(Risk {
+            immediate: false,
+            details: String::new(),
+        }),
+        work: Some(Work {
+            works_with_children: WorksWithChildren::Unknown,
+            details: String::new(),
+        }),
+    };
+    let mut tx = app.pool.begin().await.unwrap();
+    let (id, _) = create_from_referral(
+        &mut tx,
+        NewCase {
+            draft: &draft,
+            team_id,
+            owner_id: owner,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn managers_see_their_teams_cases_and_nobody_sees_other_teams_cases() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (mut other, _) = app
+        .signed_in_as("manager", "oz@example.org", "Team B")
+        .await;
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Mia Thornbury",
+        ConcernKind::Grooming,
+    )
+    .await;
+
+    let mine = pat.get("/cases").await;
+    assert_eq!(mine.select("#cases tbody tr").len(), 1);
+    let team = mo.get("/cases/team").await;
+    assert!(team.select("#cases tbody tr")[0].contains("Mia Thornbury"));
+    assert_eq!(
+        mo.get(&format!("/cases/{case}")).await.status,
+        StatusCode::OK
+    );
+
+    let theirs = other.get("/cases/team").await;
+    assert!(theirs.select("#cases tbody tr").is_empty());
+    // Another team's case looks exactly like a case that does not exist.
+    let hidden = other.get(&format!("/cases/{case}")).await;
+    let missing = other.get(&format!("/cases/{}", Uuid::now_v7())).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert_eq!(hidden.select("h1"), missing.select("h1"));
+    assert!(!hidden.body.contains("Mia"));
+    assert_eq!(
+        other.get("/cases/not-a-uuid").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other.get(&format!("/cases/{case}/audit")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    other.get("/cases").await;
+    let r = other
+        .post(
+            &format!("/cases/{case}/notes"),
+            &[("body", "x"), ("_idem", &Uuid::new_v4().to_string())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.count("SELECT count(*) FROM case_notes").await, 0);
+    // Administrators never see case content.
+    let (mut admin, _) = app.signed_in("admin").await;
+    assert_eq!(
+        admin.get(&format!("/cases/{case}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn lists_filter_and_page_by_key() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    for i in 0..27 {
+        let kind = if i % 3 == 0 {
+            ConcernKind::Extremism
+        } else {
+            ConcernKind::Bullying
+        };
+        make_case(&app, pat_id, "Team A", &format!("Child {i:02}"), kind).await;
+    }
+    let first = pat.get("/cases").await;
+    assert_eq!(first.select("#cases tbody tr").len(), 25);
+    assert!(
+        first.select("#cases tbody tr")[0].contains("Child 26"),
+        "newest first"
+    );
+    let next = first.attr("a[rel=next]", "href")[0].clone();
+    let second = pat.get(&next).await;
+    assert_eq!(second.select("#cases tbody tr").len(), 2);
+    assert!(second.attr("a[rel=next]", "href").is_empty());
+
+    let filtered = pat.get("/cases?concern=extremism").await;
+    assert_eq!(filtered.select("#cases tbody tr").len(), 9);
+    let closed = pat.get("/cases?status=closed").await;
+    assert_eq!(closed.select("#no-cases").len(), 1);
+    // Junk in the query string is ignored, not a 500.
+    assert_eq!(
+        pat.get("/cases?status=%00&concern=zzz&after=nope")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn name_search_is_a_post_and_finds_people_on_the_case() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Mia Thornbury",
+        ConcernKind::Grooming,
+    )
+    .await;
+    make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Jordan Ellery",
+        ConcernKind::Extremism,
+    )
+    .await;
+    pat.get("/cases").await;
+    let r = pat
+        .post("/cases/search", &[("name", "thorn"), ("scope", "mine")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let rows = r.select("#cases tbody tr");
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].contains("Mia Thornbury"));
+    // Wildcards typed by a person are matched literally.
+    let r = pat
+        .post("/cases/search", &[("name", "%%"), ("scope", "mine")])
+        .await;
+    assert!(r.select("#cases tbody tr").is_empty());
+    let r = pat
+        .post("/cases/search", &[("name", "m"), ("scope", "mine")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.attr("input[name=name]", "value"), vec!["m"]);
+}
+
+#[tokio::test]
+async fn notes_are_added_once_and_corrections_point_at_the_original() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Mia Thornbury",
+        ConcernKind::Grooming,
+    )
+    .await;
+    let page = pat.get(&format!("/cases/{case}")).await;
+    let idem = page.attr("input[name=_idem]", "value")[0].clone();
+    let fields = [
+        ("body", "Spoke to the school; device handed to police."),
+        ("when-day", ""),
+        ("when-month", ""),
+        ("when-year", ""),
+        ("time", ""),
+        ("corrects", ""),
+        ("_idem", idem.as_str()),
+    ];
+    let r = pat.post(&format!("/cases/{case}/notes"), &fields).await;
+    assert_eq!(r.location(), format!("/cases/{case}#chronology"));
+    // The same form sent twice creates one note.
+    let again = pat.post(&format!("/cases/{case}/notes"), &fields).await;
+    assert_eq!(again.location(), format!("/cases/{case}#chronology"));
+    assert_eq!(app.count("SELECT count(*) FROM case_notes").await, 1);
+    let page = pat.get(&format!("/cases/{case}")).await;
+    assert!(page.body.contains("device handed to police"));
+    let note_id: Uuid = sqlx::query_scalar("SELECT id FROM case_notes")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+
+    // A correction is a new note that refers to the first; the first is untouched.
+    let form = pat.get(&format!("/cases/{case}?correct={note_id}")).await;
+    assert_eq!(
+        form.attr("input[name=corrects]", "value"),
+        vec![note_id.to_string()]
+    );
+    let idem2 = form.attr("input[name=_idem]", "value")[0].clone();
+    let r = pat
+        .post(
+            &format!("/cases/{case}/notes"),
+            &[
+                (
+                    "body",
+                    "Correction: the device went to the police on Tuesday.",
+                ),
+                ("when-day", ""),
+                ("when-month", ""),
+                ("when-year", ""),
+                ("time", ""),
+                ("corrects", &note_id.to_string()),
+                ("_idem", &idem2),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let corrects: Option<Uuid> = sqlx::query_scalar(
+        "SELECT corrects_note_id FROM case_notes WHERE corrects_note_id IS NOT NULL",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(corrects, Some(note_id));
+    assert_eq!(
+        app.count("SELECT count(*) FROM chronology_entries WHERE kind = 'correction'")
+            .await,
+        1
+    );
+    // Notes cannot be edited or deleted, even by the app's own database role.
+    assert!(
+        sqlx::query("UPDATE case_notes SET body = 'changed'")
+            .execute(&app.pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("DELETE FROM case_notes")
+            .execute(&app.pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .filter(|a| *a == "case.note_add")
+            .count()
+            == 2
+    );
+}
+
+#[tokio::test]
+async fn a_note_with_a_bad_date_comes_back_with_the_text_kept() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Mia Thornbury",
+        ConcernKind::Grooming,
+    )
+    .await;
+    let page = pat.get(&format!("/cases/{case}")).await;
+    let idem = page.attr("input[name=_idem]", "value")[0].clone();
+    let r = pat
+        .post(
+            &format!("/cases/{case}/notes"),
+            &[
+                ("body", "Home visit <b>done</b>"),
+                ("when-day", "31"),
+                ("when-month", "2"),
+                ("when-year", "2026"),
+                ("time", "10:00"),
+                ("corrects", ""),
+                ("_idem", &idem),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["The date it happened must be a real date"]
+    );
+    assert_eq!(
+        r.select("textarea[name=body]"),
+        vec!["Home visit <b>done</b>"]
+    );
+    assert_eq!(app.count("SELECT count(*) FROM case_notes").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM form_submissions").await, 0);
+}
+
+#[tokio::test]
+async fn a_stale_edit_shows_a_conflict_and_overwrites_nothing() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let (mut mo, _) = app.signed_in("manager").await;
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Mia Thornbury",
+        ConcernKind::Grooming,
+    )
+    .await;
+    let pat_form = pat.get(&format!("/cases/{case}/edit")).await;
+    let mo_form = mo.get(&format!("/cases/{case}/edit")).await;
+    let v1 = pat_form.attr("input[name=version]", "value")[0].clone();
+    assert_eq!(mo_form.attr("input[name=version]", "value")[0], v1);
+
+    let r = mo
+        .post(
+            &format!("/cases/{case}/edit"),
+            &[
+                ("title", "Mia T."),
+                ("status", "strategy"),
+                ("version", &v1),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), format!("/cases/{case}"));
+    let r = pat
+        .post(
+            &format!("/cases/{case}/edit"),
+            &[
+                ("title", "Mia Thornbury (13)"),
+                ("status", "closed"),
+                ("version", &v1),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.select("h1"), vec!["Someone else changed this case"]);
+    assert!(r.body.contains("Mia Thornbury (13)") && r.body.contains("Mia T."));
+    let (title, status, version): (String, String, i32) =
+        sqlx::query_as("SELECT title, status, version FROM cases WHERE id = $1")
+            .bind(case)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (title.as_str(), status.as_str(), version),
+        ("Mia T.", "strategy", 2)
+    );
+    // The status change is in the chronology.
+    let page = pat.get(&format!("/cases/{case}")).await;
+    assert!(
+        page.body
+            .contains("Status changed from Referral received to Strategy discussion.")
+    );
+    // Bad input on the edit form.
+    let r = pat
+        .post(
+            &format!("/cases/{case}/edit"),
+            &[("title", ""), ("status", "nonsense"), ("version", "2")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_summary().len(), 2);
+}
+
+#[tokio::test]
+async fn a_manager_sees_who_viewed_and_changed_a_case() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Mia Thornbury",
+        ConcernKind::Grooming,
+    )
+    .await;
+    pat.get(&format!("/cases/{case}")).await;
+    let page = mo.get(&format!("/cases/{case}/audit")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let rows = page.select("#access tbody tr");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("Test practitioner pat") && r.contains("Viewed the case")),
+        "{rows:?}"
+    );
+    assert!(rows[0].contains("Looked at this record of access"));
+    // Practitioners cannot open the access record.
+    assert_eq!(
+        pat.get(&format!("/cases/{case}/audit")).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -1,0 +1,347 @@
+//! The test harness: a fresh database per test, the in-process router, and a browser-like client
+//! that keeps cookies, sends the CSRF token and follows nothing implicitly.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use haven::app::{AppState, router_with_table};
+use haven::config::Config;
+use haven::web::RouteSpec;
+use http_body_util::BodyExt;
+use scraper::{Html, Selector};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tokio::sync::OnceCell;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+fn server_url() -> String {
+    std::env::var("HAVEN_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+static CLEANED: OnceCell<()> = OnceCell::const_new();
+
+/// Drop databases left by earlier runs (each test makes its own and leaves it for inspection).
+async fn clean_old_databases() {
+    let mut conn = PgConnection::connect(&format!("{}/postgres", server_url()))
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432");
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'haven_test_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    for n in names {
+        let _ = conn
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)"
+            )))
+            .await;
+    }
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub routes: Vec<RouteSpec>,
+    pub pool: PgPool,
+    /// A connection string for the database owner (a superuser), for tampering tests.
+    pub owner_url: String,
+    pub config: Arc<Config>,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_env(&[]).await
+    }
+
+    pub async fn with_env(extra: &[(&str, &str)]) -> TestApp {
+        CLEANED.get_or_init(clean_old_databases).await;
+        let name = format!("haven_test_{}", Uuid::new_v4().simple());
+        let url = format!("{}/{name}", server_url());
+        haven::db::ensure_database(&url).await.unwrap();
+        haven::db::migrate(&url).await.unwrap();
+        let mut env: HashMap<String, String> = HashMap::new();
+        env.insert("DATABASE_URL".into(), url.clone());
+        for (k, v) in extra {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        let pool = haven::db::pool_for(&url, 5, std::time::Duration::from_secs(10)).unwrap();
+        let config = Arc::new(config);
+        let (router, routes) = router_with_table(AppState {
+            pool: pool.clone(),
+            config: config.clone(),
+        });
+        TestApp {
+            router,
+            routes,
+            pool,
+            owner_url: url,
+            config,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        self.client_from("127.0.0.1")
+    }
+
+    /// A browser on another address (for throttling tests).
+    pub fn client_from(&self, ip: &str) -> Client {
+        Client {
+            router: self.router.clone(),
+            cookies: HashMap::new(),
+            csrf: String::new(),
+            addr: format!("{ip}:50000").parse().unwrap(),
+            origin: Some(self.config.public_origin()),
+        }
+    }
+
+    /// Make an account (with a team) the way the `create-user` command does.
+    pub async fn user(&self, role: &str, email: &str, team: &str) -> Uuid {
+        haven::cli::create_user(
+            &self.pool,
+            email,
+            &format!("Test {role} {}", &email[..3]),
+            role,
+            Some(team),
+            PASSWORD,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Give an account a working second factor and return its secret.
+    pub async fn enrol_totp(&self, user_id: Uuid) -> String {
+        let secret = haven::auth::totp::new_secret();
+        sqlx::query("UPDATE users SET totp_secret = $2, totp_enabled_at = now() WHERE id = $1")
+            .bind(user_id)
+            .bind(&secret)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        secret
+    }
+
+    /// A signed-in browser for a new account of `role` in team "Team A".
+    pub async fn signed_in(&self, role: &str) -> (Client, Uuid) {
+        self.signed_in_as(
+            role,
+            &format!(
+                "{role}-{}@example.org",
+                &Uuid::new_v4().simple().to_string()[..8]
+            ),
+            "Team A",
+        )
+        .await
+    }
+
+    pub async fn signed_in_as(&self, role: &str, email: &str, team: &str) -> (Client, Uuid) {
+        let id = self.user(role, email, team).await;
+        let secret = if matches!(role, "lado" | "admin") {
+            Some(self.enrol_totp(id).await)
+        } else {
+            None
+        };
+        let mut c = self.client();
+        c.sign_in(email, PASSWORD).await;
+        if let Some(secret) = secret {
+            let now = chrono::Utc::now().timestamp() as u64;
+            let code = haven::auth::totp::code_at(&secret, now).unwrap();
+            c.get("/sign-in/code").await;
+            let r = c.post("/sign-in/code", &[("code", &code)]).await;
+            assert_eq!(
+                r.status,
+                StatusCode::SEE_OTHER,
+                "second factor failed: {}",
+                r.body
+            );
+        }
+        (c, id)
+    }
+
+    /// A superuser connection to the server's maintenance database (for ALTER DATABASE).
+    pub async fn server(&self) -> PgConnection {
+        PgConnection::connect(&format!("{}/postgres", server_url()))
+            .await
+            .unwrap()
+    }
+
+    pub async fn owner(&self) -> PgConnection {
+        PgConnection::connect(&self.owner_url).await.unwrap()
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT action FROM audit_events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+pub struct Client {
+    router: Router,
+    pub cookies: HashMap<String, String>,
+    /// The CSRF token from the last page that had one.
+    pub csrf: String,
+    addr: SocketAddr,
+    /// The Origin header sent with posts (None sends none).
+    pub origin: Option<String>,
+}
+
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Res {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    pub fn select(&self, css: &str) -> Vec<String> {
+        let doc = Html::parse_document(&self.body);
+        let sel = Selector::parse(css).unwrap();
+        doc.select(&sel)
+            .map(|e| {
+                e.text()
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+    pub fn attr(&self, css: &str, attr: &str) -> Vec<String> {
+        let doc = Html::parse_document(&self.body);
+        let sel = Selector::parse(css).unwrap();
+        doc.select(&sel)
+            .filter_map(|e| e.value().attr(attr).map(str::to_owned))
+            .collect()
+    }
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    pub fn error_summary(&self) -> Vec<String> {
+        self.select(".govuk-error-summary__list li")
+    }
+}
+
+fn encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encoding::utf8_percent_encode(k, percent_encoding::NON_ALPHANUMERIC),
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Client {
+    pub async fn send(&mut self, method: Method, path: &str, body: Option<Vec<u8>>) -> Res {
+        let mut req = Request::builder().method(method.clone()).uri(path);
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !cookie.is_empty() {
+            req = req.header(header::COOKIE, cookie);
+        }
+        if method == Method::POST {
+            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            if let Some(o) = &self.origin {
+                req = req.header(header::ORIGIN, o);
+            }
+        }
+        let mut req = req.body(Body::from(body.unwrap_or_default())).unwrap();
+        req.extensions_mut().insert(ConnectInfo(self.addr));
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        for c in headers.get_all(header::SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        let r = Res {
+            status,
+            headers,
+            body,
+        };
+        if let Some(t) = r.attr("input[name=_csrf]", "value").into_iter().next() {
+            self.csrf = t;
+        }
+        r
+    }
+
+    pub async fn get(&mut self, path: &str) -> Res {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// Post a form with the current CSRF token.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Res {
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", "")];
+        let csrf = self.csrf.clone();
+        all[0].1 = &csrf;
+        all.extend_from_slice(fields);
+        self.send(Method::POST, path, Some(encode(&all).into_bytes()))
+            .await
+    }
+
+    /// Post raw bytes as the form body (for malformed input).
+    pub async fn post_raw(&mut self, path: &str, raw: &[u8]) -> Res {
+        let mut body = format!("_csrf={}&", self.csrf).into_bytes();
+        body.extend_from_slice(raw);
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// Get a page then follow one redirect (what a browser does after a post).
+    pub async fn follow(&mut self, r: &Res) -> Res {
+        assert!(
+            r.status.is_redirection(),
+            "expected a redirect, got {}: {}",
+            r.status,
+            &r.body[..r.body.len().min(500)]
+        );
+        let to = r.location().to_owned();
+        self.get(&to).await
+    }
+
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Res {
+        self.get("/sign-in").await;
+        self.post("/sign-in", &[("email", email), ("password", password)])
+            .await
+    }
+}

@@ -1,0 +1,10 @@
+//! Haven's integration tests: the whole app in-process, against real PostgreSQL.
+
+mod helpers;
+
+mod admin;
+mod audit;
+mod auth;
+mod cases;
+mod referrals;
+mod security;

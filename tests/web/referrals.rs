@@ -1,0 +1,513 @@
+//! The referral journey, end to end through the router, and what it does with bad input.
+
+use axum::http::StatusCode;
+use chrono::{Datelike, Duration, Utc};
+use haven::domain::time::london_date;
+
+use crate::helpers::{Client, TestApp};
+
+fn yesterday() -> (String, String, String) {
+    let d = london_date(Utc::now() - Duration::days(1));
+    (
+        d.day().to_string(),
+        d.month().to_string(),
+        d.year().to_string(),
+    )
+}
+
+/// Start a referral and return the draft's address prefix (`/referrals/{id}`).
+async fn start(c: &mut Client) -> String {
+    let page = c.get("/referrals/new").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let r = c.post("/referrals", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let loc = r.location().to_owned();
+    assert!(loc.ends_with("/referrer"), "{loc}");
+    c.get(&loc).await;
+    loc.trim_end_matches("/referrer").to_owned()
+}
+
+/// Answer every page with good data; returns the draft prefix, ready for the check page.
+pub async fn fill_referral(c: &mut Client, child: &str, account: &str) -> String {
+    let base = start(c).await;
+    let r = c
+        .post(
+            &format!("{base}/referrer"),
+            &[
+                ("name", "Priya Nandakumar"),
+                ("role", "Designated safeguarding lead"),
+                ("agency", "Fernhill Academy"),
+                ("contact", "01632 960 123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/received"));
+    c.get(r.location()).await;
+    let (d, m, y) = yesterday();
+    let r = c
+        .post(
+            &format!("{base}/received"),
+            &[
+                ("received-day", &d),
+                ("received-month", &m),
+                ("received-year", &y),
+                ("time", "9:15am"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/children"), "{}", r.body);
+    c.get(r.location()).await;
+    let r = c
+        .post(
+            &format!("{base}/children"),
+            &[
+                ("name", child),
+                ("dob-day", "4"),
+                ("dob-month", "11"),
+                ("dob-year", "2013"),
+                ("age", ""),
+                ("school", "Fernhill Academy"),
+                ("household", "Mother and stepfather"),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/children"), "{}", r.body);
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains(child));
+    let r = c
+        .post(
+            &format!("{base}/children"),
+            &[
+                ("name", ""),
+                ("dob-day", ""),
+                ("dob-month", ""),
+                ("dob-year", ""),
+                ("age", ""),
+                ("school", ""),
+                ("household", ""),
+                ("action", "continue"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/adults"));
+    c.get(r.location()).await;
+    let r = c
+        .post(
+            &format!("{base}/adults"),
+            &[
+                ("name", "Gary Pellow"),
+                ("relationship", "alleged"),
+                ("household", ""),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/adults"), "{}", r.body);
+    c.get(r.location()).await;
+    let r = c
+        .post(
+            &format!("{base}/adults"),
+            &[("name", ""), ("household", ""), ("action", "continue")],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/concerns"));
+    c.get(r.location()).await;
+    let r = c
+        .post(
+            &format!("{base}/concerns"),
+            &[("concerns", "grooming"), ("concerns", "harmful_material")],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/account"));
+    c.get(r.location()).await;
+    let r = c
+        .post(&format!("{base}/account"), &[("account", account)])
+        .await;
+    assert_eq!(r.location(), format!("{base}/risk"));
+    c.get(r.location()).await;
+    let r = c
+        .post(
+            &format!("{base}/risk"),
+            &[("risk", "yes"), ("details", "Planned meeting on Saturday")],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/work"));
+    c.get(r.location()).await;
+    let r = c
+        .post(
+            &format!("{base}/work"),
+            &[("works", "yes"), ("details", "Volunteer at a youth club")],
+        )
+        .await;
+    assert_eq!(r.location(), format!("{base}/check"));
+    base
+}
+
+#[tokio::test]
+async fn practitioner_logs_a_referral_and_lands_on_the_new_case() {
+    let app = TestApp::new().await;
+    let (mut c, me) = app.signed_in("practitioner").await;
+    let start_page = c.get("/referrals/new").await;
+    assert!(
+        start_page
+            .body
+            .contains("Do not tell the child&#x27;s family")
+            || start_page.body.contains("Do not tell the child's family")
+    );
+    let account = "She said: <script>alert('x')</script> and '; DROP TABLE cases; --";
+    let base = fill_referral(&mut c, "Mia Thornbury", account).await;
+
+    let check = c.get(&format!("{base}/check")).await;
+    assert_eq!(check.status, StatusCode::OK);
+    let text = check.select(".govuk-summary-list__value").join(" | ");
+    assert!(text.contains("Mia Thornbury") || check.body.contains("Mia Thornbury"));
+    assert!(
+        text.contains("Grooming") && text.contains("Harmful material"),
+        "{text}"
+    );
+    assert!(check.body.contains("Do not tell"));
+    assert!(
+        check
+            .attr(".govuk-summary-list__actions a", "href")
+            .iter()
+            .any(|h| h.ends_with("/children"))
+    );
+
+    let r = c.post(&format!("{base}/check"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let case_path = r.location().trim_end_matches("?created=1").to_owned();
+    let page = c.follow(&r).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let year = Utc::now().year();
+    assert_eq!(
+        page.select(".govuk-caption-l")[0],
+        format!("HVN-{year}-000001")
+    );
+    assert_eq!(page.select("h1"), vec!["Mia Thornbury"]);
+    assert!(page.select(".govuk-notification-banner__heading")[0].contains("saved"));
+    // The narrative is escaped, not executed, and stored exactly as typed.
+    assert!(!page.body.contains("<script>alert"));
+    assert!(
+        page.body.contains("&lt;script&gt;") || page.body.contains("&#60;script&#62;"),
+        "escaped"
+    );
+    assert_eq!(
+        page.select("#account")[0],
+        account.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    let stored: String = sqlx::query_scalar("SELECT account FROM referrals")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, account);
+
+    // The case, its people, its referral and its chronology.
+    let (owner, status, concerns, risk): (uuid::Uuid, String, Vec<String>, bool) =
+        sqlx::query_as("SELECT owner_id, status, concern_kinds, immediate_risk FROM cases")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(owner, me);
+    assert_eq!(status, "open");
+    assert_eq!(concerns, vec!["grooming", "harmful_material"]);
+    assert!(risk);
+    let people: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT kind, full_name, relationship FROM case_people ORDER BY kind DESC")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        people,
+        vec![
+            ("child".into(), "Mia Thornbury".into(), None),
+            ("adult".into(), "Gary Pellow".into(), Some("alleged".into()))
+        ]
+    );
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM chronology_entries ORDER BY occurred_at, kind")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kinds.len(), 3);
+    assert!(
+        kinds.contains(&"referral".to_owned())
+            && kinds.contains(&"risk".to_owned())
+            && kinds.contains(&"case".to_owned())
+    );
+    assert_eq!(page.select(".haven-entry").len(), 3);
+    let actions = app.audit_actions().await;
+    for a in ["referral.start", "case.create", "case.view"] {
+        assert!(
+            actions.contains(&a.to_owned()),
+            "missing audit {a}: {actions:?}"
+        );
+    }
+    let audited_case: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT case_id FROM audit_events WHERE action = 'case.create'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(format!("/cases/{}", audited_case.unwrap()), case_path);
+
+    // Submitting again (double click, back button) creates nothing new and goes to the same case.
+    let again = c.post(&format!("{base}/check"), &[]).await;
+    assert_eq!(again.location(), case_path);
+    assert_eq!(app.count("SELECT count(*) FROM cases").await, 1);
+    // The draft's pages now lead to the case too.
+    assert_eq!(
+        c.get(&format!("{base}/referrer")).await.location(),
+        case_path
+    );
+}
+
+#[tokio::test]
+async fn the_check_page_is_not_reachable_until_every_question_is_answered() {
+    let app = TestApp::new().await;
+    let (mut c, _) = app.signed_in("practitioner").await;
+    let base = start(&mut c).await;
+    assert_eq!(
+        c.get(&format!("{base}/check")).await.location(),
+        format!("{base}/referrer")
+    );
+    assert_eq!(
+        c.post(&format!("{base}/check"), &[]).await.location(),
+        format!("{base}/referrer")
+    );
+    assert_eq!(app.count("SELECT count(*) FROM cases").await, 0);
+}
+
+#[tokio::test]
+async fn empty_and_overlong_answers_come_back_with_messages_and_what_was_typed() {
+    let app = TestApp::new().await;
+    let (mut c, _) = app.signed_in("practitioner").await;
+    let base = start(&mut c).await;
+    let r = c
+        .post(
+            &format!("{base}/referrer"),
+            &[
+                ("name", ""),
+                ("role", "  "),
+                ("agency", "Fernhill"),
+                ("contact", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_summary().len(), 3);
+    assert_eq!(r.attr("input[name=agency]", "value"), vec!["Fernhill"]);
+    assert!(r.select("title")[0].starts_with("Error:"));
+    // Each summary entry links to its field.
+    assert_eq!(
+        r.attr(".govuk-error-summary__list a", "href"),
+        vec!["#name", "#role", "#contact"]
+    );
+
+    let big = "x".repeat(100 * 1024);
+    let r = c
+        .post(
+            &format!("{base}/referrer"),
+            &[
+                ("name", &big),
+                ("role", "Teacher"),
+                ("agency", "Fernhill"),
+                ("contact", "01632"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["The referrer's name must be 200 characters or fewer"]
+    );
+    let draft: serde_json::Value = sqlx::query_scalar("SELECT data FROM referral_drafts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        draft.get("referrer").is_none_or(|v| v.is_null()),
+        "nothing saved half-way: {draft}"
+    );
+}
+
+#[tokio::test]
+async fn nul_bytes_and_invalid_utf8_get_a_message_not_a_500() {
+    let app = TestApp::new().await;
+    let (mut c, _) = app.signed_in("practitioner").await;
+    let base = start(&mut c).await;
+    let r = c
+        .post_raw(
+            &format!("{base}/referrer"),
+            b"name=Sam%00Lee&role=Teacher%FF&agency=School&contact=01632",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = r.error_summary();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors.iter().all(|e| e.contains("cannot store")));
+    // What could be kept is kept.
+    assert_eq!(r.attr("input[name=agency]", "value"), vec!["School"]);
+}
+
+#[tokio::test]
+async fn impossible_dates_and_times_are_refused_clearly() {
+    let app = TestApp::new().await;
+    let (mut c, _) = app.signed_in("practitioner").await;
+    let base = start(&mut c).await;
+    let r = c
+        .post(
+            &format!("{base}/received"),
+            &[
+                ("received-day", "31"),
+                ("received-month", "2"),
+                ("received-year", "2026"),
+                ("time", "25:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = r.error_summary();
+    assert!(
+        errors.contains(&"The date the referral was received must be a real date".to_owned()),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("hours and minutes")),
+        "{errors:?}"
+    );
+    assert_eq!(r.attr("input[name=received-day]", "value"), vec!["31"]);
+    // Spring-forward hour.
+    let r = c
+        .post(
+            &format!("{base}/received"),
+            &[
+                ("received-day", "29"),
+                ("received-month", "3"),
+                ("received-year", "2026"),
+                ("time", "01:30"),
+            ],
+        )
+        .await;
+    assert!(r.error_summary()[0].contains("clocks went forward"));
+    // In the future.
+    let r = c
+        .post(
+            &format!("{base}/received"),
+            &[
+                ("received-day", "1"),
+                ("received-month", "1"),
+                ("received-year", "2099"),
+                ("time", "10:00"),
+            ],
+        )
+        .await;
+    assert!(r.error_summary()[0].contains("in the past"));
+    // A child's date of birth of 31 February.
+    let r = c
+        .post(
+            &format!("{base}/children"),
+            &[
+                ("name", "Sam"),
+                ("dob-day", "31"),
+                ("dob-month", "2"),
+                ("dob-year", "2014"),
+                ("age", ""),
+                ("school", ""),
+                ("household", ""),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_summary(), vec!["Date of birth must be a real date"]);
+    assert_eq!(r.attr("input[name=name]", "value"), vec!["Sam"]);
+    // An adult is not a child.
+    let r = c
+        .post(
+            &format!("{base}/children"),
+            &[
+                ("name", "Sam"),
+                ("dob-day", "1"),
+                ("dob-month", "1"),
+                ("dob-year", "1990"),
+                ("age", ""),
+                ("school", ""),
+                ("household", ""),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert!(r.error_summary()[0].contains("under 18"));
+    // Continue with no children.
+    let r = c
+        .post(&format!("{base}/children"), &[("action", "continue")])
+        .await;
+    assert!(r.error_summary()[0].contains("at least one child"));
+}
+
+#[tokio::test]
+async fn questions_that_need_an_answer_say_so() {
+    let app = TestApp::new().await;
+    let (mut c, _) = app.signed_in("practitioner").await;
+    let base = start(&mut c).await;
+    let r = c.post(&format!("{base}/concerns"), &[]).await;
+    assert_eq!(
+        r.error_summary(),
+        vec!["Select at least one kind of concern"]
+    );
+    let r = c
+        .post(&format!("{base}/concerns"), &[("concerns", "not_a_kind")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = c
+        .post(&format!("{base}/risk"), &[("risk", "yes"), ("details", "")])
+        .await;
+    assert_eq!(r.error_summary(), vec!["Enter what the immediate risk is"]);
+    assert_eq!(r.attr("input[name=risk][checked]", "value"), vec!["yes"]);
+    let r = c
+        .post(
+            &format!("{base}/work"),
+            &[("works", "maybe"), ("details", "")],
+        )
+        .await;
+    assert_eq!(
+        r.error_summary(),
+        vec!["Select whether the person works or volunteers with children"]
+    );
+    let r = c
+        .post(&format!("{base}/account"), &[("account", "   ")])
+        .await;
+    assert_eq!(
+        r.error_summary(),
+        vec!["Enter what happened, in the referrer's words"]
+    );
+}
+
+#[tokio::test]
+async fn someone_elses_draft_is_not_found() {
+    let app = TestApp::new().await;
+    let (mut a, _) = app.signed_in("practitioner").await;
+    let base = start(&mut a).await;
+    let (mut b, _) = app.signed_in("practitioner").await;
+    b.get("/referrals/new").await;
+    assert_eq!(
+        b.get(&format!("{base}/referrer")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = b
+        .post(
+            &format!("{base}/referrer"),
+            &[
+                ("name", "X"),
+                ("role", "Y"),
+                ("agency", "Z"),
+                ("contact", "W"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        b.get(&format!("{base}/not-a-step")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

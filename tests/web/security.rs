@@ -1,0 +1,315 @@
+//! Route policy, CSRF, headers and error pages.
+
+use axum::http::{Method, StatusCode};
+use haven::auth::Permission;
+use haven::domain::Role;
+
+use crate::helpers::TestApp;
+
+/// Who may use each route. A route added to the app without a line here fails
+/// `every_route_has_the_expected_policy`, so nobody can add a route without deciding who may use it.
+const EXPECTED: &[(&str, &str, &str)] = &[
+    ("GET", "/healthz", "public"),
+    ("GET", "/readyz", "public"),
+    ("GET", "/sign-in", "public"),
+    ("POST", "/sign-in", "public"),
+    ("GET", "/sign-in/code", "signing-in"),
+    ("POST", "/sign-in/code", "signing-in"),
+    ("GET", "/sign-in/set-up-code", "signing-in"),
+    ("POST", "/sign-in/set-up-code", "signing-in"),
+    ("POST", "/sign-out", "signed-in"),
+    ("GET", "/set-password/{token}", "public"),
+    ("POST", "/set-password/{token}", "public"),
+    ("GET", "/", "signed-in"),
+    ("GET", "/account", "signed-in"),
+    ("POST", "/account/sessions/{id}/end", "signed-in"),
+    ("GET", "/account/two-factor", "signed-in"),
+    ("POST", "/account/two-factor", "signed-in"),
+    ("GET", "/help", "signed-in"),
+    ("GET", "/referrals/new", "casework"),
+    ("POST", "/referrals", "casework"),
+    ("GET", "/referrals/{id}/{step}", "casework"),
+    ("POST", "/referrals/{id}/{step}", "casework"),
+    ("POST", "/referrals/{id}/{step}/remove/{index}", "casework"),
+    ("GET", "/cases", "casework"),
+    ("GET", "/cases/team", "oversight"),
+    ("POST", "/cases/search", "casework"),
+    ("GET", "/cases/{id}", "casework"),
+    ("POST", "/cases/{id}/notes", "casework"),
+    ("GET", "/cases/{id}/edit", "casework"),
+    ("POST", "/cases/{id}/edit", "casework"),
+    ("GET", "/cases/{id}/audit", "oversight"),
+    ("GET", "/admin/users", "admin"),
+    ("GET", "/admin/users/new", "admin"),
+    ("POST", "/admin/users", "admin"),
+    ("GET", "/admin/users/{id}", "admin"),
+    ("POST", "/admin/users/{id}/disable", "admin"),
+    ("POST", "/admin/users/{id}/password-link", "admin"),
+    ("POST", "/admin/users/{id}/end-sessions", "admin"),
+    ("GET", "/admin/teams", "admin"),
+    ("POST", "/admin/teams", "admin"),
+];
+
+fn describe(p: Permission) -> String {
+    match p {
+        Permission::Public => "public".into(),
+        Permission::SigningIn => "signing-in".into(),
+        Permission::SignedIn => "signed-in".into(),
+        Permission::Roles(r) if r == [Role::Practitioner, Role::Manager, Role::Lado] => {
+            "casework".into()
+        }
+        Permission::Roles(r) if r == [Role::Manager, Role::Lado] => "oversight".into(),
+        Permission::Roles(r) if r == [Role::Admin] => "admin".into(),
+        Permission::Roles(r) => format!("{r:?}"),
+    }
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", &uuid::Uuid::now_v7().to_string())
+        .replace("{step}", "referrer")
+        .replace("{index}", "0")
+        .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+}
+
+#[tokio::test]
+async fn every_route_has_the_expected_policy() {
+    let app = TestApp::new().await;
+    let actual: Vec<(String, String, String)> = app
+        .routes
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_owned(),
+                describe(r.permission),
+            )
+        })
+        .collect();
+    for a in &actual {
+        assert!(
+            EXPECTED
+                .iter()
+                .any(|(m, p, w)| *m == a.0 && *p == a.1 && *w == a.2),
+            "route {} {} ({}) is not in the expected policy table",
+            a.0,
+            a.1,
+            a.2
+        );
+    }
+    assert_eq!(
+        actual.len(),
+        EXPECTED.len(),
+        "a route in the table is missing from the app"
+    );
+}
+
+#[tokio::test]
+async fn every_route_refuses_anonymous_people() {
+    let app = TestApp::new().await;
+    let mut c = app.client();
+    c.get("/sign-in").await; // for a pre-session CSRF token
+    for r in app
+        .routes
+        .iter()
+        .filter(|r| r.permission != Permission::Public)
+    {
+        let path = concrete(r.path);
+        let res = if r.method == Method::GET {
+            c.get(&path).await
+        } else {
+            c.post(&path, &[]).await
+        };
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{} {}", r.method, r.path);
+        assert_eq!(res.location(), "/sign-in", "{} {}", r.method, r.path);
+    }
+    // Nothing was created by any of those posts.
+    assert_eq!(
+        app.count("SELECT count(*) FROM cases").await
+            + app.count("SELECT count(*) FROM teams").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn every_route_refuses_the_wrong_role() {
+    let app = TestApp::new().await;
+    let mut checked = 0;
+    for role in Role::ALL {
+        let (mut c, _) = app.signed_in(role.code()).await;
+        c.get("/account").await;
+        for r in &app.routes {
+            let Permission::Roles(allowed) = r.permission else {
+                continue;
+            };
+            if allowed.contains(role) {
+                continue;
+            }
+            let path = concrete(r.path);
+            let res = if r.method == Method::GET {
+                c.get(&path).await
+            } else {
+                c.post(&path, &[]).await
+            };
+            assert_eq!(
+                res.status,
+                StatusCode::FORBIDDEN,
+                "{} {} as {}",
+                r.method,
+                r.path,
+                role.code()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20);
+    assert!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'access.denied'")
+            .await
+            >= checked
+    );
+}
+
+#[tokio::test]
+async fn posts_without_the_csrf_token_or_from_another_site_are_refused() {
+    let app = TestApp::new().await;
+    let (mut admin, _) = app.signed_in("admin").await;
+    admin.get("/admin/teams").await;
+    let good = admin.csrf.clone();
+    admin.csrf = "wrong".into();
+    let r = admin.post("/admin/teams", &[("name", "Sneaky team")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    admin.csrf = String::new();
+    assert_eq!(
+        admin
+            .post("/admin/teams", &[("name", "Sneaky team")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    admin.csrf = good;
+    admin.origin = Some("https://evil.example".into());
+    assert_eq!(
+        admin
+            .post("/admin/teams", &[("name", "Sneaky team")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM teams WHERE name = 'Sneaky team'")
+            .await,
+        0
+    );
+    // The same request from the right origin with the token goes through.
+    admin.origin = Some(app.config.public_origin());
+    assert_eq!(
+        admin
+            .post("/admin/teams", &[("name", "Sneaky team")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    // The sign-in form needs its own token too.
+    let mut c = app.client();
+    assert_eq!(
+        c.post("/sign-in", &[("email", "a@example.org"), ("password", "x")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+fn assert_security_headers(r: &crate::helpers::Res, what: &str) {
+    let csp = r.header("content-security-policy");
+    for part in [
+        "default-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(part), "{what}: CSP lacks {part}");
+    }
+    assert_eq!(r.header("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(r.header("referrer-policy"), "same-origin", "{what}");
+    assert_eq!(
+        r.header("cross-origin-opener-policy"),
+        "same-origin",
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn security_headers_are_on_pages_static_files_and_error_pages() {
+    let app = TestApp::new().await;
+    let mut c = app.client();
+    let page = c.get("/sign-in").await;
+    assert_security_headers(&page, "sign-in page");
+    let css = c.get("/static/haven.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_security_headers(&css, "static file");
+    let missing = c.get("/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_security_headers(&missing, "404 page");
+    assert_eq!(missing.select("h1"), vec!["Page not found"]);
+    // Error pages use the same frame.
+    assert_eq!(
+        missing.select(".govuk-generic-header__homepage-link"),
+        vec!["Haven"]
+    );
+    let (mut pat, _) = app.signed_in("practitioner").await;
+    let page = pat.get("/cases").await;
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert_security_headers(&page, "signed-in page");
+    let forbidden = pat.get("/admin/users").await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_security_headers(&forbidden, "403 page");
+    assert_eq!(forbidden.header("cache-control"), "no-store");
+}
+
+#[tokio::test]
+async fn health_checks_answer() {
+    let app = TestApp::new().await;
+    let mut c = app.client();
+    assert_eq!(c.get("/healthz").await.body, "ok");
+    assert_eq!(c.get("/readyz").await.body, "ready");
+}
+
+#[tokio::test]
+async fn database_down_gives_a_503_page_and_recovers() {
+    let app = TestApp::new().await;
+    let (mut c, _) = app.signed_in("practitioner").await;
+    // Simulate the database refusing connections: block the app role from connecting, and drop its connections.
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let mut owner = app.server().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS false"
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&db)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let r = c.get("/cases").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.select("h1")[0].contains("unavailable"));
+    assert_eq!(
+        c.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS true"
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    // Back by itself: the pool reconnects.
+    assert_eq!(c.get("/readyz").await.status, StatusCode::OK);
+    assert_eq!(c.get("/cases").await.status, StatusCode::OK);
+}
