@@ -43,28 +43,26 @@ pub fn router_with_table(state: AppState) -> (Router, Vec<web::RouteSpec>) {
             ))
             .service(ServeDir::new(static_dir())),
     );
-    let config = state.config.clone();
-    let router = app
-        .merge(statics)
-        .fallback(web::not_found)
+    let router = app.merge(statics).fallback(web::not_found);
+    (with_standard_layers(router, &state.config), table)
+}
+
+/// The layers every response passes through: tracing, security headers, the request timeout and
+/// the panic catcher. Public so tests can wrap a router of their own (e.g. with a panicking route).
+pub fn with_standard_layers(router: Router, config: &Arc<Config>) -> Router {
+    router
         .layer(CatchPanicLayer::custom(panic_page))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            state.config.request_timeout,
-        ))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         // Outside the panic and timeout layers, so their pages carry the headers too.
-        .layer(axum::middleware::from_fn_with_state(config, web::headers::security_headers))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let route = req
-                    .extensions()
-                    .get::<axum::extract::MatchedPath>()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_else(|| "unmatched".to_owned());
-                tracing::info_span!("request", method = %req.method(), route = %route, user_id = tracing::field::Empty)
-            }),
-        );
-    (router, table)
+        .layer(axum::middleware::from_fn_with_state(config.clone(), web::headers::security_headers))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "unmatched".to_owned());
+            tracing::info_span!("request", method = %req.method(), route = %route, user_id = tracing::field::Empty)
+        }))
 }
 
 fn static_dir() -> std::path::PathBuf {

@@ -374,3 +374,33 @@ async fn set_password_link_works_once_and_enforces_the_rules() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("This link has expired"));
 }
+
+#[tokio::test]
+async fn a_weak_stored_hash_is_upgraded_at_sign_in() {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let app = TestApp::new().await;
+    let id = app.user("practitioner", "pat@example.org", "Team A").await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(1024, 1, 1, None).unwrap(),
+    )
+    .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+    .unwrap()
+    .to_string();
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(&weak)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut c = app.client();
+    assert_eq!(c.sign_in("pat@example.org", PASSWORD).await.location(), "/");
+    let now: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_ne!(now, weak);
+    assert!(now.contains("m=19456,t=2,p=1"), "{now}");
+}

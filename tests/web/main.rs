@@ -6,5 +6,6 @@ mod admin;
 mod audit;
 mod auth;
 mod cases;
+mod cli;
 mod referrals;
 mod security;

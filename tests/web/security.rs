@@ -313,3 +313,39 @@ async fn database_down_gives_a_503_page_and_recovers() {
     assert_eq!(c.get("/readyz").await.status, StatusCode::OK);
     assert_eq!(c.get("/cases").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_panic_becomes_a_500_page_and_the_server_keeps_serving() {
+    use axum::routing::get;
+    let app = TestApp::new().await;
+    async fn boom() -> &'static str {
+        panic!("handler bug")
+    }
+    let router = haven::app::with_standard_layers(
+        axum::Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" })),
+        &app.config,
+    );
+    let call = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            let req = axum::http::Request::builder()
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            tower::ServiceExt::oneshot(router, req).await.unwrap()
+        }
+    };
+    let res = call("/boom").await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(res.headers().get("content-security-policy").is_some());
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("Sorry, something went wrong") && body.contains("Reference:"));
+    assert!(!body.contains("handler bug"), "no internals on the page");
+    assert_eq!(call("/fine").await.status(), StatusCode::OK);
+}
