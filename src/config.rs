@@ -63,8 +63,7 @@ impl Config {
             name: "HAVEN_LISTEN",
             message: format!("expected an address like 127.0.0.1:8080, got {listen_text:?}"),
         })?;
-        let public_text = get("HAVEN_PUBLIC_URL")
-            .unwrap_or_else(|| format!("http://localhost:{}", listen.port()));
+        let public_text = get("HAVEN_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}"));
         let public_url = Url::parse(&public_text).map_err(|_| ConfigError {
             name: "HAVEN_PUBLIC_URL",
             message: format!("expected a URL like https://haven.example.org, got {public_text:?}"),
@@ -163,7 +162,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
         assert!(!c.is_https());
-        assert_eq!(c.public_origin(), "http://localhost:8080");
+        assert_eq!(c.public_origin(), "http://127.0.0.1:8080");
         assert_eq!(c.session_idle_timeout, Duration::from_secs(30 * 60));
         assert_eq!(c.session_absolute_timeout, Duration::from_secs(12 * 3600));
     }

@@ -11,6 +11,8 @@ pub enum Permission {
     Public,
     /// A person part-way through signing in (second factor to enter or set up).
     SigningIn,
+    /// Anyone with a session, however far through signing in (signing out).
+    AnySession,
     /// Any fully signed-in person, whatever their role (own account pages, sign-out).
     SignedIn,
     /// Fully signed-in people with one of these roles.
@@ -36,6 +38,7 @@ pub fn decide(permission: Permission, user: Option<&CurrentUser>) -> Decision {
     match (permission, user) {
         (Permission::Public, _) => Decision::Allow,
         (_, None) => Decision::SignIn("/sign-in"),
+        (Permission::AnySession, Some(_)) => Decision::Allow,
         (Permission::SigningIn, Some(u)) => match u.stage {
             Stage::Active => Decision::SignIn("/"),
             _ => Decision::Allow,
@@ -102,6 +105,7 @@ mod tests {
             Decision::SignIn("/sign-in/code")
         );
         assert_eq!(decide(Permission::SigningIn, Some(&u)), Decision::Allow);
+        assert_eq!(decide(Permission::AnySession, Some(&u)), Decision::Allow);
         let u = user(Role::Admin, Stage::Enrol);
         assert_eq!(
             decide(Permission::Roles(ADMIN), Some(&u)),

@@ -156,3 +156,28 @@ pub async fn mark_submitted(db: impl PgExecutor<'_>, id: Uuid, case_id: Uuid) ->
     .await?;
     Ok(())
 }
+
+/// A person's unfinished referrals, most recently touched first.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OpenDraft {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub data: sqlx::types::Json<ReferralDraft>,
+}
+
+pub async fn open_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<OpenDraft>> {
+    sqlx::query_as(
+        "SELECT id, created_at, updated_at, data FROM referral_drafts
+         WHERE user_id = $1 AND submitted_case_id IS NULL
+         ORDER BY updated_at DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -1,5 +1,5 @@
 //! The guard in front of every route: loads the session, applies the route's permission,
-//! refuses cross-site posts and checks the CSRF token, and marks personal pages `no-store`.
+//! refuses cross-site posts and checks the CSRF token, and marks every routed page `no-store`.
 
 use axum::body::Body;
 use axum::extract::{Request, State};

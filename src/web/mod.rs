@@ -111,7 +111,7 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             Permission::SigningIn,
             sign_in::enrol_submit,
         )
-        .post("/sign-out", Permission::SignedIn, sign_in::sign_out)
+        .post("/sign-out", Permission::AnySession, sign_in::sign_out)
         .get(
             "/set-password/{token}",
             Permission::Public,

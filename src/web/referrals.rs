@@ -115,19 +115,47 @@ fn step_href(id: Uuid, step: Step) -> String {
 
 // The start page ----------------------------------------------------------------------------------
 
+/// An unfinished referral, listed on the start page so it can be picked up again.
+pub struct DraftLine {
+    pub href: String,
+    pub started: String,
+    pub about: String,
+}
+
 #[derive(Template)]
 #[template(path = "referrals/start.html")]
 struct StartPage {
     layout: Layout,
     no_team: bool,
+    drafts: Vec<DraftLine>,
 }
 
-pub async fn start(user: CurrentUser) -> AppResult<Html<String>> {
-    let page = StartPage {
-        layout: Layout::for_user("Log a new referral", &user, Section::NewReferral),
+async fn start_page(state: &AppState, user: &CurrentUser) -> AppResult<StartPage> {
+    let drafts = db::drafts::open_for_user(&state.pool, user.id, 20)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let about = match (d.data.children.first(), d.data.referrer.as_ref()) {
+                (Some(c), _) => c.name.clone(),
+                (None, Some(r)) => format!("Referral from {}", r.name),
+                (None, None) => "Nothing entered yet".to_owned(),
+            };
+            DraftLine {
+                href: step_href(d.id, first_missing(&d.data)),
+                started: format_datetime(d.created_at),
+                about,
+            }
+        })
+        .collect();
+    Ok(StartPage {
+        layout: Layout::for_user("Log a new referral", user, Section::NewReferral),
         no_team: user.team_ids.is_empty(),
-    };
-    Ok(Html(page.render()?))
+        drafts,
+    })
+}
+
+pub async fn start(State(state): State<AppState>, user: CurrentUser) -> AppResult<Html<String>> {
+    Ok(Html(start_page(&state, &user).await?.render()?))
 }
 
 pub async fn create_draft(
@@ -137,10 +165,7 @@ pub async fn create_draft(
 ) -> AppResult<Response> {
     form.only(&[])?;
     let Some(team) = user.team_ids.first().copied() else {
-        let page = StartPage {
-            layout: Layout::for_user("Log a new referral", &user, Section::NewReferral),
-            no_team: true,
-        };
+        let page = start_page(&state, &user).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     };
     let mut tx = state.pool.begin().await?;

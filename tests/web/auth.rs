@@ -330,7 +330,7 @@ async fn set_password_link_works_once_and_enforces_the_rules() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let link = r.select("#set-password-link")[0].clone();
-    let path = link.trim_start_matches("http://localhost:8080").to_owned();
+    let path = link.trim_start_matches("http://127.0.0.1:8080").to_owned();
     assert!(path.starts_with("/set-password/"));
     // The admin never sets a password: the account has none until the link is used.
     assert_eq!(

@@ -511,3 +511,59 @@ async fn someone_elses_draft_is_not_found() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn an_unfinished_referral_can_be_picked_up_again() {
+    let app = TestApp::new().await;
+    let (mut c, _) = app.signed_in("practitioner").await;
+    let base = start(&mut c).await;
+    c.post(
+        &format!("{base}/referrer"),
+        &[
+            ("name", "Priya Nandakumar"),
+            ("role", "DSL"),
+            ("agency", "Fernhill Academy"),
+            ("contact", "01632"),
+        ],
+    )
+    .await;
+    let page = c.get("/referrals/new").await;
+    assert_eq!(
+        page.select("#drafts li a"),
+        vec!["Referral from Priya Nandakumar"]
+    );
+    // The link goes to the first unanswered question.
+    assert_eq!(
+        page.attr("#drafts li a", "href"),
+        vec![format!("{base}/received")]
+    );
+    // Another practitioner does not see it.
+    let (mut other, _) = app.signed_in("practitioner").await;
+    assert!(
+        other
+            .get("/referrals/new")
+            .await
+            .select("#drafts li")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_person_half_way_through_signing_in_can_sign_out() {
+    let app = TestApp::new().await;
+    app.user("lado", "lee@example.org", "LADO team").await;
+    let mut c = app.client();
+    c.sign_in("lee@example.org", crate::helpers::PASSWORD).await;
+    let page = c.get("/sign-in/set-up-code").await;
+    assert_eq!(
+        page.select("button.haven-link-button"),
+        vec!["Cancel and sign out"]
+    );
+    let r = c.post("/sign-out", &[]).await;
+    assert_eq!(r.location(), "/sign-in?signed_out=1");
+    assert_eq!(
+        app.count("SELECT count(*) FROM sessions WHERE ended_at IS NULL")
+            .await,
+        0
+    );
+}

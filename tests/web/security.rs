@@ -17,7 +17,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/sign-in/code", "signing-in"),
     ("GET", "/sign-in/set-up-code", "signing-in"),
     ("POST", "/sign-in/set-up-code", "signing-in"),
-    ("POST", "/sign-out", "signed-in"),
+    ("POST", "/sign-out", "any-session"),
     ("GET", "/set-password/{token}", "public"),
     ("POST", "/set-password/{token}", "public"),
     ("GET", "/", "signed-in"),
@@ -55,6 +55,7 @@ fn describe(p: Permission) -> String {
         Permission::Public => "public".into(),
         Permission::SigningIn => "signing-in".into(),
         Permission::SignedIn => "signed-in".into(),
+        Permission::AnySession => "any-session".into(),
         Permission::Roles(r) if r == [Role::Practitioner, Role::Manager, Role::Lado] => {
             "casework".into()
         }
