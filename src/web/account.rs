@@ -15,6 +15,7 @@ use crate::error::{AppError, AppResult};
 
 use super::form::{Errors, FormData};
 use super::layout::{Layout, Section};
+use super::parse_id;
 use super::sign_in::{RecoveryCodesPage, confirm_enrol, render_enrol};
 
 pub async fn home(user: CurrentUser) -> Redirect {
@@ -74,8 +75,9 @@ pub async fn show(State(state): State<AppState>, user: CurrentUser) -> AppResult
 pub async fn end_session(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> AppResult<Response> {
+    let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await?;
     if !db::sessions::end_own(&mut *tx, user.id, id).await? {
         return Err(AppError::NotFound);

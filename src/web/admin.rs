@@ -19,6 +19,7 @@ use crate::error::{AppError, AppResult};
 use super::form::{Errors, FormData};
 use super::layout::{Layout, Section};
 use super::macros_support::Choice;
+use super::parse_id;
 
 const PAGE_SIZE: i64 = 50;
 /// How long a set-password link works.
@@ -44,7 +45,7 @@ struct UsersPage {
 
 #[derive(Deserialize)]
 pub struct PageQuery {
-    after: Option<Uuid>,
+    after: Option<String>,
 }
 
 pub async fn users(
@@ -52,7 +53,12 @@ pub async fn users(
     user: CurrentUser,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Html<String>> {
-    let mut rows = db::users::list(&state.pool, q.after, PAGE_SIZE + 1).await?;
+    let mut rows = db::users::list(
+        &state.pool,
+        q.after.as_deref().and_then(|a| Uuid::parse_str(a).ok()),
+        PAGE_SIZE + 1,
+    )
+    .await?;
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let next_href = match (more, rows.last()) {
@@ -273,8 +279,9 @@ struct UserPage {
 pub async fn user(
     State(state): State<AppState>,
     admin: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> AppResult<Html<String>> {
+    let id = parse_id(&id)?;
     let u = db::users::find(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -299,8 +306,9 @@ pub async fn user(
 pub async fn disable_user(
     State(state): State<AppState>,
     admin: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> AppResult<Response> {
+    let id = parse_id(&id)?;
     if id == admin.id {
         return Err(AppError::BadRequest(
             "administrators cannot disable themselves",
@@ -328,8 +336,9 @@ pub async fn disable_user(
 pub async fn end_sessions(
     State(state): State<AppState>,
     admin: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> AppResult<Response> {
+    let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await?;
     if db::users::find(&mut *tx, id).await?.is_none() {
         return Err(AppError::NotFound);
@@ -350,8 +359,9 @@ pub async fn end_sessions(
 pub async fn password_link(
     State(state): State<AppState>,
     admin: CurrentUser,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> AppResult<Response> {
+    let id = parse_id(&id)?;
     let u = db::users::find(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -21,6 +21,7 @@ use crate::error::{AppError, AppResult};
 use super::form::{DateParts, Errors, FormData};
 use super::layout::{Layout, Section};
 use super::macros_support::{Choice, SummaryRow};
+use super::parse_id;
 
 const LIST_PAGE: i64 = 25;
 const CHRONOLOGY_PAGE: i64 = 100;
@@ -510,10 +511,6 @@ async fn open_case(
     Ok(case)
 }
 
-fn parse_id(s: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(s).map_err(|_| AppError::NotFound)
-}
-
 pub async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -820,7 +817,7 @@ fn action_words(action: &str) -> &'static str {
 
 #[derive(Deserialize, Default)]
 pub struct AuditQuery {
-    before: Option<i64>,
+    before: Option<String>,
 }
 
 pub async fn audit(
@@ -831,7 +828,13 @@ pub async fn audit(
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
     let case = open_case(&state, &user, id, "case.audit_view").await?;
-    let mut rows = db::audit_log::for_case(&state.pool, id, q.before, AUDIT_PAGE + 1).await?;
+    let mut rows = db::audit_log::for_case(
+        &state.pool,
+        id,
+        q.before.as_deref().and_then(|b| b.parse().ok()),
+        AUDIT_PAGE + 1,
+    )
+    .await?;
     let more = rows.len() as i64 > AUDIT_PAGE;
     rows.truncate(AUDIT_PAGE as usize);
     let older_href = match (more, rows.last()) {

@@ -180,3 +180,9 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
 pub async fn not_found() -> AppError {
     AppError::NotFound
 }
+
+/// An id from a URL. Anything that is not a UUID is simply "not found": URLs are typed and
+/// edited by people, and a malformed one must get the same page as a missing record.
+pub fn parse_id(s: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(s).map_err(|_| AppError::NotFound)
+}

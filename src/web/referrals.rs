@@ -21,6 +21,7 @@ use crate::error::{AppError, AppResult};
 use super::form::{DateParts, Errors, FormData};
 use super::layout::{Layout, Section};
 use super::macros_support::{Choice, SummaryRow};
+use super::parse_id;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -507,8 +508,9 @@ async fn load_draft(
 pub async fn step_form(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((id, step)): Path<(Uuid, String)>,
+    Path((id, step)): Path<(String, String)>,
 ) -> AppResult<Response> {
+    let id = parse_id(&id)?;
     let step = Step::parse(&step).ok_or(AppError::NotFound)?;
     let row = match load_draft(&state, &user, id).await? {
         Ok(r) => r,
@@ -528,9 +530,10 @@ fn next_after(d: &ReferralDraft, id: Uuid) -> Redirect {
 pub async fn step_submit(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((id, step)): Path<(Uuid, String)>,
+    Path((id, step)): Path<(String, String)>,
     form: FormData,
 ) -> AppResult<Response> {
+    let id = parse_id(&id)?;
     let step = Step::parse(&step).ok_or(AppError::NotFound)?;
     if step == Step::Check {
         return submit(state, user, id, form).await;
@@ -824,9 +827,11 @@ pub async fn step_submit(
 pub async fn remove_person(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((id, step, index)): Path<(Uuid, String, usize)>,
+    Path((id, step, index)): Path<(String, String, String)>,
     form: FormData,
 ) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let index: usize = index.parse().map_err(|_| AppError::NotFound)?;
     form.only(&[])?;
     let step = Step::parse(&step).ok_or(AppError::NotFound)?;
     let mut row = match load_draft(&state, &user, id).await? {

@@ -680,6 +680,10 @@ pub async fn set_password_submit(
         let valid = link_is_live(&state, &t).await?;
         return render_set_password(&state, &headers, &t, errors, valid);
     }
+    // Only spend an Argon2 hash on a link that works (it is checked again under a lock below).
+    if !link_is_live(&state, &t).await? {
+        return render_set_password(&state, &headers, &t, Errors::default(), false);
+    }
     let hash = password::hash_blocking(new_password).await?;
     let mut tx = state.pool.begin().await?;
     let Some((token_id, user_id)) =

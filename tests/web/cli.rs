@@ -143,3 +143,81 @@ async fn verify_audit_command_names_the_first_bad_row() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// Ask a running server for a path over plain HTTP/1.1; None if it does not answer.
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[tokio::test]
+async fn serve_creates_its_database_answers_health_checks_and_stops_on_sigterm() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let name = format!("haven_test_{}", uuid::Uuid::new_v4().simple());
+    let server = std::env::var("HAVEN_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haven"))
+        .env("DATABASE_URL", format!("{server}/{name}"))
+        .env("HAVEN_LISTEN", &addr)
+        .env("HAVEN_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until it listens.
+    let mut ready = None;
+    for _ in 0..300 {
+        if let Some(r) = http_get(&addr, "/readyz") {
+            ready = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ready = ready.expect("the server never answered");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(http_get(&addr, "/healthz").unwrap().ends_with("ok"));
+    let sign_in = http_get(&addr, "/sign-in").unwrap();
+    assert!(sign_in.contains("Sign in to Haven"));
+    // The database was created and migrated by `serve` itself.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{server}/{name}"))
+        .await
+        .unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'cases'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(tables, 1);
+    // SIGTERM: it finishes and exits cleanly.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..300 {
+        if let Some(s) = child.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let exited = exited.expect("the server did not stop after SIGTERM");
+    assert!(exited.success(), "exit status {exited:?}");
+}

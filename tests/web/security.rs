@@ -350,3 +350,56 @@ async fn a_panic_becomes_a_500_page_and_the_server_keeps_serving() {
     assert!(!body.contains("handler bug"), "no internals on the page");
     assert_eq!(call("/fine").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn malformed_ids_and_query_strings_get_the_404_page_or_are_ignored() {
+    let app = TestApp::new().await;
+    let (mut pat, _) = app.signed_in("practitioner").await;
+    pat.get("/account").await;
+    for path in [
+        "/cases/42",
+        "/cases/%00/edit",
+        "/referrals/not-an-id/referrer",
+        "/referrals/x/children/remove/0",
+    ] {
+        let r = if path.contains("remove") {
+            pat.post(path, &[]).await
+        } else {
+            pat.get(path).await
+        };
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {:?}",
+            r.select("h1")
+        );
+        assert_eq!(r.select("h1"), vec!["Page not found"], "{path}");
+    }
+    let (mut admin, _) = app.signed_in("admin").await;
+    assert_eq!(
+        admin.get("/admin/users/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        admin.get("/admin/users?after=nope").await.status,
+        StatusCode::OK
+    );
+    let (mut mo, _) = app.signed_in("manager").await;
+    mo.get("/account").await;
+    assert_eq!(
+        mo.post("/account/sessions/nope/end", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_post_gets_a_clear_page_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let (mut admin, _) = app.signed_in("admin").await;
+    admin.get("/admin/teams").await;
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let r = admin.post("/admin/teams", &[("name", &huge)]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.select("h1"), vec!["That was too much to send"]);
+    assert_eq!(app.count("SELECT count(*) FROM teams").await, 1);
+}
