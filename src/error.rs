@@ -39,8 +39,41 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
                 AppError::Unavailable(e.to_string())
             }
+            sqlx::Error::Database(db) => {
+                // PostgreSQL's `detail` can echo the failing row (names, narratives): log only the
+                // code, the constraint and the message, never the detail.
+                AppError::Internal(anyhow::anyhow!(
+                    "database error {}: {} (constraint: {})",
+                    db.code().as_deref().unwrap_or("?"),
+                    db.message(),
+                    db.constraint().unwrap_or("none")
+                ))
+            }
             other => AppError::Internal(anyhow::Error::new(other)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_the_right_page() {
+        let err = sqlx::Error::Protocol("stand-in".into());
+        assert!(matches!(AppError::from(err), AppError::Internal(_)));
+        assert!(matches!(
+            AppError::from(sqlx::Error::PoolTimedOut),
+            AppError::Unavailable(_)
+        ));
+        assert!(matches!(
+            AppError::from(sqlx::Error::RowNotFound),
+            AppError::NotFound
+        ));
+        assert!(is_unavailable_code(Some("57P01")));
+        assert!(is_unavailable_code(Some("08006")));
+        assert!(!is_unavailable_code(Some("23505")));
+        assert!(!is_unavailable_code(None));
     }
 }
 

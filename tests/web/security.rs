@@ -403,3 +403,23 @@ async fn an_oversized_post_gets_a_clear_page_and_changes_nothing() {
     assert_eq!(r.select("h1"), vec!["That was too much to send"]);
     assert_eq!(app.count("SELECT count(*) FROM teams").await, 1);
 }
+
+#[tokio::test]
+async fn database_error_details_are_kept_out_of_the_log() {
+    let app = TestApp::new().await;
+    // A check-constraint failure: PostgreSQL's DETAIL repeats the failing row, name included.
+    let err = sqlx::query("INSERT INTO teams (id, name) VALUES ($1, $2)")
+        .bind(uuid::Uuid::now_v7())
+        .bind("")
+        .execute(&app.pool)
+        .await
+        .unwrap_err();
+    let raw = format!("{err:?}");
+    assert!(
+        raw.contains("Failing row"),
+        "the raw error carries the row: {raw}"
+    );
+    let logged = format!("{:?}", haven::error::AppError::from(err));
+    assert!(!logged.contains("Failing row"), "{logged}");
+    assert!(logged.contains("teams_name_length"), "{logged}");
+}
