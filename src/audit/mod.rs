@@ -97,10 +97,10 @@ pub fn chain_hash(prev: &[u8], canonical: &[u8]) -> Vec<u8> {
 
 /// Append an event in the caller's transaction.
 pub async fn record(conn: &mut PgConnection, actor: &Actor, event: Event<'_>) -> sqlx::Result<i64> {
-    let (head_seq, prev_hash): (i64, Vec<u8>) =
-        sqlx::query_as("SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *conn)
-            .await?;
+    let head = sqlx::query!("SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
+        .fetch_one(&mut *conn)
+        .await?;
+    let (head_seq, prev_hash) = (head.seq, head.hash);
     let seq = head_seq + 1;
     let occurred_at = Utc::now().trunc_subsecs(6);
     let details = event.details.to_string();
@@ -118,29 +118,17 @@ pub async fn record(conn: &mut PgConnection, actor: &Actor, event: Event<'_>) ->
     }
     .canonical();
     let hash = chain_hash(&prev_hash, &bytes);
-    sqlx::query(
-        "INSERT INTO audit_events (seq, occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(seq)
-    .bind(occurred_at)
-    .bind(actor.user_id)
-    .bind(actor.ip.as_deref())
-    .bind(event.action)
-    .bind(event.entity_type)
-    .bind(event.entity_id.as_deref())
-    .bind(event.case_id)
-    .bind(event.reason)
-    .bind(&details)
-    .bind(&prev_hash)
-    .bind(&hash)
+    sqlx::query!("INSERT INTO audit_events (seq, occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", seq, occurred_at, actor.user_id, actor.ip.as_deref(), event.action, event.entity_type, event.entity_id.as_deref(), event.case_id, event.reason, &details, &prev_hash, &hash)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1",
+        seq,
+        &hash
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(seq)
 }
 
@@ -159,7 +147,6 @@ pub enum Verification {
     Broken { seq: i64, problem: String },
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     seq: i64,
     occurred_at: DateTime<Utc>,
@@ -180,12 +167,8 @@ pub async fn verify(pool: &PgPool, batch: i64) -> sqlx::Result<Verification> {
     let mut expected_prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
     loop {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT seq, occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, prev_hash, hash
-             FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(expected_seq)
-        .bind(batch)
+        let rows: Vec<Row> = sqlx::query_as!(Row, "SELECT seq, occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, prev_hash, hash
+             FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2", expected_seq, batch)
         .fetch_all(pool)
         .await?;
         if rows.is_empty() {
@@ -227,10 +210,10 @@ pub async fn verify(pool: &PgPool, batch: i64) -> sqlx::Result<Verification> {
             expected_seq += 1;
         }
     }
-    let (head_seq, head_hash): (i64, Vec<u8>) =
-        sqlx::query_as("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
-            .fetch_one(pool)
-            .await?;
+    let head = sqlx::query!("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
+        .fetch_one(pool)
+        .await?;
+    let (head_seq, head_hash) = (head.seq, head.hash);
     if head_seq != expected_seq - 1 || head_hash != expected_prev {
         return Ok(Verification::Broken {
             seq: expected_seq,

@@ -26,34 +26,38 @@ pub fn account_key(typed_email: &str) -> String {
 }
 
 pub async fn is_throttled(db: impl PgExecutor<'_>, account: &str, ip: &str) -> sqlx::Result<bool> {
-    let (pair, by_ip, by_account): (i64, i64, i64) = sqlx::query_as(
-        "SELECT
-            (SELECT count(*) FROM sign_in_failures WHERE account_key = $1 AND ip = $2 AND created_at > now() - interval '15 minutes'),
-            (SELECT count(*) FROM sign_in_failures WHERE ip = $2 AND created_at > now() - interval '15 minutes'),
-            (SELECT count(*) FROM sign_in_failures WHERE account_key = $1 AND created_at > now() - interval '1 hour')",
+    let c = sqlx::query!(
+        r#"SELECT
+            (SELECT count(*) FROM sign_in_failures WHERE account_key = $1 AND ip = $2 AND created_at > now() - interval '15 minutes') AS "pair!",
+            (SELECT count(*) FROM sign_in_failures WHERE ip = $2 AND created_at > now() - interval '15 minutes') AS "by_ip!",
+            (SELECT count(*) FROM sign_in_failures WHERE account_key = $1 AND created_at > now() - interval '1 hour') AS "by_account!""#,
+        account,
+        ip
     )
-    .bind(account)
-    .bind(ip)
     .fetch_one(db)
     .await?;
-    Ok(pair >= PAIR_LIMIT || by_ip >= IP_LIMIT || by_account >= ACCOUNT_LIMIT_PER_HOUR)
+    Ok(c.pair >= PAIR_LIMIT || c.by_ip >= IP_LIMIT || c.by_account >= ACCOUNT_LIMIT_PER_HOUR)
 }
 
 pub async fn record_failure(db: impl PgExecutor<'_>, account: &str, ip: &str) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO sign_in_failures (account_key, ip) VALUES ($1, $2)")
-        .bind(account)
-        .bind(ip)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO sign_in_failures (account_key, ip) VALUES ($1, $2)",
+        account,
+        ip
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// After a success, this address's failures for the account stop counting.
 pub async fn clear(db: impl PgExecutor<'_>, account: &str, ip: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE account_key = $1 AND ip = $2")
-        .bind(account)
-        .bind(ip)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM sign_in_failures WHERE account_key = $1 AND ip = $2",
+        account,
+        ip
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }

@@ -17,11 +17,12 @@ pub struct Viewer<'a> {
     pub team_ids: &'a [Uuid],
 }
 
-/// The visibility rule, shared by every case query: the case belongs to one of the viewer's teams
-/// and is not restricted. (Restricted allegation cases get their own rule with the LADO path.)
-const VISIBLE: &str = "c.restricted = false AND c.team_id = ANY($1::uuid[])";
+// The visibility rule, repeated in every query that reads cases (`find_visible`, `list`):
+//     c.restricted = false AND c.team_id = ANY($1::uuid[])
+// the case belongs to one of the viewer's teams and is not restricted. (Restricted allegation
+// cases get their own rule with the LADO path.) tests/web/cases.rs checks both queries.
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct CaseRow {
     pub id: Uuid,
     pub reference: String,
@@ -51,20 +52,21 @@ impl CaseRow {
     }
 }
 
-const CASE_COLUMNS: &str = "c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
-    c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at, c.updated_at, c.version";
-
 pub async fn find_visible(
     db: impl PgExecutor<'_>,
     viewer: &Viewer<'_>,
     id: Uuid,
 ) -> sqlx::Result<Option<CaseRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CASE_COLUMNS} FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
-         WHERE {VISIBLE} AND c.id = $2"
-    )))
-    .bind(viewer.team_ids)
-    .bind(id)
+    sqlx::query_as!(
+        CaseRow,
+        "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
+                c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
+                c.updated_at, c.version
+         FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
+         WHERE c.restricted = false AND c.team_id = ANY($1::uuid[]) AND c.id = $2",
+        viewer.team_ids,
+        id
+    )
     .fetch_optional(db)
     .await
 }
@@ -97,29 +99,33 @@ pub async fn list(
             .replace('_', "\\_");
         format!("%{escaped}%")
     });
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CASE_COLUMNS} FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
-         WHERE {VISIBLE}
+    sqlx::query_as!(
+        CaseRow,
+        "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
+                c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
+                c.updated_at, c.version
+         FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
+         WHERE c.restricted = false AND c.team_id = ANY($1::uuid[])
            AND ($2::uuid IS NULL OR c.owner_id = $2)
            AND ($3::text IS NULL OR c.status = $3)
            AND ($4::text IS NULL OR c.concern_kinds @> ARRAY[$4::text])
            AND ($5::text IS NULL OR c.search_names LIKE $5)
            AND ($6::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $6))
          ORDER BY c.created_at DESC, c.id DESC
-         LIMIT $7"
-    )))
-    .bind(viewer.team_ids)
-    .bind(f.owner)
-    .bind(f.status.map(CaseStatus::code))
-    .bind(f.concern.map(ConcernKind::code))
-    .bind(name_pattern)
-    .bind(f.after)
-    .bind(limit)
+         LIMIT $7",
+        viewer.team_ids,
+        f.owner,
+        f.status.map(CaseStatus::code),
+        f.concern.map(ConcernKind::code),
+        name_pattern,
+        f.after,
+        limit
+    )
     .fetch_all(db)
     .await
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct PersonRow {
     pub id: Uuid,
     pub kind: String,
@@ -133,16 +139,17 @@ pub struct PersonRow {
 
 pub async fn people(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Vec<PersonRow>> {
     // A case has a handful of people; bounded all the same.
-    sqlx::query_as(
+    sqlx::query_as!(
+        PersonRow,
         "SELECT id, kind, full_name, date_of_birth, age_estimate, school, household, relationship
          FROM case_people WHERE case_id = $1 ORDER BY kind DESC, created_at, id LIMIT 200",
+        case_id
     )
-    .bind(case_id)
     .fetch_all(db)
     .await
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct ReferralRow {
     pub referrer_name: String,
     pub referrer_role: String,
@@ -158,18 +165,15 @@ pub struct ReferralRow {
 }
 
 pub async fn referral(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Option<ReferralRow>> {
-    sqlx::query_as(
-        "SELECT r.referrer_name, r.referrer_role, r.referrer_agency, r.referrer_contact, r.received_at,
+    sqlx::query_as!(ReferralRow, "SELECT r.referrer_name, r.referrer_role, r.referrer_agency, r.referrer_contact, r.received_at,
                 u.display_name AS taken_by_name, r.account, r.immediate_risk, r.immediate_risk_details,
                 r.works_with_children, r.work_details
-         FROM referrals r JOIN users u ON u.id = r.taken_by WHERE r.case_id = $1 ORDER BY r.created_at LIMIT 1",
-    )
-    .bind(case_id)
+         FROM referrals r JOIN users u ON u.id = r.taken_by WHERE r.case_id = $1 ORDER BY r.created_at LIMIT 1", case_id)
     .fetch_optional(db)
     .await
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct ChronologyRow {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
@@ -189,20 +193,15 @@ pub async fn chronology(
     before: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<ChronologyRow>> {
-    sqlx::query_as(
-        "SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
-                e.note_id, n.body AS note_body, n.corrects_note_id
+    sqlx::query_as!(ChronologyRow, r#"SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
+                e.note_id, n.body AS "note_body?", n.corrects_note_id AS "corrects_note_id?"
          FROM chronology_entries e
          JOIN users u ON u.id = e.recorded_by
          LEFT JOIN case_notes n ON n.id = e.note_id
          WHERE e.case_id = $1
            AND ($2::uuid IS NULL OR (e.occurred_at, e.id) < (SELECT b.occurred_at, b.id FROM chronology_entries b WHERE b.id = $2 AND b.case_id = $1))
          ORDER BY e.occurred_at DESC, e.id DESC
-         LIMIT $3",
-    )
-    .bind(case_id)
-    .bind(before)
-    .bind(limit)
+         LIMIT $3"#, case_id, before, limit)
     .fetch_all(db)
     .await
 }
@@ -217,16 +216,7 @@ pub async fn add_chronology(
     recorded_by: Uuid,
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO chronology_entries (id, case_id, occurred_at, kind, summary, note_id, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(case_id)
-    .bind(occurred_at)
-    .bind(kind)
-    .bind(summary)
-    .bind(note_id)
-    .bind(recorded_by)
+    sqlx::query!("INSERT INTO chronology_entries (id, case_id, occurred_at, kind, summary, note_id, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7)", id, case_id, occurred_at, kind, summary, note_id, recorded_by)
     .execute(db)
     .await?;
     Ok(id)
@@ -238,12 +228,13 @@ pub async fn note_in_case(
     case_id: Uuid,
     note_id: Uuid,
 ) -> sqlx::Result<bool> {
-    let found: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM case_notes WHERE id = $1 AND case_id = $2")
-            .bind(note_id)
-            .bind(case_id)
-            .fetch_optional(db)
-            .await?;
+    let found: Option<i32> = sqlx::query_scalar!(
+        r#"SELECT 1 AS "found!" FROM case_notes WHERE id = $1 AND case_id = $2"#,
+        note_id,
+        case_id
+    )
+    .fetch_optional(db)
+    .await?;
     Ok(found.is_some())
 }
 
@@ -256,15 +247,7 @@ pub async fn add_note(
     author: Uuid,
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO case_notes (id, case_id, body, occurred_at, corrects_note_id, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(case_id)
-    .bind(body)
-    .bind(occurred_at)
-    .bind(corrects)
-    .bind(author)
+    sqlx::query!("INSERT INTO case_notes (id, case_id, body, occurred_at, corrects_note_id, created_by) VALUES ($1, $2, $3, $4, $5, $6)", id, case_id, body, occurred_at, corrects, author)
     .execute(&mut *db)
     .await?;
     let summary = if corrects.is_some() {
@@ -291,12 +274,12 @@ pub async fn add_note(
 
 /// The next readable reference for `year`, from a per-year counter (row-locked, so no two cases share one).
 async fn next_reference(db: &mut PgConnection, year: i32) -> sqlx::Result<CaseReference> {
-    let n: i32 = sqlx::query_scalar(
+    let n: i32 = sqlx::query_scalar!(
         "INSERT INTO case_reference_counters (year, last_number) VALUES ($1, 1)
          ON CONFLICT (year) DO UPDATE SET last_number = case_reference_counters.last_number + 1
          RETURNING last_number",
+        year
     )
-    .bind(year)
     .fetch_one(&mut *db)
     .await?;
     Ok(CaseReference::new(year, n))
@@ -347,66 +330,24 @@ pub async fn create_from_referral(
         .collect::<Vec<_>>()
         .join(" | ")
         .to_lowercase();
-    let concerns: Vec<&str> = d.concerns.iter().map(|c| c.code()).collect();
-    sqlx::query(
-        "INSERT INTO cases (id, reference, team_id, owner_id, title, concern_kinds, immediate_risk, search_names, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id)
-    .bind(reference.as_str())
-    .bind(new.team_id)
-    .bind(new.owner_id)
-    .bind(&title)
-    .bind(&concerns)
-    .bind(risk.immediate)
-    .bind(&search_names)
-    .bind(received.at)
+    let concerns: Vec<String> = d.concerns.iter().map(|c| c.code().to_owned()).collect();
+    sqlx::query!("INSERT INTO cases (id, reference, team_id, owner_id, title, concern_kinds, immediate_risk, search_names, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", id, reference.as_str(), new.team_id, new.owner_id, &title, &concerns, risk.immediate, &search_names, received.at)
     .execute(&mut *db)
     .await?;
-    sqlx::query(
-        "INSERT INTO referrals (id, case_id, referrer_name, referrer_role, referrer_agency, referrer_contact, received_at,
+    sqlx::query!("INSERT INTO referrals (id, case_id, referrer_name, referrer_role, referrer_agency, referrer_contact, received_at,
                                 taken_by, account, immediate_risk, immediate_risk_details, works_with_children, work_details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(id)
-    .bind(&referrer.name)
-    .bind(&referrer.role)
-    .bind(&referrer.agency)
-    .bind(&referrer.contact)
-    .bind(received.at)
-    .bind(new.owner_id)
-    .bind(account)
-    .bind(risk.immediate)
-    .bind(&risk.details)
-    .bind(work.works_with_children.code())
-    .bind(&work.details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", Uuid::now_v7(), id, &referrer.name, &referrer.role, &referrer.agency, &referrer.contact, received.at, new.owner_id, account, risk.immediate, &risk.details, work.works_with_children.code(), &work.details)
     .execute(&mut *db)
     .await?;
     for c in &d.children {
-        sqlx::query(
-            "INSERT INTO case_people (id, case_id, kind, full_name, date_of_birth, age_estimate, school, household)
-             VALUES ($1, $2, 'child', $3, $4, $5, $6, $7)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(id)
-        .bind(&c.name)
-        .bind(c.date_of_birth)
-        .bind(c.age_estimate)
-        .bind(&c.school)
-        .bind(&c.household)
+        sqlx::query!("INSERT INTO case_people (id, case_id, kind, full_name, date_of_birth, age_estimate, school, household)
+             VALUES ($1, $2, 'child', $3, $4, $5, $6, $7)", Uuid::now_v7(), id, &c.name, c.date_of_birth, c.age_estimate, &c.school, &c.household)
         .execute(&mut *db)
         .await?;
     }
     for a in &d.adults {
-        sqlx::query(
-            "INSERT INTO case_people (id, case_id, kind, full_name, household, relationship) VALUES ($1, $2, 'adult', $3, $4, $5)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(id)
-        .bind(&a.name)
-        .bind(&a.household)
-        .bind(a.relationship.code())
+        sqlx::query!("INSERT INTO case_people (id, case_id, kind, full_name, household, relationship) VALUES ($1, $2, 'adult', $3, $4, $5)", Uuid::now_v7(), id, &a.name, &a.household, a.relationship.code())
         .execute(&mut *db)
         .await?;
     }
@@ -471,13 +412,7 @@ pub async fn update_details(
     title: &str,
     status: CaseStatus,
 ) -> sqlx::Result<bool> {
-    let r = sqlx::query(
-        "UPDATE cases SET title = $3, status = $4, version = version + 1, updated_at = now() WHERE id = $1 AND version = $2",
-    )
-    .bind(id)
-    .bind(version)
-    .bind(title)
-    .bind(status.code())
+    let r = sqlx::query!("UPDATE cases SET title = $3, status = $4, version = version + 1, updated_at = now() WHERE id = $1 AND version = $2", id, version, title, status.code())
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -491,22 +426,17 @@ pub async fn claim_submission(
     user_id: Uuid,
     location: &str,
 ) -> sqlx::Result<Option<String>> {
-    let claimed: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO form_submissions (key, user_id, result_location) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key",
-    )
-    .bind(key)
-    .bind(user_id)
-    .bind(location)
+    let claimed: Option<Uuid> = sqlx::query_scalar!("INSERT INTO form_submissions (key, user_id, result_location) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key", key, user_id, location)
     .fetch_optional(&mut *db)
     .await?;
     if claimed.is_some() {
         return Ok(None);
     }
-    let earlier: Option<String> = sqlx::query_scalar(
+    let earlier: Option<String> = sqlx::query_scalar!(
         "SELECT result_location FROM form_submissions WHERE key = $1 AND user_id = $2",
+        key,
+        user_id
     )
-    .bind(key)
-    .bind(user_id)
     .fetch_optional(&mut *db)
     .await?;
     Ok(Some(earlier.unwrap_or_else(|| "/".to_owned())))

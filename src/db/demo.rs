@@ -98,10 +98,10 @@ const CASES: &[DemoCase] = &[
 
 /// Fill the database with demo data; returns what to print.
 pub async fn seed(pool: &PgPool) -> anyhow::Result<String> {
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM cases")
+    let existing: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM cases"#)
         .fetch_one(pool)
         .await?;
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+    let users: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM users"#)
         .fetch_one(pool)
         .await?;
     if existing > 0 || users > 0 {

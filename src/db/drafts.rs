@@ -76,7 +76,6 @@ pub struct DraftRow {
     pub submitted_case_id: Option<Uuid>,
 }
 
-#[derive(sqlx::FromRow)]
 struct RawRow {
     id: Uuid,
     team_id: Uuid,
@@ -97,12 +96,14 @@ impl From<RawRow> for DraftRow {
 
 pub async fn create(db: impl PgExecutor<'_>, user_id: Uuid, team_id: Uuid) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO referral_drafts (id, user_id, team_id) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(user_id)
-        .bind(team_id)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO referral_drafts (id, user_id, team_id) VALUES ($1, $2, $3)",
+        id,
+        user_id,
+        team_id
+    )
+    .execute(db)
+    .await?;
     Ok(id)
 }
 
@@ -112,11 +113,7 @@ pub async fn find_own(
     id: Uuid,
     user_id: Uuid,
 ) -> sqlx::Result<Option<DraftRow>> {
-    let row: Option<RawRow> = sqlx::query_as(
-        "SELECT id, team_id, data, submitted_case_id FROM referral_drafts WHERE id = $1 AND user_id = $2",
-    )
-    .bind(id)
-    .bind(user_id)
+    let row: Option<RawRow> = sqlx::query_as!(RawRow, r#"SELECT id, team_id, data AS "data: sqlx::types::Json<ReferralDraft>", submitted_case_id FROM referral_drafts WHERE id = $1 AND user_id = $2"#, id, user_id)
     .fetch_optional(db)
     .await?;
     Ok(row.map(Into::into))
@@ -127,38 +124,32 @@ pub async fn find_own_for_update(
     id: Uuid,
     user_id: Uuid,
 ) -> sqlx::Result<Option<DraftRow>> {
-    let row: Option<RawRow> = sqlx::query_as(
-        "SELECT id, team_id, data, submitted_case_id FROM referral_drafts WHERE id = $1 AND user_id = $2 FOR UPDATE",
-    )
-    .bind(id)
-    .bind(user_id)
+    let row: Option<RawRow> = sqlx::query_as!(RawRow, r#"SELECT id, team_id, data AS "data: sqlx::types::Json<ReferralDraft>", submitted_case_id FROM referral_drafts WHERE id = $1 AND user_id = $2 FOR UPDATE"#, id, user_id)
     .fetch_optional(db)
     .await?;
     Ok(row.map(Into::into))
 }
 
 pub async fn save(db: impl PgExecutor<'_>, id: Uuid, data: &ReferralDraft) -> sqlx::Result<()> {
-    sqlx::query("UPDATE referral_drafts SET data = $2, updated_at = now() WHERE id = $1 AND submitted_case_id IS NULL")
-        .bind(id)
-        .bind(sqlx::types::Json(data))
+    sqlx::query!("UPDATE referral_drafts SET data = $2, updated_at = now() WHERE id = $1 AND submitted_case_id IS NULL", id, sqlx::types::Json(data) as _)
         .execute(db)
         .await?;
     Ok(())
 }
 
 pub async fn mark_submitted(db: impl PgExecutor<'_>, id: Uuid, case_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE referral_drafts SET submitted_case_id = $2, updated_at = now() WHERE id = $1",
+        id,
+        case_id
     )
-    .bind(id)
-    .bind(case_id)
     .execute(db)
     .await?;
     Ok(())
 }
 
 /// A person's unfinished referrals, most recently touched first.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct OpenDraft {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -171,13 +162,9 @@ pub async fn open_for_user(
     user_id: Uuid,
     limit: i64,
 ) -> sqlx::Result<Vec<OpenDraft>> {
-    sqlx::query_as(
-        "SELECT id, created_at, updated_at, data FROM referral_drafts
+    sqlx::query_as!(OpenDraft, r#"SELECT id, created_at, updated_at, data AS "data: sqlx::types::Json<ReferralDraft>" FROM referral_drafts
          WHERE user_id = $1 AND submitted_case_id IS NULL
-         ORDER BY updated_at DESC LIMIT $2",
-    )
-    .bind(user_id)
-    .bind(limit)
+         ORDER BY updated_at DESC LIMIT $2"#, user_id, limit)
     .fetch_all(db)
     .await
 }

@@ -5,7 +5,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 /// A live session joined with the account and its teams, read on every request.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct SessionWithUser {
     pub session_id: Uuid,
     pub stage: String,
@@ -25,14 +25,11 @@ pub async fn find_live(
     db: impl PgExecutor<'_>,
     token_hash: &[u8],
 ) -> sqlx::Result<Option<SessionWithUser>> {
-    sqlx::query_as(
-        "SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
+    sqlx::query_as!(SessionWithUser, r#"SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
                 u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at,
-                coalesce(array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id), '{}') AS team_ids
+                array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS "team_ids!"
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = $1 AND s.ended_at IS NULL",
-    )
-    .bind(token_hash)
+         WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash)
     .fetch_optional(db)
     .await
 }
@@ -49,18 +46,8 @@ pub struct NewSession<'a> {
 
 pub async fn create(db: impl PgExecutor<'_>, s: NewSession<'_>) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO sessions (id, user_id, token_hash, csrf_token, stage, ip, user_agent, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8)",
-    )
-    .bind(id)
-    .bind(s.user_id)
-    .bind(s.token_hash)
-    .bind(s.csrf_token)
-    .bind(s.stage)
-    .bind(s.ip)
-    .bind(s.user_agent.map(|ua| ua.chars().take(200).collect::<String>()))
-    .bind(s.absolute)
+    sqlx::query!("INSERT INTO sessions (id, user_id, token_hash, csrf_token, stage, ip, user_agent, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))", id, s.user_id, s.token_hash, s.csrf_token, s.stage, s.ip, s.user_agent.map(|ua| ua.chars().take(200).collect::<String>()), s.absolute.num_seconds() as f64)
     .execute(db)
     .await?;
     Ok(id)
@@ -74,30 +61,24 @@ pub async fn advance(
     csrf_token: &str,
     stage: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE sessions SET token_hash = $2, csrf_token = $3, stage = $4, last_seen_at = now() WHERE id = $1 AND ended_at IS NULL",
-    )
-    .bind(session_id)
-    .bind(token_hash)
-    .bind(csrf_token)
-    .bind(stage)
+    sqlx::query!("UPDATE sessions SET token_hash = $2, csrf_token = $3, stage = $4, last_seen_at = now() WHERE id = $1 AND ended_at IS NULL", session_id, token_hash, csrf_token, stage)
     .execute(db)
     .await?;
     Ok(())
 }
 
 pub async fn touch(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE id = $1")
-        .bind(session_id)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
+        session_id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 pub async fn end(db: impl PgExecutor<'_>, session_id: Uuid, reason: &str) -> sqlx::Result<bool> {
-    let r = sqlx::query("UPDATE sessions SET ended_at = now(), ended_reason = $2 WHERE id = $1 AND ended_at IS NULL")
-        .bind(session_id)
-        .bind(reason)
+    let r = sqlx::query!("UPDATE sessions SET ended_at = now(), ended_reason = $2 WHERE id = $1 AND ended_at IS NULL", session_id, reason)
         .execute(db)
         .await?;
     Ok(r.rows_affected() == 1)
@@ -109,11 +90,7 @@ pub async fn end_own(
     user_id: Uuid,
     session_id: Uuid,
 ) -> sqlx::Result<bool> {
-    let r = sqlx::query(
-        "UPDATE sessions SET ended_at = now(), ended_reason = 'ended_by_user' WHERE id = $1 AND user_id = $2 AND ended_at IS NULL",
-    )
-    .bind(session_id)
-    .bind(user_id)
+    let r = sqlx::query!("UPDATE sessions SET ended_at = now(), ended_reason = 'ended_by_user' WHERE id = $1 AND user_id = $2 AND ended_at IS NULL", session_id, user_id)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -124,15 +101,13 @@ pub async fn end_all_for_user(
     user_id: Uuid,
     reason: &str,
 ) -> sqlx::Result<u64> {
-    let r = sqlx::query("UPDATE sessions SET ended_at = now(), ended_reason = $2 WHERE user_id = $1 AND ended_at IS NULL")
-        .bind(user_id)
-        .bind(reason)
+    let r = sqlx::query!("UPDATE sessions SET ended_at = now(), ended_reason = $2 WHERE user_id = $1 AND ended_at IS NULL", user_id, reason)
         .execute(db)
         .await?;
     Ok(r.rows_affected())
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct SessionListRow {
     pub id: Uuid,
     pub ip: Option<String>,
@@ -146,12 +121,13 @@ pub async fn live_for_user(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> sqlx::Result<Vec<SessionListRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        SessionListRow,
         "SELECT id, ip, user_agent, created_at, last_seen_at FROM sessions
          WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now()
          ORDER BY created_at DESC LIMIT 100",
+        user_id
     )
-    .bind(user_id)
     .fetch_all(db)
     .await
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct TeamRow {
     pub id: Uuid,
     pub name: String,
@@ -13,31 +13,38 @@ pub struct TeamRow {
 
 pub async fn all(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<TeamRow>> {
     // Teams are few (a local authority has tens), so the whole list is fine here.
-    sqlx::query_as("SELECT id, name, created_at FROM teams ORDER BY name LIMIT 1000")
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        TeamRow,
+        "SELECT id, name, created_at FROM teams ORDER BY name LIMIT 1000"
+    )
+    .fetch_all(db)
+    .await
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<TeamRow>> {
-    sqlx::query_as("SELECT id, name, created_at FROM teams WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        TeamRow,
+        "SELECT id, name, created_at FROM teams WHERE id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn find_by_name(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<TeamRow>> {
-    sqlx::query_as("SELECT id, name, created_at FROM teams WHERE name = $1")
-        .bind(name)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        TeamRow,
+        "SELECT id, name, created_at FROM teams WHERE name = $1",
+        name
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Create a team; `None` if the name is taken.
 pub async fn create(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<Uuid>> {
     let id = Uuid::now_v7();
-    match sqlx::query("INSERT INTO teams (id, name) VALUES ($1, $2)")
-        .bind(id)
-        .bind(name)
+    match sqlx::query!("INSERT INTO teams (id, name) VALUES ($1, $2)", id, name)
         .execute(db)
         .await
     {
@@ -48,10 +55,7 @@ pub async fn create(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<
 }
 
 pub async fn names_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT t.name FROM team_memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = $1 ORDER BY t.name",
-    )
-    .bind(user_id)
+    sqlx::query_scalar!("SELECT t.name FROM team_memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = $1 ORDER BY t.name", user_id)
     .fetch_all(db)
     .await
 }

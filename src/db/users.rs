@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{Email, Role};
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct UserRow {
     pub id: Uuid,
     pub email: String,
@@ -30,32 +30,39 @@ impl UserRow {
     }
 }
 
-const COLUMNS: &str = "id, email, display_name, role, password_hash, totp_secret, totp_enabled_at, totp_last_step, disabled_at, created_at";
-
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE email = $1"
-    )))
-    .bind(email)
+    sqlx::query_as!(
+        UserRow,
+        "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
+                totp_last_step, disabled_at, created_at
+         FROM users WHERE email = $1",
+        email
+    )
     .fetch_optional(db)
     .await
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE id = $1"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        UserRow,
+        "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
+                totp_last_step, disabled_at, created_at
+         FROM users WHERE id = $1",
+        id
+    )
     .fetch_optional(db)
     .await
 }
 
 /// Lock a user's row for the rest of the transaction (second-factor checks use it against replay).
 pub async fn find_for_update(db: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE id = $1 FOR UPDATE"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        UserRow,
+        "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
+                totp_last_step, disabled_at, created_at
+         FROM users WHERE id = $1 FOR UPDATE",
+        id
+    )
     .fetch_optional(db)
     .await
 }
@@ -77,14 +84,14 @@ pub async fn create(
     team: Option<Uuid>,
 ) -> Result<Uuid, CreateUserError> {
     let id = Uuid::now_v7();
-    let res = sqlx::query(
+    let res = sqlx::query!(
         "INSERT INTO users (id, email, display_name, role, password_hash) VALUES ($1, $2, $3, $4, $5)",
+        id,
+        email.as_str(),
+        display_name,
+        role.code(),
+        password_hash
     )
-    .bind(id)
-    .bind(email.as_str())
-    .bind(display_name)
-    .bind(role.code())
-    .bind(password_hash)
     .execute(&mut *db)
     .await;
     match res {
@@ -95,29 +102,26 @@ pub async fn create(
         Ok(_) => {}
     }
     if let Some(team) = team {
-        sqlx::query("INSERT INTO team_memberships (user_id, team_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(team)
-            .execute(&mut *db)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO team_memberships (user_id, team_id) VALUES ($1, $2)",
+            id,
+            team
+        )
+        .execute(&mut *db)
+        .await?;
     }
     Ok(id)
 }
 
 pub async fn set_password_hash(db: impl PgExecutor<'_>, id: Uuid, hash: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET password_hash = $2, updated_at = now(), version = version + 1 WHERE id = $1")
-        .bind(id)
-        .bind(hash)
+    sqlx::query!("UPDATE users SET password_hash = $2, updated_at = now(), version = version + 1 WHERE id = $1", id, hash)
         .execute(db)
         .await?;
     Ok(())
 }
 
 pub async fn disable(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    let r = sqlx::query(
-        "UPDATE users SET disabled_at = now(), updated_at = now(), version = version + 1 WHERE id = $1 AND disabled_at IS NULL",
-    )
-    .bind(id)
+    let r = sqlx::query!("UPDATE users SET disabled_at = now(), updated_at = now(), version = version + 1 WHERE id = $1 AND disabled_at IS NULL", id)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -128,31 +132,27 @@ pub async fn set_pending_totp_secret(
     id: Uuid,
     secret: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET totp_secret = $2, totp_enabled_at = NULL, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(secret)
+    sqlx::query!("UPDATE users SET totp_secret = $2, totp_enabled_at = NULL, updated_at = now() WHERE id = $1", id, secret)
         .execute(db)
         .await?;
     Ok(())
 }
 
 pub async fn enable_totp(db: impl PgExecutor<'_>, id: Uuid, step: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE users SET totp_enabled_at = now(), totp_last_step = $2, updated_at = now(), version = version + 1 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(step)
+    sqlx::query!("UPDATE users SET totp_enabled_at = now(), totp_last_step = $2, updated_at = now(), version = version + 1 WHERE id = $1", id, step)
     .execute(db)
     .await?;
     Ok(())
 }
 
 pub async fn record_totp_step(db: impl PgExecutor<'_>, id: Uuid, step: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET totp_last_step = $2 WHERE id = $1")
-        .bind(id)
-        .bind(step)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "UPDATE users SET totp_last_step = $2 WHERE id = $1",
+        id,
+        step
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -161,17 +161,21 @@ pub async fn replace_recovery_codes(
     id: Uuid,
     hashes: &[Vec<u8>],
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
-        .bind(id)
+    sqlx::query!(
+        "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
+        id
+    )
+    .execute(&mut *db)
+    .await?;
+    for h in hashes {
+        sqlx::query!(
+            "INSERT INTO recovery_codes (id, user_id, code_hash) VALUES ($1, $2, $3)",
+            Uuid::now_v7(),
+            id,
+            h
+        )
         .execute(&mut *db)
         .await?;
-    for h in hashes {
-        sqlx::query("INSERT INTO recovery_codes (id, user_id, code_hash) VALUES ($1, $2, $3)")
-            .bind(Uuid::now_v7())
-            .bind(id)
-            .bind(h)
-            .execute(&mut *db)
-            .await?;
     }
     Ok(())
 }
@@ -182,21 +186,19 @@ pub async fn use_recovery_code(
     id: Uuid,
     hash: &[u8],
 ) -> sqlx::Result<bool> {
-    let r = sqlx::query(
-        "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
-    )
-    .bind(id)
-    .bind(hash)
+    let r = sqlx::query!("UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL", id, hash)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn unused_recovery_codes(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-        .bind(id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL"#,
+        id
+    )
+    .fetch_one(db)
+    .await
 }
 
 // One-time set-password links ----------------------------------------------------------------
@@ -208,14 +210,7 @@ pub async fn create_password_token(
     created_by: Option<Uuid>,
     valid_for: chrono::Duration,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO password_tokens (id, user_id, token_hash, created_by, expires_at) VALUES ($1, $2, $3, $4, now() + $5)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(user_id)
-    .bind(token_hash)
-    .bind(created_by)
-    .bind(valid_for)
+    sqlx::query!("INSERT INTO password_tokens (id, user_id, token_hash, created_by, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))", Uuid::now_v7(), user_id, token_hash, created_by, valid_for.num_seconds() as f64)
     .execute(db)
     .await?;
     Ok(())
@@ -226,27 +221,27 @@ pub async fn live_password_token(
     db: &mut PgConnection,
     token_hash: &[u8],
 ) -> sqlx::Result<Option<(Uuid, Uuid)>> {
-    sqlx::query_as(
-        "SELECT t.id, t.user_id FROM password_tokens t JOIN users u ON u.id = t.user_id
+    sqlx::query!("SELECT t.id, t.user_id FROM password_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND u.disabled_at IS NULL
-         FOR UPDATE OF t",
-    )
-    .bind(token_hash)
+         FOR UPDATE OF t", token_hash)
     .fetch_optional(db)
     .await
+    .map(|row| row.map(|r| (r.id, r.user_id)))
 }
 
 pub async fn use_password_token(db: impl PgExecutor<'_>, token_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE password_tokens SET used_at = now() WHERE id = $1")
-        .bind(token_id)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "UPDATE password_tokens SET used_at = now() WHERE id = $1",
+        token_id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 // Lists for administrators ---------------------------------------------------------------------
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct UserListRow {
     pub id: Uuid,
     pub email: String,
@@ -263,17 +258,13 @@ pub async fn list(
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<UserListRow>> {
-    sqlx::query_as(
-        "SELECT u.id, u.email, u.display_name, u.role, u.disabled_at, u.totp_enabled_at,
-                coalesce(array(SELECT t.name FROM team_memberships m JOIN teams t ON t.id = m.team_id
-                               WHERE m.user_id = u.id ORDER BY t.name), '{}') AS teams
+    sqlx::query_as!(UserListRow, r#"SELECT u.id, u.email, u.display_name, u.role, u.disabled_at, u.totp_enabled_at,
+                array(SELECT t.name FROM team_memberships m JOIN teams t ON t.id = m.team_id
+                      WHERE m.user_id = u.id ORDER BY t.name) AS "teams!"
          FROM users u
          WHERE ($1::uuid IS NULL OR (u.display_name, u.id) > (SELECT a.display_name, a.id FROM users a WHERE a.id = $1))
          ORDER BY u.display_name, u.id
-         LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
+         LIMIT $2"#, after, limit)
     .fetch_all(db)
     .await
 }

@@ -10,7 +10,7 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match sqlx::query_scalar::<_, i32>("SELECT 1")
+    match sqlx::query_scalar!("SELECT 1 AS ready")
         .fetch_one(&state.pool)
         .await
     {
