@@ -288,7 +288,12 @@ fn child_line(c: &ChildDraft) -> String {
     if !c.household.is_empty() {
         parts.push(format!("lives with {}", c.household));
     }
-    parts.join("; ")
+    let line = parts.join("; ");
+    let mut chars = line.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "No details yet".to_owned(),
+    }
 }
 
 fn adult_line(a: &AdultDraft) -> String {
