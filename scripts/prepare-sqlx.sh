@@ -11,6 +11,7 @@ server="${HAVEN_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
 db="haven_sqlx_prepare_$$"
 psql "$server/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 trap 'psql "$server/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
-# The offline build compiles without a database, then creates and migrates a scratch one.
-DATABASE_URL="$server/$db" cargo run --quiet -- migrate
+# sqlx-cli creates and migrates a scratch database (the app cannot: its build may need this very data).
+DATABASE_URL="$server/$db" sqlx database create
+DATABASE_URL="$server/$db" sqlx migrate run --source migrations >/dev/null
 DATABASE_URL="$server/$db" SQLX_OFFLINE=false cargo sqlx prepare "${mode[@]}" -- --all-targets

@@ -9,7 +9,7 @@
 //! addresses; the account's owner always sees the same message as for a wrong password, plus a
 //! hint to wait, so the throttle does not reveal whether an account exists.
 
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
 pub const PAIR_LIMIT: i64 = 10;
 pub const IP_LIMIT: i64 = 50;
@@ -39,13 +39,21 @@ pub async fn is_throttled(db: impl PgExecutor<'_>, account: &str, ip: &str) -> s
     Ok(c.pair >= PAIR_LIMIT || c.by_ip >= IP_LIMIT || c.by_account >= ACCOUNT_LIMIT_PER_HOUR)
 }
 
-pub async fn record_failure(db: impl PgExecutor<'_>, account: &str, ip: &str) -> sqlx::Result<()> {
+/// Count a failure. Failures older than a day no longer matter to any limit, so this account's
+/// old ones are removed at the same time (an indexed delete), keeping the table small.
+pub async fn record_failure(db: &mut PgConnection, account: &str, ip: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "DELETE FROM sign_in_failures WHERE account_key = $1 AND created_at < now() - interval '1 day'",
+        account
+    )
+    .execute(&mut *db)
+    .await?;
     sqlx::query!(
         "INSERT INTO sign_in_failures (account_key, ip) VALUES ($1, $2)",
         account,
         ip
     )
-    .execute(db)
+    .execute(&mut *db)
     .await?;
     Ok(())
 }

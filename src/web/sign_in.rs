@@ -171,17 +171,19 @@ pub async fn submit(
     let user = match user {
         Some(u) if password_ok && u.disabled_at.is_none() && u.password_hash.is_some() => u,
         other => {
-            throttle::record_failure(&state.pool, &key, &ip).await?;
             let actor = Actor {
                 user_id: other.as_ref().map(|u| u.id),
                 ip: meta.ip.clone(),
             };
-            audit::record_alone(
-                &state.pool,
+            let mut tx = state.pool.begin().await?;
+            throttle::record_failure(&mut tx, &key, &ip).await?;
+            audit::record(
+                &mut tx,
                 &actor,
                 Event::new("auth.sign_in_failed", "account"),
             )
             .await?;
+            tx.commit().await?;
             return render_sign_in(
                 &state,
                 &headers,
@@ -360,13 +362,15 @@ pub async fn code_submit(
     };
     if !ok {
         tx.rollback().await?;
-        throttle::record_failure(&state.pool, &key, &ip).await?;
-        audit::record_alone(
-            &state.pool,
+        let mut tx = state.pool.begin().await?;
+        throttle::record_failure(&mut tx, &key, &ip).await?;
+        audit::record(
+            &mut tx,
             &user.actor(),
             Event::new("auth.second_factor_failed", "session").entity(user.session_id),
         )
         .await?;
+        tx.commit().await?;
         return show_error(
             "The code is not right. Check your app and try again",
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -404,3 +404,23 @@ async fn a_weak_stored_hash_is_upgraded_at_sign_in() {
     assert_ne!(now, weak);
     assert!(now.contains("m=19456,t=2,p=1"), "{now}");
 }
+
+#[tokio::test]
+async fn failures_older_than_a_day_are_cleared_when_the_account_fails_again() {
+    let app = TestApp::new().await;
+    let mut c = app.client();
+    c.sign_in("pat@example.org", "wrong wrong wrong").await;
+    sqlx::query("UPDATE sign_in_failures SET created_at = now() - interval '2 days'")
+        .execute(&mut app.owner().await)
+        .await
+        .unwrap();
+    c.sign_in("pat@example.org", "wrong wrong wrong").await;
+    assert_eq!(app.count("SELECT count(*) FROM sign_in_failures").await, 1);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM sign_in_failures WHERE created_at > now() - interval '1 minute'"
+        )
+        .await,
+        1
+    );
+}
