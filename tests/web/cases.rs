@@ -441,3 +441,67 @@ async fn a_manager_sees_who_viewed_and_changed_a_case() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_manager_of_two_teams_sees_both_teams_cases_merged_newest_first() {
+    let app = TestApp::new().await;
+    let (_, pat_a) = app
+        .signed_in_as("practitioner", "pa@example.org", "Team A")
+        .await;
+    let (_, pat_b) = app
+        .signed_in_as("practitioner", "pb@example.org", "Team B")
+        .await;
+    app.signed_in_as("practitioner", "pc@example.org", "Team C")
+        .await;
+    let (mut mo, mo_id) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let team_b: Uuid = sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Team B'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO team_memberships (user_id, team_id) VALUES ($1, $2)")
+        .bind(mo_id)
+        .bind(team_b)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for i in 0..30 {
+        let (owner, team) = if i % 2 == 0 {
+            (pat_a, "Team A")
+        } else {
+            (pat_b, "Team B")
+        };
+        make_case(
+            &app,
+            owner,
+            team,
+            &format!("Child {i:02}"),
+            ConcernKind::Grooming,
+        )
+        .await;
+    }
+    let pc: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'pc@example.org'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    make_case(
+        &app,
+        pc,
+        "Team C",
+        "Other team child",
+        ConcernKind::Grooming,
+    )
+    .await;
+
+    let first = mo.get("/cases/team").await;
+    let rows = first.select("#cases tbody tr td:nth-child(2)");
+    assert_eq!(rows.len(), 25);
+    let expected: Vec<String> = (5..30).rev().map(|i| format!("Child {i:02}")).collect();
+    assert_eq!(rows, expected, "both teams, newest first");
+    let second = mo.get(&first.attr("a[rel=next]", "href")[0]).await;
+    let rows = second.select("#cases tbody tr td:nth-child(2)");
+    let expected: Vec<String> = (0..5).rev().map(|i| format!("Child {i:02}")).collect();
+    assert_eq!(rows, expected);
+    assert!(!second.body.contains("Other team child"));
+}
