@@ -18,6 +18,7 @@ pub struct UserRow {
     pub totp_last_step: Option<i64>,
     pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub version: i32,
 }
 
 impl UserRow {
@@ -34,7 +35,7 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
-                totp_last_step, disabled_at, created_at
+                totp_last_step, disabled_at, created_at, version
          FROM users WHERE email = $1",
         email
     )
@@ -46,7 +47,7 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
-                totp_last_step, disabled_at, created_at
+                totp_last_step, disabled_at, created_at, version
          FROM users WHERE id = $1",
         id
     )
@@ -59,7 +60,7 @@ pub async fn find_for_update(db: &mut PgConnection, id: Uuid) -> sqlx::Result<Op
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
-                totp_last_step, disabled_at, created_at
+                totp_last_step, disabled_at, created_at, version
          FROM users WHERE id = $1 FOR UPDATE",
         id
     )
@@ -267,4 +268,80 @@ pub async fn list(
          LIMIT $2"#, after, limit)
     .fetch_all(db)
     .await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessChangeError {
+    /// Someone changed the account since the form was shown.
+    #[error("the account was changed by someone else")]
+    Stale,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Set an account's role and teams, if nobody has changed the account since `version`.
+pub async fn update_access(
+    db: &mut PgConnection,
+    id: Uuid,
+    version: i32,
+    role: Role,
+    teams: &[Uuid],
+) -> Result<(), AccessChangeError> {
+    let updated = sqlx::query!(
+        "UPDATE users SET role = $3, updated_at = now(), version = version + 1 WHERE id = $1 AND version = $2",
+        id,
+        version,
+        role.code()
+    )
+    .execute(&mut *db)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(AccessChangeError::Stale);
+    }
+    sqlx::query!(
+        "DELETE FROM team_memberships WHERE user_id = $1 AND NOT (team_id = ANY($2::uuid[]))",
+        id,
+        teams
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO team_memberships (user_id, team_id) SELECT $1, t FROM unnest($2::uuid[]) AS t
+         ON CONFLICT DO NOTHING",
+        id,
+        teams
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+/// Team ids an account belongs to.
+pub async fn team_ids(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        "SELECT team_id FROM team_memberships WHERE user_id = $1",
+        id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Turn off an account's second factor and spend its recovery codes (a lost phone). LADOs and
+/// administrators then set up a new one at their next sign-in.
+pub async fn reset_second_factor(db: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL,
+                updated_at = now(), version = version + 1
+         WHERE id = $1",
+        id
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query!(
+        "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
+        id
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(())
 }

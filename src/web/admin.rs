@@ -272,35 +272,177 @@ pub async fn create_user(
 #[template(path = "admin/user.html")]
 struct UserPage {
     layout: Layout,
+    errors: Errors,
     person: UserView,
     created: String,
+    is_self: bool,
+    roles: Vec<Choice>,
+    teams: Vec<Choice>,
+    version: i32,
+    conflict: bool,
+}
+
+/// Render an account's page. `picked` is what the access form should show (the stored values,
+/// or what the administrator sent when it comes back with a message).
+async fn render_user(
+    state: &AppState,
+    admin: &CurrentUser,
+    id: Uuid,
+    errors: Errors,
+    picked: Option<(String, Vec<String>)>,
+    conflict: bool,
+) -> AppResult<Response> {
+    let u = db::users::find(&state.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let team_names = db::teams::names_for_user(&state.pool, id).await?;
+    let (role, member_of) = match picked {
+        Some(p) => p,
+        None => (
+            u.role.clone(),
+            db::users::team_ids(&state.pool, id)
+                .await?
+                .iter()
+                .map(Uuid::to_string)
+                .collect(),
+        ),
+    };
+    let roles = Role::ALL
+        .iter()
+        .map(|r| Choice::new(r.code(), r.label(), r.code() == role))
+        .collect();
+    let teams = db::teams::all(&state.pool)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let id = t.id.to_string();
+            let selected = member_of.contains(&id);
+            Choice::new(id, t.name, selected)
+        })
+        .collect();
+    let person = UserView {
+        id: u.id,
+        name: u.display_name.clone(),
+        email: u.email.clone(),
+        role: u.role().label(),
+        teams: team_names.join(", "),
+        disabled: u.disabled_at.is_some(),
+        totp: u.totp_enabled(),
+    };
+    let status = if conflict {
+        StatusCode::CONFLICT
+    } else if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = UserPage {
+        layout: Layout::for_user(u.display_name.clone(), admin, Section::Admin)
+            .with_errors(&errors),
+        errors,
+        person,
+        created: format_datetime(u.created_at),
+        is_self: u.id == admin.id,
+        roles,
+        teams,
+        version: u.version,
+        conflict,
+    };
+    Ok((status, Html(page.render()?)).into_response())
 }
 
 pub async fn user(
     State(state): State<AppState>,
     admin: CurrentUser,
     Path(id): Path<String>,
-) -> AppResult<Html<String>> {
+) -> AppResult<Response> {
     let id = parse_id(&id)?;
-    let u = db::users::find(&state.pool, id)
+    render_user(&state, &admin, id, Errors::default(), None, false).await
+}
+
+/// Change an account's role and teams. Optimistic locking: a stale form changes nothing.
+pub async fn change_access(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    form.only(&["role", "teams", "version"])?;
+    let version: i32 = form
+        .raw("version")
+        .parse()
+        .map_err(|_| AppError::BadRequest("missing version"))?;
+    let mut errors = Errors::default();
+    let role = errors.choice(&form, "role", "Select the person's role", Role::parse);
+    let picked_teams: Vec<String> = form.all("teams").into_iter().map(str::to_owned).collect();
+    let mut teams = Vec::new();
+    for t in &picked_teams {
+        match Uuid::parse_str(t) {
+            Ok(team) if db::teams::find(&state.pool, team).await?.is_some() => teams.push(team),
+            _ => errors.add("teams", "Select teams from the list"),
+        }
+    }
+    if id == admin.id && role != Some(Role::Admin) {
+        errors.add(
+            "role",
+            "You cannot remove your own administrator role; ask another administrator",
+        );
+    }
+    let Some(role) = role.filter(|_| errors.is_empty()) else {
+        let picked = Some((form.raw("role").to_owned(), picked_teams));
+        return render_user(&state, &admin, id, errors, picked, false).await;
+    };
+    let mut tx = state.pool.begin().await?;
+    let before = db::users::find(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let teams = db::teams::names_for_user(&state.pool, id).await?;
-    let person = UserView {
-        id: u.id,
-        name: u.display_name.clone(),
-        email: u.email.clone(),
-        role: u.role().label(),
-        teams: teams.join(", "),
-        disabled: u.disabled_at.is_some(),
-        totp: u.totp_enabled(),
-    };
-    let page = UserPage {
-        layout: Layout::for_user(u.display_name.clone(), &admin, Section::Admin),
-        person,
-        created: format_datetime(u.created_at),
-    };
-    Ok(Html(page.render()?))
+    match db::users::update_access(&mut tx, id, version, role, &teams).await {
+        Ok(()) => {}
+        Err(db::users::AccessChangeError::Stale) => {
+            tx.rollback().await?;
+            return render_user(&state, &admin, id, Errors::default(), None, true).await;
+        }
+        Err(db::users::AccessChangeError::Db(e)) => return Err(e.into()),
+    }
+    audit::record(
+        &mut tx,
+        &admin.actor(),
+        Event::new("user.access_change", "user")
+            .entity(id)
+            .details(serde_json::json!({
+                "role_from": before.role, "role_to": role.code(), "teams": teams
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+pub async fn reset_second_factor(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    form.only(&[])?;
+    let mut tx = state.pool.begin().await?;
+    if db::users::find(&mut *tx, id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    db::users::reset_second_factor(&mut tx, id).await?;
+    let ended = db::sessions::end_all_for_user(&mut *tx, id, "second_factor_reset").await?;
+    audit::record(
+        &mut tx,
+        &admin.actor(),
+        Event::new("user.second_factor_reset", "user")
+            .entity(id)
+            .details(serde_json::json!({ "sessions_ended": ended })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
 
 pub async fn disable_user(

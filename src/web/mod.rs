@@ -172,6 +172,12 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             admin::password_link,
         )
         .post("/admin/users/{id}/end-sessions", admin, admin::end_sessions)
+        .post("/admin/users/{id}/access", admin, admin::change_access)
+        .post(
+            "/admin/users/{id}/reset-second-factor",
+            admin,
+            admin::reset_second_factor,
+        )
         .get("/admin/teams", admin, admin::teams)
         .post("/admin/teams", admin, admin::create_team);
     (r.router.with_state(state), r.table)

@@ -46,6 +46,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/users/{id}/disable", "admin"),
     ("POST", "/admin/users/{id}/password-link", "admin"),
     ("POST", "/admin/users/{id}/end-sessions", "admin"),
+    ("POST", "/admin/users/{id}/access", "admin"),
+    ("POST", "/admin/users/{id}/reset-second-factor", "admin"),
     ("GET", "/admin/teams", "admin"),
     ("POST", "/admin/teams", "admin"),
 ];
