@@ -74,12 +74,11 @@ fn render_sign_in(
         notice,
     }
     .render()?;
-    let mut res = (status, Html(html)).into_response();
-    if let Some(c) = set {
-        res.headers_mut()
-            .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::new)?);
-    }
-    Ok(res)
+    let res = (status, Html(html)).into_response();
+    Ok(match set {
+        Some(c) => with_cookie(res, &c),
+        None => res,
+    })
 }
 
 pub async fn show(
@@ -261,18 +260,32 @@ pub async fn submit(
     ))
 }
 
-fn with_session_cookie(state: &AppState, session_token: &str, redirect: Redirect) -> Response {
-    let mut res = redirect.into_response();
-    let cookie = set_cookie(
+/// Add a `Set-Cookie` header. Cookie values are Haven's own URL-safe tokens, so they always fit.
+fn with_cookie(mut res: Response, cookie: &str) -> Response {
+    match header::HeaderValue::from_str(cookie) {
+        Ok(v) => {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+        Err(_) => tracing::error!("a cookie could not be put in a header"),
+    }
+    res
+}
+
+/// The session cookie carrying `session_token` (empty and expired to clear it).
+fn session_cookie(state: &AppState, session_token: &str, max_age: Option<i64>) -> String {
+    set_cookie(
         &state.config,
         session_cookie_name(&state.config),
         session_token,
-        None,
-    );
-    if let Ok(v) = cookie.parse() {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-    res
+        max_age,
+    )
+}
+
+fn with_session_cookie(state: &AppState, session_token: &str, redirect: Redirect) -> Response {
+    with_cookie(
+        redirect.into_response(),
+        &session_cookie(state, session_token, None),
+    )
 }
 
 // The second factor ---------------------------------------------------------------------------
@@ -547,18 +560,8 @@ pub async fn enrol_submit(
                 codes,
                 continue_href: "/",
             };
-            let mut res = Html(page.render()?).into_response();
-            let cookie = set_cookie(
-                &state.config,
-                session_cookie_name(&state.config),
-                &new_token,
-                None,
-            );
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                cookie.parse().map_err(anyhow::Error::new)?,
-            );
-            Ok(res)
+            let res = Html(page.render()?).into_response();
+            Ok(with_cookie(res, &session_cookie(&state, &new_token, None)))
         }
     }
 }
@@ -575,18 +578,8 @@ pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppRe
     )
     .await?;
     tx.commit().await?;
-    let mut res = Redirect::to("/sign-in?signed_out=1").into_response();
-    let cookie = set_cookie(
-        &state.config,
-        session_cookie_name(&state.config),
-        "",
-        Some(0),
-    );
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        cookie.parse().map_err(anyhow::Error::new)?,
-    );
-    Ok(res)
+    let res = Redirect::to("/sign-in?signed_out=1").into_response();
+    Ok(with_cookie(res, &session_cookie(&state, "", Some(0))))
 }
 
 // Choosing a password from a one-time link -----------------------------------------------------
@@ -644,12 +637,11 @@ fn render_set_password(
         action: format!("/set-password/{t}"),
         valid,
     };
-    let mut res = (status, Html(page.render()?)).into_response();
-    if let Some(c) = set {
-        res.headers_mut()
-            .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::new)?);
-    }
-    Ok(res)
+    let res = (status, Html(page.render()?)).into_response();
+    Ok(match set {
+        Some(c) => with_cookie(res, &c),
+        None => res,
+    })
 }
 
 pub async fn set_password_form(
