@@ -37,6 +37,9 @@ pub struct Config {
     pub request_timeout: Duration,
     pub db_max_connections: u32,
     pub db_acquire_timeout: Duration,
+    /// Load balancers or proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+    /// Empty: the connecting address is the client's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/haven";
@@ -116,7 +119,26 @@ impl Config {
                     message: format!("expected a positive whole number, got {v:?}"),
                 })?,
         };
+        let trusted_proxies = match get("HAVEN_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<ipnet::IpNet>()
+                        .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| ConfigError {
+                            name: "HAVEN_TRUSTED_PROXIES",
+                            message: format!(
+                                "expected addresses or ranges like 10.0.0.0/8, got {p:?}"
+                            ),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
         Ok(Config {
+            trusted_proxies,
             database_url: Secret::new(database_url),
             listen,
             public_url,
@@ -182,6 +204,20 @@ mod tests {
         assert_eq!(e.name, "HAVEN_SESSION_IDLE_MINUTES");
         let e = from(&[("HAVEN_PUBLIC_URL", "ftp://x")]).unwrap_err();
         assert_eq!(e.name, "HAVEN_PUBLIC_URL");
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let c = from(&[("HAVEN_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,::1")]).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert!(c.trusted_proxies[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert!(from(&[]).unwrap().trusted_proxies.is_empty());
+        assert_eq!(
+            from(&[("HAVEN_TRUSTED_PROXIES", "the load balancer")])
+                .unwrap_err()
+                .name,
+            "HAVEN_TRUSTED_PROXIES"
+        );
     }
 
     #[test]

@@ -20,12 +20,51 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
+/// The client's address: the connecting peer, unless the peer is a trusted proxy, in which case
+/// the right-most address in `X-Forwarded-For` that is not itself a trusted proxy. Addresses a
+/// client writes into the header itself sit further left and are never believed.
+pub fn client_ip(
+    peer: std::net::IpAddr,
+    forwarded_for: Option<&str>,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let Some(header) = forwarded_for else {
+        return peer;
+    };
+    for hop in header.rsplit(',').map(str::trim) {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
 impl RequestMeta {
-    pub fn from_parts(parts: &Parts) -> RequestMeta {
+    pub fn from_parts(parts: &Parts, trusted: &[ipnet::IpNet]) -> RequestMeta {
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
         let ip = parts
             .extensions
             .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .map(|ConnectInfo(addr)| {
+                client_ip(
+                    addr.ip(),
+                    (!forwarded.is_empty()).then_some(forwarded.as_str()),
+                    trusted,
+                )
+                .to_string()
+            });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -214,6 +253,50 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             .extensions
             .get::<RequestMeta>()
             .cloned()
-            .unwrap_or_else(|| RequestMeta::from_parts(parts)))
+            .unwrap_or_else(|| RequestMeta::from_parts(parts, &[])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let lb: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // Straight from the internet: the header is ignored, whatever it says.
+        assert_eq!(
+            client_ip(ip("198.51.100.9"), Some("203.0.113.7"), &lb),
+            ip("198.51.100.9")
+        );
+        // Through the load balancer: the address it saw.
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), Some("203.0.113.7"), &lb),
+            ip("203.0.113.7")
+        );
+        // A client that writes its own header cannot hide behind it: the right-most untrusted hop wins.
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), Some("1.2.3.4, 203.0.113.7"), &lb),
+            ip("203.0.113.7")
+        );
+        // Chains of trusted proxies are walked.
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), Some("203.0.113.7, 10.0.0.9"), &lb),
+            ip("203.0.113.7")
+        );
+        // Garbage falls back to the peer.
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), Some("nonsense"), &lb),
+            ip("10.0.0.5")
+        );
+        assert_eq!(client_ip(ip("10.0.0.5"), None, &lb), ip("10.0.0.5"));
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), Some("203.0.113.7"), &[]),
+            ip("10.0.0.5")
+        );
     }
 }

@@ -739,6 +739,11 @@ pub async fn edit_submit(
     };
     if !db::cases::update_details(&mut *tx, id, version, &title, status).await? {
         tx.rollback().await?;
+        if case.title == title && case.status == status.code() {
+            // The case already says exactly this (a double click, or two people making the same
+            // change): nothing to save and nothing lost.
+            return Ok(Redirect::to(&format!("/cases/{id}")).into_response());
+        }
         // Someone else saved first. Show both versions; overwrite nothing.
         let page = ConflictPage {
             layout: Layout::for_user("Someone else changed this case", &user, Section::None),

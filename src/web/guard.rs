@@ -39,7 +39,7 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
 
 async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
     let (mut parts, body) = req.into_parts();
-    let meta = RequestMeta::from_parts(&parts);
+    let meta = RequestMeta::from_parts(&parts, &g.app.config.trusted_proxies);
     let is_post = parts.method == Method::POST;
     let config = &g.app.config;
 

@@ -397,6 +397,23 @@ async fn a_stale_edit_shows_a_conflict_and_overwrites_nothing() {
         page.body
             .contains("Status changed from Referral received to Strategy discussion.")
     );
+    // Sending the winning change again (a double click) is not a conflict.
+    let r = mo
+        .post(
+            &format!("/cases/{case}/edit"),
+            &[
+                ("title", "Mia T."),
+                ("status", "strategy"),
+                ("version", &v1),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), format!("/cases/{case}"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM chronology_entries WHERE kind = 'status'")
+            .await,
+        1
+    );
     // Bad input on the edit form.
     let r = pat
         .post(
