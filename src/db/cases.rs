@@ -247,6 +247,8 @@ pub struct ChronologyRow {
     pub note_id: Option<Uuid>,
     pub note_body: Option<String>,
     pub corrects_note_id: Option<Uuid>,
+    /// A later note corrects this one.
+    pub corrected: bool,
 }
 
 /// A page of the chronology, most recent event first, before the entry `before` if given.
@@ -257,7 +259,8 @@ pub async fn chronology(
     limit: i64,
 ) -> sqlx::Result<Vec<ChronologyRow>> {
     sqlx::query_as!(ChronologyRow, r#"SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
-                e.note_id, n.body AS "note_body?", n.corrects_note_id AS "corrects_note_id?"
+                e.note_id, n.body AS "note_body?", n.corrects_note_id AS "corrects_note_id?",
+                EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS "corrected!"
          FROM chronology_entries e
          JOIN users u ON u.id = e.recorded_by
          LEFT JOIN case_notes n ON n.id = e.note_id

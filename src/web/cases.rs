@@ -264,6 +264,7 @@ pub struct EntryView {
     pub note_id: String,
     pub note_body: String,
     pub is_correction: bool,
+    pub corrected: bool,
 }
 
 #[derive(Template)]
@@ -451,6 +452,7 @@ async fn render_case(
             note_id: e.note_id.map(|n| n.to_string()).unwrap_or_default(),
             note_body: e.note_body.unwrap_or_default(),
             is_correction: e.corrects_note_id.is_some(),
+            corrected: e.corrected,
         })
         .collect();
     let status = if note.errors.is_empty() {
