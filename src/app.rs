@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, Request, header};
 use axum::response::Response;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -52,17 +53,41 @@ pub fn router_with_table(state: AppState) -> (Router, Vec<web::RouteSpec>) {
 pub fn with_standard_layers(router: Router, config: &Arc<Config>) -> Router {
     router
         .layer(CatchPanicLayer::custom(panic_page))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
         // Outside the panic and timeout layers, so their pages carry the headers too.
-        .layer(axum::middleware::from_fn_with_state(config.clone(), web::headers::security_headers))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let route = req
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_else(|| "unmatched".to_owned());
-            tracing::info_span!("request", method = %req.method(), route = %route, user_id = tracing::field::Empty)
-        }))
+        .layer(axum::middleware::from_fn_with_state(
+            config.clone(),
+            web::headers::security_headers,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_else(|| "unmatched".to_owned());
+                let request_id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    route = %route,
+                    request_id = %request_id,
+                    user_id = tracing::field::Empty
+                )
+            }),
+        )
+        // Every request gets an id (or keeps the load balancer's), echoed on the response, so a
+        // person's report and the log lines of that request can be matched up.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 fn static_dir() -> std::path::PathBuf {

@@ -49,14 +49,20 @@ pub enum Command {
     VerifyAudit,
 }
 
+/// Logs go to standard output: readable text, or one JSON object a line with `HAVEN_LOG_FORMAT=json`
+/// (for a log collector). Filter with `HAVEN_LOG` (tracing's `EnvFilter` syntax).
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("HAVEN_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = if std::env::var("HAVEN_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -271,6 +271,18 @@ async fn security_headers_are_on_pages_static_files_and_error_pages() {
 }
 
 #[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::new().await;
+    let mut c = app.client();
+    let a = c.get("/sign-in").await;
+    let b = c.get("/sign-in").await;
+    assert_eq!(a.header("x-request-id").len(), 36);
+    assert_ne!(a.header("x-request-id"), b.header("x-request-id"));
+    let missing = c.get("/nowhere").await;
+    assert!(!missing.header("x-request-id").is_empty());
+}
+
+#[tokio::test]
 async fn health_checks_answer() {
     let app = TestApp::new().await;
     let mut c = app.client();
