@@ -7,10 +7,9 @@ cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund --ignore-scripts
 dist=node_modules/govuk-frontend/dist/govuk
 rm -rf static/govuk
-mkdir -p static/govuk/assets
-# Images and the manifest; the GDS Transport fonts are deliberately not copied (Haven is not a gov.uk service).
-cp -R "$dist/assets/images" static/govuk/assets/
-cp "$dist/assets/manifest.json" static/govuk/assets/
+mkdir -p static/govuk
+# Only the JavaScript. GOV.UK's images (crown, crest, icons) and the GDS Transport font are
+# deliberately not copied: Haven is not a gov.uk service and must not look like one.
 cp "$dist/govuk-frontend.min.js" static/govuk/
 npx --no-install sass --no-source-map --style=compressed --load-path=node_modules --pkg-importer=node \
   frontend/haven.scss static/haven.css
