@@ -111,6 +111,11 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             "HAVEN_PUBLIC_URL is plain http: cookies are not marked Secure and HSTS is off. Use this only on your own machine."
         );
     }
+    if state.config.secret_key_is_development {
+        tracing::warn!(
+            "HAVEN_SECRET_KEY is not set: using the public development key. Set it before real use."
+        );
+    }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, public_url = %state.config.public_url, "Haven is listening");
     axum::serve(

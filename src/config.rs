@@ -40,6 +40,10 @@ pub struct Config {
     /// Load balancers or proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
     /// Empty: the connecting address is the client's.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The key that encrypts secrets Haven must be able to read back (authenticator app keys).
+    pub secret_key: Secret<[u8; 32]>,
+    /// True when no key was configured and the fixed development key is in use (plain http only).
+    pub secret_key_is_development: bool,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/haven";
@@ -137,7 +141,19 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let (secret_key, secret_key_is_development) = match get("HAVEN_SECRET_KEY") {
+            Some(v) => (parse_key(v.trim())?, false),
+            None if public_url.scheme() == "https" => {
+                return Err(ConfigError {
+                    name: "HAVEN_SECRET_KEY",
+                    message: "must be set when Haven is served over https: 64 hexadecimal characters, e.g. from `openssl rand -hex 32`".into(),
+                });
+            }
+            None => (development_key(), true),
+        };
         Ok(Config {
+            secret_key: Secret::new(secret_key),
+            secret_key_is_development,
             trusted_proxies,
             database_url: Secret::new(database_url),
             listen,
@@ -159,6 +175,24 @@ impl Config {
     pub fn public_origin(&self) -> String {
         self.public_url.origin().ascii_serialization()
     }
+}
+
+fn parse_key(hex_text: &str) -> Result<[u8; 32], ConfigError> {
+    hex::decode(hex_text)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or(ConfigError {
+            name: "HAVEN_SECRET_KEY",
+            message:
+                "expected 64 hexadecimal characters (32 bytes), e.g. from `openssl rand -hex 32`"
+                    .into(),
+        })
+}
+
+/// A fixed, public key for local development over plain http. Never used over https.
+fn development_key() -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b"haven local development key: not secret").into()
 }
 
 #[cfg(test)]
@@ -191,7 +225,12 @@ mod tests {
 
     #[test]
     fn https_public_url_turns_on_secure_mode() {
-        let c = from(&[("HAVEN_PUBLIC_URL", "https://haven.example.org")]).unwrap();
+        let key = "0f".repeat(32);
+        let c = from(&[
+            ("HAVEN_PUBLIC_URL", "https://haven.example.org"),
+            ("HAVEN_SECRET_KEY", &key),
+        ])
+        .unwrap();
         assert!(c.is_https());
         assert_eq!(c.public_origin(), "https://haven.example.org");
     }
@@ -218,6 +257,26 @@ mod tests {
                 .name,
             "HAVEN_TRUSTED_PROXIES"
         );
+    }
+
+    #[test]
+    fn secret_key_is_required_over_https_and_must_be_32_bytes() {
+        let e = from(&[("HAVEN_PUBLIC_URL", "https://haven.example.org")]).unwrap_err();
+        assert_eq!(e.name, "HAVEN_SECRET_KEY");
+        let key = "ab".repeat(32);
+        let c = from(&[
+            ("HAVEN_PUBLIC_URL", "https://haven.example.org"),
+            ("HAVEN_SECRET_KEY", &key),
+        ])
+        .unwrap();
+        assert_eq!(c.secret_key.expose(), &[0xab; 32]);
+        assert!(!c.secret_key_is_development);
+        assert!(from(&[]).unwrap().secret_key_is_development);
+        assert_eq!(
+            from(&[("HAVEN_SECRET_KEY", "abcd")]).unwrap_err().name,
+            "HAVEN_SECRET_KEY"
+        );
+        assert!(!format!("{c:?}").contains("abab"));
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod csrf;
 pub mod current;
 pub mod password;
 pub mod policy;
+pub mod secret_box;
 pub mod throttle;
 pub mod token;
 pub mod totp;

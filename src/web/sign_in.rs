@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::auth::current::{self, Stage, pre_session_cookie_name, session_cookie_name, set_cookie};
-use crate::auth::{CurrentUser, RequestMeta, password, throttle, token, totp};
+use crate::auth::{CurrentUser, RequestMeta, password, secret_box, throttle, token, totp};
 use crate::db;
 use crate::domain::{self, Email};
 use crate::error::{AppError, AppResult};
@@ -359,7 +359,12 @@ pub async fn code_submit(
     };
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let mut method = "app";
-    let ok = match (u.totp_secret.as_deref(), u.totp_enabled()) {
+    let secret_key = state.config.secret_key.expose();
+    let secret = u
+        .totp_secret
+        .as_deref()
+        .and_then(|s| secret_box::open(secret_key, s));
+    let ok = match (secret.as_deref(), u.totp_enabled()) {
         (Some(secret), true) => match totp::verify(secret, &typed, now, u.totp_last_step) {
             Some(step) => {
                 db::users::record_totp_step(&mut *tx, u.id, step).await?;
@@ -443,16 +448,22 @@ pub async fn render_enrol(
     let existing = db::users::find(&state.pool, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let key = state.config.secret_key.expose();
     // Keep the pending secret when re-showing after a wrong code, so the app entry still matches.
-    let secret = match (
-        existing.totp_secret,
+    let kept = match (
+        existing.totp_secret.as_deref(),
         existing.totp_enabled_at,
         errors.is_empty(),
     ) {
-        (Some(s), None, false) => s,
-        _ => {
+        (Some(sealed), None, false) => secret_box::open(key, sealed),
+        _ => None,
+    };
+    let secret = match kept {
+        Some(s) => s,
+        None => {
             let s = totp::new_secret();
-            db::users::set_pending_totp_secret(&state.pool, user.id, &s).await?;
+            db::users::set_pending_totp_secret(&state.pool, user.id, &secret_box::seal(key, &s))
+                .await?;
             s
         }
     };
@@ -486,7 +497,11 @@ pub async fn confirm_enrol(
         .await?
         .ok_or(AppError::NotFound)?;
     let now = chrono::Utc::now().timestamp().max(0) as u64;
-    let step = match (u.totp_secret.as_deref(), u.totp_enabled_at) {
+    let secret = u
+        .totp_secret
+        .as_deref()
+        .and_then(|s| secret_box::open(state.config.secret_key.expose(), s));
+    let step = match (secret.as_deref(), u.totp_enabled_at) {
         (Some(secret), None) => totp::verify(secret, form.raw("code"), now, None),
         _ => None,
     };

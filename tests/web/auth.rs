@@ -116,7 +116,14 @@ async fn sign_in_rotates_the_session_token_and_sign_out_revokes_it() {
 
 #[tokio::test]
 async fn session_cookie_is_http_only_and_secure_prefixed_over_https() {
-    let app = TestApp::with_env(&[("HAVEN_PUBLIC_URL", "https://haven.example.org")]).await;
+    let app = TestApp::with_env(&[
+        ("HAVEN_PUBLIC_URL", "https://haven.example.org"),
+        (
+            "HAVEN_SECRET_KEY",
+            "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
+        ),
+    ])
+    .await;
     app.user("practitioner", "pat@example.org", "Team A").await;
     let mut c = app.client();
     c.origin = Some("https://haven.example.org".into());
@@ -212,6 +219,16 @@ async fn lado_must_set_up_a_security_code_at_first_sign_in() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<svg"), "QR code shown");
     let secret = page.select("#secret")[0].clone();
+    // The app key is stored encrypted, never as the text shown on the page.
+    let stored: String = sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        stored.starts_with("v1.") && !stored.contains(&secret),
+        "{stored}"
+    );
     let r = c.post("/sign-in/set-up-code", &[("code", "000000")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.error_summary()[0].contains("not right"));

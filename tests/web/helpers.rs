@@ -120,9 +120,10 @@ impl TestApp {
     /// Give an account a working second factor and return its secret.
     pub async fn enrol_totp(&self, user_id: Uuid) -> String {
         let secret = haven::auth::totp::new_secret();
+        let sealed = haven::auth::secret_box::seal(self.config.secret_key.expose(), &secret);
         sqlx::query("UPDATE users SET totp_secret = $2, totp_enabled_at = now() WHERE id = $1")
             .bind(user_id)
-            .bind(&secret)
+            .bind(&sealed)
             .execute(&self.pool)
             .await
             .unwrap();
