@@ -494,6 +494,29 @@ fn check_sections(row: &DraftRow) -> Vec<(String, Vec<SummaryRow>)> {
     out
 }
 
+/// Save a draft's answers and audit which page changed (the answers themselves stay out of the
+/// audit trail).
+async fn save_draft(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    data: &ReferralDraft,
+    step: Step,
+) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    db::drafts::save(&mut *tx, id, data).await?;
+    audit::record(
+        &mut tx,
+        &user.actor(),
+        Event::new("referral.draft_update", "referral_draft")
+            .entity(id)
+            .details(serde_json::json!({ "page": step.slug() })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn load_draft(
     state: &AppState,
     user: &CurrentUser,
@@ -688,10 +711,10 @@ pub async fn step_submit(
                     return page_from_draft(&user, &row, step, e).respond();
                 }
                 d.children_done = true;
-                db::drafts::save(&state.pool, id, d).await?;
+                save_draft(&state, &user, id, d, step).await?;
                 return Ok(next_after(d, id).into_response());
             }
-            db::drafts::save(&state.pool, id, d).await?;
+            save_draft(&state, &user, id, d, step).await?;
             return Ok(Redirect::to(&step_href(id, step)).into_response());
         }
         Step::Adults => {
@@ -726,10 +749,10 @@ pub async fn step_submit(
             let d = &mut row.data;
             if form.raw("action") == "continue" {
                 d.adults_done = true;
-                db::drafts::save(&state.pool, id, d).await?;
+                save_draft(&state, &user, id, d, step).await?;
                 return Ok(next_after(d, id).into_response());
             }
-            db::drafts::save(&state.pool, id, d).await?;
+            save_draft(&state, &user, id, d, step).await?;
             return Ok(Redirect::to(&step_href(id, step)).into_response());
         }
         Step::Concerns => {
@@ -825,7 +848,7 @@ pub async fn step_submit(
         }
         Step::Check => unreachable!("handled above"),
     }
-    db::drafts::save(&state.pool, id, &row.data).await?;
+    save_draft(&state, &user, id, &row.data, step).await?;
     Ok(next_after(&row.data, id).into_response())
 }
 
@@ -860,7 +883,7 @@ pub async fn remove_person(
             row.data.adults.remove(index);
         }
     }
-    db::drafts::save(&state.pool, id, &row.data).await?;
+    save_draft(&state, &user, id, &row.data, step).await?;
     Ok(Redirect::to(&step_href(id, step)).into_response())
 }
 

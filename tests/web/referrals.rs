@@ -237,7 +237,12 @@ async fn practitioner_logs_a_referral_and_lands_on_the_new_case() {
     );
     assert_eq!(page.select(".haven-entry").len(), 3);
     let actions = app.audit_actions().await;
-    for a in ["referral.start", "case.create", "case.view"] {
+    for a in [
+        "referral.start",
+        "referral.draft_update",
+        "case.create",
+        "case.view",
+    ] {
         assert!(
             actions.contains(&a.to_owned()),
             "missing audit {a}: {actions:?}"
