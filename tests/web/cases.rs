@@ -522,3 +522,36 @@ async fn a_manager_of_two_teams_sees_both_teams_cases_merged_newest_first() {
     assert_eq!(rows, expected);
     assert!(!second.body.contains("Other team child"));
 }
+
+#[tokio::test]
+async fn a_post_from_an_expired_session_changes_nothing() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Mia Thornbury",
+        ConcernKind::Grooming,
+    )
+    .await;
+    let page = pat.get(&format!("/cases/{case}")).await;
+    let idem = page.attr("input[name=_idem]", "value")[0].clone();
+    sqlx::query("UPDATE sessions SET last_seen_at = now() - interval '2 hours' WHERE user_id = $1")
+        .bind(pat_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = pat
+        .post(
+            &format!("/cases/{case}/notes"),
+            &[
+                ("body", "Written after the session ended"),
+                ("corrects", ""),
+                ("_idem", &idem),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/sign-in?ended=1");
+    assert_eq!(app.count("SELECT count(*) FROM case_notes").await, 0);
+}
