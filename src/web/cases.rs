@@ -284,6 +284,7 @@ struct CasePage {
     account: String,
     entries: Vec<EntryView>,
     older_href: String,
+    oldest_first: bool,
     can_see_audit: bool,
     // The note form.
     errors: Errors,
@@ -297,7 +298,10 @@ struct CasePage {
 
 #[derive(Deserialize, Default)]
 pub struct ShowQuery {
-    before: Option<String>,
+    /// "oldest" to read the chronology from the start.
+    order: Option<String>,
+    /// Continue the chronology after this entry.
+    from: Option<String>,
     correct: Option<String>,
     created: Option<String>,
 }
@@ -322,22 +326,43 @@ pub struct NoteForm {
     corrects: Option<Uuid>,
 }
 
+/// Which way the chronology reads, and where this page of it starts.
+#[derive(Clone, Copy, Default)]
+pub struct ChronologyPage {
+    pub oldest_first: bool,
+    pub from: Option<Uuid>,
+}
+
 async fn render_case(
     state: &AppState,
     user: &CurrentUser,
     case: CaseRow,
-    before: Option<Uuid>,
+    page: ChronologyPage,
     note: NoteForm,
     created: bool,
 ) -> AppResult<Response> {
     let people = db::cases::people(&state.pool, case.id).await?;
     let referral = db::cases::referral(&state.pool, case.id).await?;
-    let mut entries =
-        db::cases::chronology(&state.pool, case.id, before, CHRONOLOGY_PAGE + 1).await?;
+    let mut entries = db::cases::chronology(
+        &state.pool,
+        case.id,
+        page.oldest_first,
+        page.from,
+        CHRONOLOGY_PAGE + 1,
+    )
+    .await?;
     let more = entries.len() as i64 > CHRONOLOGY_PAGE;
     entries.truncate(CHRONOLOGY_PAGE as usize);
+    let order = if page.oldest_first {
+        "oldest"
+    } else {
+        "newest"
+    };
     let older_href = match (more, entries.last()) {
-        (true, Some(last)) => format!("/cases/{}?before={}#chronology", case.id, last.id),
+        (true, Some(last)) => format!(
+            "/cases/{}?order={order}&from={}#chronology",
+            case.id, last.id
+        ),
         _ => String::new(),
     };
     let corrects_when = match note.corrects {
@@ -480,6 +505,7 @@ async fn render_case(
         account,
         entries,
         older_href,
+        oldest_first: page.oldest_first,
         can_see_audit: matches!(user.role, Role::Manager | Role::Lado),
         errors: note.errors,
         note: note.body,
@@ -521,7 +547,10 @@ pub async fn show(
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
     let case = open_case(&state, &user, id, "case.view").await?;
-    let before = q.before.as_deref().and_then(|b| Uuid::parse_str(b).ok());
+    let page = ChronologyPage {
+        oldest_first: q.order.as_deref() == Some("oldest"),
+        from: q.from.as_deref().and_then(|b| Uuid::parse_str(b).ok()),
+    };
     let corrects = match q.correct.as_deref().and_then(|c| Uuid::parse_str(c).ok()) {
         Some(n) if db::cases::note_in_case(&state.pool, id, n).await? => Some(n),
         _ => None,
@@ -533,7 +562,7 @@ pub async fn show(
         time: String::new(),
         corrects,
     };
-    render_case(&state, &user, case, before, note, q.created.is_some()).await
+    render_case(&state, &user, case, page, note, q.created.is_some()).await
 }
 
 pub async fn add_note(
@@ -625,7 +654,7 @@ pub async fn add_note(
             time: time_text,
             corrects,
         };
-        return render_case(&state, &user, case, None, note, false).await;
+        return render_case(&state, &user, case, ChronologyPage::default(), note, false).await;
     };
     let location = format!("/cases/{id}#chronology");
     if let Some(earlier) = db::cases::claim_submission(&mut tx, idem, user.id, &location).await? {

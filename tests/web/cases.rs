@@ -555,3 +555,57 @@ async fn a_post_from_an_expired_session_changes_nothing() {
     assert_eq!(r.location(), "/sign-in?ended=1");
     assert_eq!(app.count("SELECT count(*) FROM case_notes").await, 0);
 }
+
+#[tokio::test]
+async fn the_chronology_reads_either_way_and_pages_by_key() {
+    let app = TestApp::new().await;
+    let (mut mo, mo_id) = app.signed_in("manager").await;
+    let case = make_case(
+        &app,
+        mo_id,
+        "Team A",
+        "Mia Thornbury",
+        ConcernKind::Grooming,
+    )
+    .await;
+    let start = Utc::now() - chrono::Duration::days(30);
+    let mut tx = app.pool.begin().await.unwrap();
+    for i in 0..105 {
+        haven::db::cases::add_note(
+            &mut tx,
+            case,
+            &format!("Note number {i:03}"),
+            start + chrono::Duration::hours(i),
+            None,
+            mo_id,
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Newest first (the default): the referral and case-opened entries (now), then the notes.
+    let page = mo.get(&format!("/cases/{case}")).await;
+    let entries = page.select(".haven-entry");
+    assert_eq!(entries.len(), 100);
+    assert!(entries[0].contains("opened"), "{}", entries[0]);
+    assert!(entries[2].contains("Note number 104"), "{}", entries[2]);
+    let older = page.attr("a[rel=next]", "href")[0].clone();
+    assert!(older.contains("order=newest"));
+    let page2 = mo.get(&older).await;
+    let rest = page2.select(".haven-entry");
+    assert_eq!(rest.len(), 107 - 100);
+    assert!(rest.last().unwrap().contains("Note number 000"));
+    // Oldest first: starts at the earliest note and reads forward.
+    let page = mo.get(&format!("/cases/{case}?order=oldest")).await;
+    let entries = page.select(".haven-entry");
+    assert!(entries[0].contains("Note number 000"), "{}", entries[0]);
+    let later = page.attr("a[rel=next]", "href")[0].clone();
+    let page2 = mo.get(&later).await;
+    assert!(
+        page2
+            .select(".haven-entry")
+            .last()
+            .unwrap()
+            .contains("opened")
+    );
+}

@@ -168,7 +168,7 @@ async fn serve_creates_its_database_answers_health_checks_and_stops_on_sigterm()
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let name = format!("haven_test_{}", uuid::Uuid::new_v4().simple());
+    let name = crate::helpers::test_db_name();
     let server = std::env::var("HAVEN_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let mut child = Command::new(env!("CARGO_BIN_EXE_haven"))

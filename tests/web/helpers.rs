@@ -28,7 +28,21 @@ fn server_url() -> String {
 
 static CLEANED: OnceCell<()> = OnceCell::const_new();
 
-/// Drop databases left by earlier runs (each test makes its own and leaves it for inspection).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A fresh test database name. It carries its creation time, so a later run can tell databases
+/// left behind long ago from those of another test run happening right now.
+pub fn test_db_name() -> String {
+    format!("haven_test_{}_{}", unix_now(), Uuid::new_v4().simple())
+}
+
+/// Drop databases left by runs more than an hour ago (each test makes its own and leaves it
+/// for inspection). Younger ones may belong to a run in progress and are left alone.
 async fn clean_old_databases() {
     let mut conn = PgConnection::connect(&format!("{}/postgres", server_url()))
         .await
@@ -39,11 +53,18 @@ async fn clean_old_databases() {
             .await
             .unwrap();
     for n in names {
-        let _ = conn
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)"
-            )))
-            .await;
+        let made: Option<u64> = n
+            .strip_prefix("haven_test_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|t| t.parse().ok());
+        // Names without a time are from an older harness: drop them too.
+        if made.is_none_or(|t| unix_now().saturating_sub(t) > 3600) {
+            let _ = conn
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)"
+                )))
+                .await;
+        }
     }
 }
 
@@ -63,7 +84,7 @@ impl TestApp {
 
     pub async fn with_env(extra: &[(&str, &str)]) -> TestApp {
         CLEANED.get_or_init(clean_old_databases).await;
-        let name = format!("haven_test_{}", Uuid::new_v4().simple());
+        let name = test_db_name();
         let url = format!("{}/{name}", server_url());
         haven::db::ensure_database(&url).await.unwrap();
         haven::db::migrate(&url).await.unwrap();
