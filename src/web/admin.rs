@@ -432,17 +432,36 @@ pub async fn reset_second_factor(
         return Err(AppError::NotFound);
     }
     db::users::reset_second_factor(&mut tx, id).await?;
-    let ended = db::sessions::end_all_for_user(&mut *tx, id, "second_factor_reset").await?;
-    audit::record(
+    sign_out_everywhere(
         &mut tx,
-        &admin.actor(),
-        Event::new("user.second_factor_reset", "user")
-            .entity(id)
-            .details(serde_json::json!({ "sessions_ended": ended })),
+        &admin,
+        id,
+        "user.second_factor_reset",
+        "second_factor_reset",
     )
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+/// End every session of an account and record `action`, with how many sessions ended.
+async fn sign_out_everywhere(
+    tx: &mut sqlx::PgConnection,
+    admin: &CurrentUser,
+    id: Uuid,
+    action: &str,
+    reason: &str,
+) -> AppResult<()> {
+    let ended = db::sessions::end_all_for_user(&mut *tx, id, reason).await?;
+    audit::record(
+        tx,
+        &admin.actor(),
+        Event::new(action, "user")
+            .entity(id)
+            .details(serde_json::json!({ "sessions_ended": ended })),
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn disable_user(
@@ -461,15 +480,7 @@ pub async fn disable_user(
         return Err(AppError::NotFound);
     }
     if db::users::disable(&mut *tx, id).await? {
-        let ended = db::sessions::end_all_for_user(&mut *tx, id, "account_disabled").await?;
-        audit::record(
-            &mut tx,
-            &admin.actor(),
-            Event::new("user.disable", "user")
-                .entity(id)
-                .details(serde_json::json!({ "sessions_ended": ended })),
-        )
-        .await?;
+        sign_out_everywhere(&mut tx, &admin, id, "user.disable", "account_disabled").await?;
     }
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
@@ -485,15 +496,7 @@ pub async fn end_sessions(
     if db::users::find(&mut *tx, id).await?.is_none() {
         return Err(AppError::NotFound);
     }
-    let ended = db::sessions::end_all_for_user(&mut *tx, id, "ended_by_admin").await?;
-    audit::record(
-        &mut tx,
-        &admin.actor(),
-        Event::new("user.sessions_ended", "user")
-            .entity(id)
-            .details(serde_json::json!({ "sessions_ended": ended })),
-    )
-    .await?;
+    sign_out_everywhere(&mut tx, &admin, id, "user.sessions_ended", "ended_by_admin").await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }

@@ -438,68 +438,51 @@ async fn database_error_details_are_kept_out_of_the_log() {
     assert!(logged.contains("teams_name_length"), "{logged}");
 }
 
-#[tokio::test]
-async fn the_client_address_comes_from_a_trusted_proxy_only() {
+/// A failed sign-in sent from 127.0.0.1 with an `X-Forwarded-For` header; returns the address
+/// the audit trail recorded for it.
+async fn recorded_address(app: &TestApp, forwarded_for: &str) -> Option<String> {
     use axum::http::header;
-    let app = TestApp::with_env(&[("HAVEN_TRUSTED_PROXIES", "127.0.0.0/8")]).await;
-    app.user("practitioner", "pat@example.org", "Team A").await;
-    // Behind the (trusted, loopback) load balancer: the forwarded address is recorded.
     let mut c = app.client();
     c.get("/sign-in").await;
-    let body = format!(
-        "_csrf={}&email=pat%40example.org&password=wrong+password+here",
-        c.csrf
-    );
     let req = axum::http::Request::builder()
         .method("POST")
         .uri("/sign-in")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ORIGIN, app.config.public_origin())
         .header(header::COOKIE, format!("haven_csrf={}", c.csrf))
-        .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
-        .extension(axum::extract::ConnectInfo(
-            "127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap(),
-        ))
-        .body(axum::body::Body::from(body.clone()))
-        .unwrap();
-    tower::ServiceExt::oneshot(app.router.clone(), req)
-        .await
-        .unwrap();
-    let ip: Option<String> = sqlx::query_scalar(
-        "SELECT actor_ip FROM audit_events WHERE action = 'auth.sign_in_failed'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(ip.as_deref(), Some("203.0.113.7"));
-
-    // Without a trusted proxy the header is ignored.
-    let plain = TestApp::new().await;
-    let mut c = plain.client();
-    c.get("/sign-in").await;
-    let req = axum::http::Request::builder()
-        .method("POST")
-        .uri("/sign-in")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ORIGIN, plain.config.public_origin())
-        .header(header::COOKIE, format!("haven_csrf={}", c.csrf))
-        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-forwarded-for", forwarded_for)
         .extension(axum::extract::ConnectInfo(
             "127.0.0.1:4000".parse::<std::net::SocketAddr>().unwrap(),
         ))
         .body(axum::body::Body::from(format!(
-            "_csrf={}&email=x%40example.org&password=wrong+password+here",
+            "_csrf={}&email=pat%40example.org&password=wrong+password+here",
             c.csrf
         )))
         .unwrap();
-    tower::ServiceExt::oneshot(plain.router.clone(), req)
+    tower::ServiceExt::oneshot(app.router.clone(), req)
         .await
         .unwrap();
-    let ip: Option<String> = sqlx::query_scalar(
-        "SELECT actor_ip FROM audit_events WHERE action = 'auth.sign_in_failed'",
-    )
-    .fetch_one(&plain.pool)
-    .await
-    .unwrap();
-    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+    sqlx::query_scalar("SELECT actor_ip FROM audit_events WHERE action = 'auth.sign_in_failed'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_a_trusted_proxy_only() {
+    // Behind a trusted (loopback) load balancer: the right-most forwarded address is recorded,
+    // not the one a client wrote further left.
+    let behind_lb = TestApp::with_env(&[("HAVEN_TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+    assert_eq!(
+        recorded_address(&behind_lb, "6.6.6.6, 203.0.113.7")
+            .await
+            .as_deref(),
+        Some("203.0.113.7")
+    );
+    // Without a trusted proxy the header is ignored.
+    let direct = TestApp::new().await;
+    assert_eq!(
+        recorded_address(&direct, "203.0.113.7").await.as_deref(),
+        Some("127.0.0.1")
+    );
 }
