@@ -550,9 +550,22 @@ pub async fn step_form(
     page_from_draft(&user, &row, step, Errors::default()).respond()
 }
 
-/// After a page is answered: the next unanswered page, or the check page.
-fn next_after(d: &ReferralDraft, id: Uuid) -> Redirect {
-    Redirect::to(&step_href(id, first_missing(d)))
+/// What answering a page did.
+enum Outcome {
+    /// The answer is in the draft; save it, then show `Stay` (the same page, e.g. after adding a
+    /// child) or `Next` (the next unanswered page, or the check page).
+    Saved(Then),
+    /// The page comes back with messages and what was typed; nothing is saved.
+    Again(Box<StepPage>),
+}
+
+enum Then {
+    Stay,
+    Next,
+}
+
+fn again(page: StepPage) -> AppResult<Outcome> {
+    Ok(Outcome::Again(Box::new(page)))
 }
 
 pub async fn step_submit(
@@ -570,286 +583,326 @@ pub async fn step_submit(
         Ok(r) => r,
         Err(redirect) => return Ok(redirect),
     };
-    let mut e = Errors::default();
-    let d = &mut row.data;
-    match step {
-        Step::Referrer => {
-            form.only(&["name", "role", "agency", "contact"])?;
-            let r = Referrer {
-                name: e.text(&form, "name", "The referrer's name", true, 200),
-                role: e.text(&form, "role", "The referrer's role", true, 200),
-                agency: e.text(
-                    &form,
-                    "agency",
-                    "The referrer's agency or organisation",
-                    true,
-                    200,
-                ),
-                contact: e.text(&form, "contact", "How to contact the referrer", true, 500),
-            };
-            if !e.is_empty() {
-                let mut p = StepPage::new(&user, id, step, e);
-                (p.r_name, p.r_role, p.r_agency, p.r_contact) =
-                    (r.name, r.role, r.agency, r.contact);
-                return p.respond();
-            }
-            d.referrer = Some(r);
-        }
-        Step::Received => {
-            form.only(&["received-day", "received-month", "received-year", "time"])?;
-            let (parts, date) = e.date(
-                &form,
-                "received",
-                "The date the referral was received",
-                true,
-            );
-            let time_text = e.text(
-                &form,
-                "time",
-                "The time the referral was received",
-                true,
-                20,
-            );
-            let mut at = None;
-            if !e.has("time") {
-                match parse_clock(&time_text) {
-                    None => e.add(
-                        "time",
-                        "Enter the time as hours and minutes, like 14:30 or 2:30pm",
-                    ),
-                    Some(t) => {
-                        if let Some(date) = date {
-                            match london_to_utc(date, t) {
-                                None => e.add("time", "That time did not happen on that date (the clocks went forward); check it"),
-                                Some(u) if u > Utc::now() + chrono::Duration::minutes(5) => {
-                                    e.add("received-day", "The date and time the referral was received must be in the past")
-                                }
-                                Some(u) if chrono::Datelike::year(&london_date(u)) < 2000 => {
-                                    e.add("received-day", "The date the referral was received must be after 2000")
-                                }
-                                Some(u) => at = Some(u),
-                            }
-                        }
-                    }
-                }
-            }
-            match at {
-                Some(at) if e.is_empty() => d.received = Some(Received { at }),
-                _ => {
-                    let mut p = StepPage::new(&user, id, step, e);
-                    p.received_date = parts;
-                    p.received_time = time_text;
-                    return p.respond();
-                }
-            }
-        }
-        Step::Children => {
-            form.only(&[
-                "name",
-                "dob-day",
-                "dob-month",
-                "dob-year",
-                "age",
-                "school",
-                "household",
-                "action",
-            ])?;
-            let adding = form.raw("action") == "add" || !form.raw("name").trim().is_empty();
-            if adding {
-                let name = e.text(&form, "name", "The child's name", true, 200);
-                let (dob_parts, dob) = e.date(&form, "dob", "Date of birth", false);
-                let age_text = e.text(&form, "age", "Approximate age", false, 3);
-                let age = if age_text.is_empty() {
-                    None
-                } else {
-                    match age_text.parse::<i32>() {
-                        Ok(a) if (0..=17).contains(&a) => Some(a),
-                        _ => {
-                            e.add("age", "Approximate age must be a whole number from 0 to 17");
-                            None
-                        }
-                    }
-                };
-                if let Some(dob) = dob {
-                    let today = london_date(Utc::now());
-                    if dob > today {
-                        e.add("dob-day", "Date of birth must be in the past");
-                    } else if today.years_since(dob).unwrap_or(0) >= 18 {
-                        e.add(
-                            "dob-day",
-                            "A child must be under 18; record adults on the next page",
-                        );
-                    }
-                }
-                let school = e.text(&form, "school", "School or setting", false, 200);
-                let household = e.text(&form, "household", "Who the child lives with", false, 500);
-                if !e.is_empty() {
-                    let mut p = page_from_draft(&user, &row, step, e);
-                    (p.p_name, p.p_dob, p.p_age, p.p_school, p.p_household) =
-                        (name, dob_parts, age_text, school, household);
-                    return p.respond();
-                }
-                if row.data.children.len() >= 50 {
-                    return Err(AppError::BadRequest("too many children on one referral"));
-                }
-                row.data.children.push(ChildDraft {
-                    name,
-                    date_of_birth: dob,
-                    age_estimate: if dob.is_some() { None } else { age },
-                    school,
-                    household,
-                });
-                row.data.children_done = false;
-            }
-            let d = &mut row.data;
-            if form.raw("action") == "continue" {
-                if d.children.is_empty() {
-                    e.add(
-                        "name",
-                        "Add at least one child: if you do not know their name, describe them",
-                    );
-                    return page_from_draft(&user, &row, step, e).respond();
-                }
-                d.children_done = true;
-                save_draft(&state, &user, id, d, step).await?;
-                return Ok(next_after(d, id).into_response());
-            }
-            save_draft(&state, &user, id, d, step).await?;
-            return Ok(Redirect::to(&step_href(id, step)).into_response());
-        }
-        Step::Adults => {
-            form.only(&["name", "relationship", "household", "action"])?;
-            let adding = form.raw("action") == "add" || !form.raw("name").trim().is_empty();
-            if adding {
-                let name = e.text(&form, "name", "The adult's name", true, 200);
-                let relationship = e.choice(
-                    &form,
-                    "relationship",
-                    "Select how the adult is connected to the child",
-                    Relationship::parse,
-                );
-                let household = e.text(&form, "household", "Where they live or work", false, 500);
-                let (Some(relationship), true) = (relationship, e.is_empty()) else {
-                    let mut p = page_from_draft(&user, &row, step, e);
-                    p.p_name = name;
-                    p.p_household = household;
-                    p.relationships = relationship_choices(form.raw("relationship"));
-                    return p.respond();
-                };
-                if row.data.adults.len() >= 50 {
-                    return Err(AppError::BadRequest("too many adults on one referral"));
-                }
-                row.data.adults.push(AdultDraft {
-                    name,
-                    relationship,
-                    household,
-                });
-                row.data.adults_done = false;
-            }
-            let d = &mut row.data;
-            if form.raw("action") == "continue" {
-                d.adults_done = true;
-                save_draft(&state, &user, id, d, step).await?;
-                return Ok(next_after(d, id).into_response());
-            }
-            save_draft(&state, &user, id, d, step).await?;
-            return Ok(Redirect::to(&step_href(id, step)).into_response());
-        }
-        Step::Concerns => {
-            form.only(&["concerns"])?;
-            let picked: Vec<ConcernKind> = form
-                .all("concerns")
-                .into_iter()
-                .filter_map(ConcernKind::parse)
-                .collect();
-            if picked.is_empty() {
-                e.add("concerns", "Select at least one kind of concern");
-                return page_from_draft(&user, &row, step, e).respond();
-            }
-            d.concerns = ConcernKind::ALL
-                .iter()
-                .copied()
-                .filter(|k| picked.contains(k))
-                .collect();
-        }
-        Step::Account => {
-            form.only(&["account"])?;
-            let text = e.text(
-                &form,
-                "account",
-                "What happened, in the referrer's words",
-                true,
-                20_000,
-            );
-            if !e.is_empty() {
-                let mut p = StepPage::new(&user, id, step, e);
-                p.account = text;
-                return p.respond();
-            }
-            d.account = Some(text);
-        }
-        Step::Risk => {
-            form.only(&["risk", "details"])?;
-            let answer = form.raw("risk");
-            let details = e.text(
-                &form,
-                "details",
-                "What the immediate risk is",
-                answer == "yes",
-                2000,
-            );
-            if answer != "yes" && answer != "no" {
-                e.add(
-                    "risk",
-                    "Select yes if any child is at immediate risk of significant harm",
-                );
-            }
-            if !e.is_empty() {
-                let mut p = StepPage::new(&user, id, step, e);
-                p.yes_no = yes_no_choices(Some(answer), false);
-                p.details = details;
-                return p.respond();
-            }
-            d.risk = Some(Risk {
-                immediate: answer == "yes",
-                details: if answer == "yes" {
-                    details
-                } else {
-                    String::new()
-                },
-            });
-        }
-        Step::Work => {
-            form.only(&["works", "details"])?;
-            let answer = WorksWithChildren::parse(form.raw("works"));
-            let details = e.text(
-                &form,
-                "details",
-                "Where they work or volunteer with children",
-                answer == Some(WorksWithChildren::Yes),
-                1000,
-            );
-            if answer.is_none() {
-                e.add(
-                    "works",
-                    "Select whether the person works or volunteers with children",
-                );
-            }
-            let (Some(answer), true) = (answer, e.is_empty()) else {
-                let mut p = StepPage::new(&user, id, step, e);
-                p.yes_no = yes_no_choices(Some(form.raw("works")), true);
-                p.details = details;
-                return p.respond();
-            };
-            d.work = Some(Work {
-                works_with_children: answer,
-                details,
-            });
-        }
+    let outcome = match step {
+        Step::Referrer => answer_referrer(&user, &mut row, &form)?,
+        Step::Received => answer_received(&user, &mut row, &form)?,
+        Step::Children => answer_child(&user, &mut row, &form)?,
+        Step::Adults => answer_adult(&user, &mut row, &form)?,
+        Step::Concerns => answer_concerns(&user, &mut row, &form)?,
+        Step::Account => answer_account(&user, &mut row, &form)?,
+        Step::Risk => answer_risk(&user, &mut row, &form)?,
+        Step::Work => answer_work(&user, &mut row, &form)?,
         Step::Check => unreachable!("handled above"),
+    };
+    match outcome {
+        Outcome::Again(page) => page.respond(),
+        Outcome::Saved(then) => {
+            save_draft(&state, &user, id, &row.data, step).await?;
+            let to = match then {
+                Then::Stay => step,
+                Then::Next => first_missing(&row.data),
+            };
+            Ok(Redirect::to(&step_href(id, to)).into_response())
+        }
     }
-    save_draft(&state, &user, id, &row.data, step).await?;
-    Ok(next_after(&row.data, id).into_response())
+}
+
+fn answer_referrer(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+    form.only(&["name", "role", "agency", "contact"])?;
+    let mut e = Errors::default();
+    let r = Referrer {
+        name: e.text(form, "name", "The referrer's name", true, 200),
+        role: e.text(form, "role", "The referrer's role", true, 200),
+        agency: e.text(
+            form,
+            "agency",
+            "The referrer's agency or organisation",
+            true,
+            200,
+        ),
+        contact: e.text(form, "contact", "How to contact the referrer", true, 500),
+    };
+    if !e.is_empty() {
+        let mut p = StepPage::new(user, row.id, Step::Referrer, e);
+        (p.r_name, p.r_role, p.r_agency, p.r_contact) = (r.name, r.role, r.agency, r.contact);
+        return again(p);
+    }
+    row.data.referrer = Some(r);
+    Ok(Outcome::Saved(Then::Next))
+}
+
+/// When the referral came in: a real London date and time, in the past, this century.
+fn received_at(
+    e: &mut Errors,
+    date: Option<chrono::NaiveDate>,
+    time_text: &str,
+) -> Option<chrono::DateTime<Utc>> {
+    if e.has("time") {
+        return None;
+    }
+    let Some(t) = parse_clock(time_text) else {
+        e.add(
+            "time",
+            "Enter the time as hours and minutes, like 14:30 or 2:30pm",
+        );
+        return None;
+    };
+    let date = date?;
+    match london_to_utc(date, t) {
+        None => {
+            e.add(
+                "time",
+                "That time did not happen on that date (the clocks went forward); check it",
+            );
+            None
+        }
+        Some(u) if u > Utc::now() + chrono::Duration::minutes(5) => {
+            e.add(
+                "received-day",
+                "The date and time the referral was received must be in the past",
+            );
+            None
+        }
+        Some(u) if chrono::Datelike::year(&london_date(u)) < 2000 => {
+            e.add(
+                "received-day",
+                "The date the referral was received must be after 2000",
+            );
+            None
+        }
+        Some(u) => Some(u),
+    }
+}
+
+fn answer_received(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+    form.only(&["received-day", "received-month", "received-year", "time"])?;
+    let mut e = Errors::default();
+    let (parts, date) = e.date(form, "received", "The date the referral was received", true);
+    let time_text = e.text(form, "time", "The time the referral was received", true, 20);
+    match received_at(&mut e, date, &time_text) {
+        Some(at) if e.is_empty() => {
+            row.data.received = Some(Received { at });
+            Ok(Outcome::Saved(Then::Next))
+        }
+        _ => {
+            let mut p = StepPage::new(user, row.id, Step::Received, e);
+            p.received_date = parts;
+            p.received_time = time_text;
+            again(p)
+        }
+    }
+}
+
+/// The children page adds one child at a time ("Add child"), and "Continue" moves on once there
+/// is at least one. A filled-in name with "Continue" adds that child first.
+fn answer_child(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+    form.only(&[
+        "name",
+        "dob-day",
+        "dob-month",
+        "dob-year",
+        "age",
+        "school",
+        "household",
+        "action",
+    ])?;
+    let mut e = Errors::default();
+    let adding = form.raw("action") == "add" || !form.raw("name").trim().is_empty();
+    if adding {
+        let name = e.text(form, "name", "The child's name", true, 200);
+        let (dob_parts, dob) = e.date(form, "dob", "Date of birth", false);
+        let age_text = e.text(form, "age", "Approximate age", false, 3);
+        let age = match age_text.parse::<i32>() {
+            _ if age_text.is_empty() => None,
+            Ok(a) if (0..=17).contains(&a) => Some(a),
+            _ => {
+                e.add("age", "Approximate age must be a whole number from 0 to 17");
+                None
+            }
+        };
+        if let Some(dob) = dob {
+            let today = london_date(Utc::now());
+            if dob > today {
+                e.add("dob-day", "Date of birth must be in the past");
+            } else if today.years_since(dob).unwrap_or(0) >= 18 {
+                e.add(
+                    "dob-day",
+                    "A child must be under 18; record adults on the next page",
+                );
+            }
+        }
+        let school = e.text(form, "school", "School or setting", false, 200);
+        let household = e.text(form, "household", "Who the child lives with", false, 500);
+        if !e.is_empty() {
+            let mut p = page_from_draft(user, row, Step::Children, e);
+            (p.p_name, p.p_dob, p.p_age, p.p_school, p.p_household) =
+                (name, dob_parts, age_text, school, household);
+            return again(p);
+        }
+        if row.data.children.len() >= 50 {
+            return Err(AppError::BadRequest("too many children on one referral"));
+        }
+        let age_estimate = if dob.is_some() { None } else { age };
+        row.data.children.push(ChildDraft {
+            name,
+            date_of_birth: dob,
+            age_estimate,
+            school,
+            household,
+        });
+        row.data.children_done = false;
+    }
+    if form.raw("action") != "continue" {
+        return Ok(Outcome::Saved(Then::Stay));
+    }
+    if row.data.children.is_empty() {
+        e.add(
+            "name",
+            "Add at least one child: if you do not know their name, describe them",
+        );
+        return again(page_from_draft(user, row, Step::Children, e));
+    }
+    row.data.children_done = true;
+    Ok(Outcome::Saved(Then::Next))
+}
+
+/// Adults work like children, but the page may be left with nobody added.
+fn answer_adult(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+    form.only(&["name", "relationship", "household", "action"])?;
+    let mut e = Errors::default();
+    let adding = form.raw("action") == "add" || !form.raw("name").trim().is_empty();
+    if adding {
+        let name = e.text(form, "name", "The adult's name", true, 200);
+        let relationship = e.choice(
+            form,
+            "relationship",
+            "Select how the adult is connected to the child",
+            Relationship::parse,
+        );
+        let household = e.text(form, "household", "Where they live or work", false, 500);
+        let (Some(relationship), true) = (relationship, e.is_empty()) else {
+            let mut p = page_from_draft(user, row, Step::Adults, e);
+            p.p_name = name;
+            p.p_household = household;
+            p.relationships = relationship_choices(form.raw("relationship"));
+            return again(p);
+        };
+        if row.data.adults.len() >= 50 {
+            return Err(AppError::BadRequest("too many adults on one referral"));
+        }
+        row.data.adults.push(AdultDraft {
+            name,
+            relationship,
+            household,
+        });
+        row.data.adults_done = false;
+    }
+    if form.raw("action") != "continue" {
+        return Ok(Outcome::Saved(Then::Stay));
+    }
+    row.data.adults_done = true;
+    Ok(Outcome::Saved(Then::Next))
+}
+
+fn answer_concerns(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+    form.only(&["concerns"])?;
+    let picked: Vec<ConcernKind> = form
+        .all("concerns")
+        .into_iter()
+        .filter_map(ConcernKind::parse)
+        .collect();
+    if picked.is_empty() {
+        let mut e = Errors::default();
+        e.add("concerns", "Select at least one kind of concern");
+        return again(page_from_draft(user, row, Step::Concerns, e));
+    }
+    // Kept in the fixed order of the list, whatever order the browser sent them in.
+    row.data.concerns = ConcernKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| picked.contains(k))
+        .collect();
+    Ok(Outcome::Saved(Then::Next))
+}
+
+fn answer_account(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+    form.only(&["account"])?;
+    let mut e = Errors::default();
+    let text = e.text(
+        form,
+        "account",
+        "What happened, in the referrer's words",
+        true,
+        20_000,
+    );
+    if !e.is_empty() {
+        let mut p = StepPage::new(user, row.id, Step::Account, e);
+        p.account = text;
+        return again(p);
+    }
+    row.data.account = Some(text);
+    Ok(Outcome::Saved(Then::Next))
+}
+
+fn answer_risk(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+    form.only(&["risk", "details"])?;
+    let mut e = Errors::default();
+    let answer = form.raw("risk");
+    let details = e.text(
+        form,
+        "details",
+        "What the immediate risk is",
+        answer == "yes",
+        2000,
+    );
+    if answer != "yes" && answer != "no" {
+        e.add(
+            "risk",
+            "Select yes if any child is at immediate risk of significant harm",
+        );
+    }
+    if !e.is_empty() {
+        let mut p = StepPage::new(user, row.id, Step::Risk, e);
+        p.yes_no = yes_no_choices(Some(answer), false);
+        p.details = details;
+        return again(p);
+    }
+    let immediate = answer == "yes";
+    row.data.risk = Some(Risk {
+        immediate,
+        details: if immediate { details } else { String::new() },
+    });
+    Ok(Outcome::Saved(Then::Next))
+}
+
+fn answer_work(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+    form.only(&["works", "details"])?;
+    let mut e = Errors::default();
+    let answer = WorksWithChildren::parse(form.raw("works"));
+    let details = e.text(
+        form,
+        "details",
+        "Where they work or volunteer with children",
+        answer == Some(WorksWithChildren::Yes),
+        1000,
+    );
+    if answer.is_none() {
+        e.add(
+            "works",
+            "Select whether the person works or volunteers with children",
+        );
+    }
+    let (Some(answer), true) = (answer, e.is_empty()) else {
+        let mut p = StepPage::new(user, row.id, Step::Work, e);
+        p.yes_no = yes_no_choices(Some(form.raw("works")), true);
+        p.details = details;
+        return again(p);
+    };
+    row.data.work = Some(Work {
+        works_with_children: answer,
+        details,
+    });
+    Ok(Outcome::Saved(Then::Next))
 }
 
 pub async fn remove_person(
