@@ -19,9 +19,11 @@ use super::parse_id;
 use super::sign_in::{RecoveryCodesPage, confirm_enrol, render_enrol};
 
 pub async fn home(user: CurrentUser) -> Redirect {
+    // Each role starts where its work is: managers and the LADO oversee their teams' cases.
     match user.role {
         Role::Admin => Redirect::to("/admin/users"),
-        _ => Redirect::to("/cases"),
+        Role::Manager | Role::Lado => Redirect::to("/cases/team"),
+        Role::Practitioner => Redirect::to("/cases"),
     }
 }
 

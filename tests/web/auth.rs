@@ -14,6 +14,11 @@ async fn practitioner_signs_in_and_lands_on_their_cases() {
     assert_eq!(r.location(), "/");
     let r = c.get("/").await;
     assert_eq!(r.location(), "/cases");
+    // Managers start at their teams' cases, administrators at the accounts.
+    let (mut mo, _) = app.signed_in("manager").await;
+    assert_eq!(mo.get("/").await.location(), "/cases/team");
+    let (mut admin, _) = app.signed_in("admin").await;
+    assert_eq!(admin.get("/").await.location(), "/admin/users");
     assert!(
         app.audit_actions()
             .await
