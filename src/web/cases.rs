@@ -14,7 +14,7 @@ use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::db::cases::{CaseRow, ListFilter, Viewer};
-use crate::domain::time::{format_date, format_datetime, london_to_utc, parse_clock};
+use crate::domain::time::{format_date, format_datetime};
 use crate::domain::{CaseStatus, ConcernKind, Relationship, Role, WorksWithChildren};
 use crate::error::{AppError, AppResult};
 
@@ -582,56 +582,18 @@ pub async fn add_note(
     let id = parse_id(&id)?;
     let mut e = Errors::default();
     let body = e.text(&form, "body", "The note", true, 20_000);
-    let (date_parts, date) = e.date(&form, "when", "The date it happened", false);
-    let time_text = e.text(&form, "time", "The time it happened", false, 20);
+    let when = e.past_moment(&form, "when", "time", "it happened", false);
     let corrects = match form.raw("corrects") {
         "" => None,
         other => {
             Some(Uuid::parse_str(other).map_err(|_| AppError::BadRequest("bad note reference"))?)
         }
     };
-    let occurred_at = match (date, time_text.is_empty()) {
-        (None, true) if !e.has("when-day") => Some(Utc::now()),
-        (Some(d), false) => match parse_clock(&time_text) {
-            None => {
-                e.add(
-                    "time",
-                    "Enter the time as hours and minutes, like 14:30 or 2:30pm",
-                );
-                None
-            }
-            Some(t) => match london_to_utc(d, t) {
-                Some(at) if at <= Utc::now() + chrono::Duration::minutes(5) => Some(at),
-                Some(_) => {
-                    e.add("when-day", "The date it happened must be in the past");
-                    None
-                }
-                None => {
-                    e.add(
-                        "time",
-                        "That time did not happen on that date (the clocks went forward)",
-                    );
-                    None
-                }
-            },
-        },
-        (Some(_), true) => {
-            e.add(
-                "time",
-                "Enter the time it happened, or leave both the date and time blank for now",
-            );
-            None
-        }
-        (None, false) => {
-            if !e.has("when-day") {
-                e.add(
-                    "when-day",
-                    "Enter the date it happened, or leave both the date and time blank for now",
-                );
-            }
-            None
-        }
-        (None, true) => None,
+    // Left blank, the note is about now.
+    let occurred_at = match when.at {
+        Some(at) => Some(at),
+        None if e.is_empty() => Some(Utc::now()),
+        None => None,
     };
     let idem =
         Uuid::parse_str(form.raw("_idem")).map_err(|_| AppError::BadRequest("missing form key"))?;
@@ -650,8 +612,8 @@ pub async fn add_note(
         let note = NoteForm {
             errors: e,
             body,
-            date: date_parts,
-            time: time_text,
+            date: when.date,
+            time: when.time,
             corrects,
         };
         return render_case(&state, &user, case, ChronologyPage::default(), note, false).await;

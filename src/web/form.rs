@@ -7,9 +7,10 @@ use std::collections::HashSet;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use percent_encoding::percent_decode;
 
+use crate::domain::time::{london_to_utc, parse_clock};
 use crate::error::AppError;
 
 /// A parsed `application/x-www-form-urlencoded` body. The guard parses it once per post.
@@ -240,6 +241,78 @@ impl Errors {
     }
 }
 
+/// A past moment typed as a date input plus a time field, as London time.
+#[derive(Clone, Debug, Default)]
+pub struct Moment {
+    pub date: DateParts,
+    pub time: String,
+    /// The instant, when both parts were given and make sense. `None` if either was blank
+    /// (allowed only when not required) or wrong (then there is an error).
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl Errors {
+    /// Read `{date}-day/-month/-year` and `{time}` as a moment in London that has already
+    /// happened. `what` names it in messages ("the referral was received" gives "Enter the
+    /// time the referral was received"). When `required` is false both may be left blank.
+    pub fn past_moment(
+        &mut self,
+        form: &FormData,
+        date: &str,
+        time: &str,
+        what: &str,
+        required: bool,
+    ) -> Moment {
+        let (parts, day) = self.date(form, date, &format!("The date {what}"), required);
+        let time_text = self.text(form, time, &format!("The time {what}"), required, 20);
+        let mut m = Moment {
+            date: parts,
+            time: time_text,
+            at: None,
+        };
+        let date_key = format!("{date}-day");
+        // Check the time's format even when the date is wrong, so both messages show at once.
+        let clock = if m.time.is_empty() || self.has(time) {
+            None
+        } else {
+            let parsed = parse_clock(&m.time);
+            if parsed.is_none() {
+                self.add(
+                    time,
+                    "Enter the time as hours and minutes, like 14:30 or 2:30pm",
+                );
+            }
+            parsed
+        };
+        if self.has(&date_key) || self.has(time) {
+            return m;
+        }
+        match (day, clock) {
+            (None, None) => {}
+            (Some(_), None) => self.add(
+                time,
+                format!("Enter the time {what}, or leave the date and time blank"),
+            ),
+            (None, Some(_)) => self.add(
+                &date_key,
+                format!("Enter the date {what}, or leave the date and time blank"),
+            ),
+            (Some(day), Some(t)) => match london_to_utc(day, t) {
+                None => self.add(
+                    time,
+                    "That time did not happen on that date (the clocks went forward); check it",
+                ),
+                Some(at) if at > Utc::now() + chrono::Duration::minutes(5) => self.add(
+                    &date_key,
+                    format!("The date and time {what} must be in the past"),
+                ),
+                Some(at) => m.at = Some(at),
+            },
+        }
+        m
+    }
+}
+
 /// What a person typed into a date input, kept to show back.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct DateParts {
@@ -327,6 +400,73 @@ mod tests {
         let f = FormData::parse(b"d-day=x&d-month=2&d-year=2028");
         assert!(e.date(&f, "d", "Date", true).1.is_none());
         assert!(e.has("d-day"));
+    }
+
+    #[test]
+    fn past_moments_read_as_london_time() {
+        let mut e = Errors::default();
+        let f = FormData::parse(b"w-day=1&w-month=7&w-year=2026&t=4:45pm");
+        let m = e.past_moment(&f, "w", "t", "it happened", true);
+        assert!(e.is_empty());
+        assert_eq!(m.at.unwrap().to_rfc3339(), "2026-07-01T15:45:00+00:00");
+
+        // Optional and blank: no instant, no error.
+        let mut e = Errors::default();
+        let m = e.past_moment(
+            &FormData::parse(b"w-day=&w-month=&w-year=&t="),
+            "w",
+            "t",
+            "it happened",
+            false,
+        );
+        assert!(e.is_empty() && m.at.is_none());
+
+        // Half given, impossible, or in the future: a message on the right field.
+        let mut e = Errors::default();
+        e.past_moment(
+            &FormData::parse(b"w-day=1&w-month=7&w-year=2026&t="),
+            "w",
+            "t",
+            "it happened",
+            false,
+        );
+        assert!(e.get("t").starts_with("Enter the time it happened"));
+        let mut e = Errors::default();
+        e.past_moment(
+            &FormData::parse(b"w-day=29&w-month=3&w-year=2026&t=01:30"),
+            "w",
+            "t",
+            "it happened",
+            true,
+        );
+        assert!(e.get("t").contains("clocks went forward"));
+        let mut e = Errors::default();
+        e.past_moment(
+            &FormData::parse(b"w-day=1&w-month=1&w-year=2099&t=10:00"),
+            "w",
+            "t",
+            "it happened",
+            true,
+        );
+        assert_eq!(
+            e.get("w-day"),
+            "The date and time it happened must be in the past"
+        );
+        let mut e = Errors::default();
+        let m = e.past_moment(
+            &FormData::parse(b"w-day=31&w-month=2&w-year=2026&t=25:00"),
+            "w",
+            "t",
+            "it happened",
+            true,
+        );
+        assert_eq!(e.get("w-day"), "The date it happened must be a real date");
+        assert!(
+            e.get("t").contains("hours and minutes"),
+            "both problems are reported"
+        );
+        assert_eq!(m.date.day, "31");
+        assert_eq!(m.time, "25:00");
     }
 
     #[test]

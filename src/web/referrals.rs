@@ -14,7 +14,7 @@ use crate::db;
 use crate::db::drafts::{
     AdultDraft, ChildDraft, DraftRow, Received, ReferralDraft, Referrer, Risk, Work,
 };
-use crate::domain::time::{format_date, format_datetime, london_date, london_to_utc, parse_clock};
+use crate::domain::time::{format_date, format_datetime, london_date};
 use crate::domain::{ConcernKind, Relationship, WorksWithChildren};
 use crate::error::{AppError, AppResult};
 
@@ -631,63 +631,19 @@ fn answer_referrer(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> A
     Ok(Outcome::Saved(Then::Next))
 }
 
-/// When the referral came in: a real London date and time, in the past, this century.
-fn received_at(
-    e: &mut Errors,
-    date: Option<chrono::NaiveDate>,
-    time_text: &str,
-) -> Option<chrono::DateTime<Utc>> {
-    if e.has("time") {
-        return None;
-    }
-    let Some(t) = parse_clock(time_text) else {
-        e.add(
-            "time",
-            "Enter the time as hours and minutes, like 14:30 or 2:30pm",
-        );
-        return None;
-    };
-    let date = date?;
-    match london_to_utc(date, t) {
-        None => {
-            e.add(
-                "time",
-                "That time did not happen on that date (the clocks went forward); check it",
-            );
-            None
-        }
-        Some(u) if u > Utc::now() + chrono::Duration::minutes(5) => {
-            e.add(
-                "received-day",
-                "The date and time the referral was received must be in the past",
-            );
-            None
-        }
-        Some(u) if chrono::Datelike::year(&london_date(u)) < 2000 => {
-            e.add(
-                "received-day",
-                "The date the referral was received must be after 2000",
-            );
-            None
-        }
-        Some(u) => Some(u),
-    }
-}
-
 fn answer_received(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
     form.only(&["received-day", "received-month", "received-year", "time"])?;
     let mut e = Errors::default();
-    let (parts, date) = e.date(form, "received", "The date the referral was received", true);
-    let time_text = e.text(form, "time", "The time the referral was received", true, 20);
-    match received_at(&mut e, date, &time_text) {
+    let m = e.past_moment(form, "received", "time", "the referral was received", true);
+    match m.at {
         Some(at) if e.is_empty() => {
             row.data.received = Some(Received { at });
             Ok(Outcome::Saved(Then::Next))
         }
         _ => {
             let mut p = StepPage::new(user, row.id, Step::Received, e);
-            p.received_date = parts;
-            p.received_time = time_text;
+            p.received_date = m.date;
+            p.received_time = m.time;
             again(p)
         }
     }
