@@ -115,6 +115,9 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<String> {
     let north = super::teams::create(&mut *tx, "North online safety hub")
         .await?
         .ok_or_else(|| anyhow::anyhow!("team exists"))?;
+    let south = super::teams::create(&mut *tx, "South safeguarding team")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("team exists"))?;
     let lado_team = super::teams::create(&mut *tx, "LADO service")
         .await?
         .ok_or_else(|| anyhow::anyhow!("team exists"))?;
@@ -138,6 +141,12 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<String> {
             Some(lado_team),
         ),
         ("ada.admin@example.org", "Ada Brightwell", Role::Admin, None),
+        (
+            "sam.practitioner@example.org",
+            "Sam Rahman",
+            Role::Practitioner,
+            Some(south),
+        ),
     ];
     let mut ids = Vec::new();
     for (email, name, role, team) in accounts {
@@ -145,8 +154,14 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<String> {
         let id = super::users::create(&mut tx, &email, name, role, Some(&hash), team).await?;
         ids.push(id);
     }
-    let practitioner = ids[0];
     for (i, c) in CASES.iter().enumerate() {
+        // The last case belongs to the south team, so the north manager's list shows the
+        // boundary between teams.
+        let (team_id, practitioner) = if i + 1 == CASES.len() {
+            (south, ids[4])
+        } else {
+            (north, ids[0])
+        };
         let received_at =
             Utc::now() - Duration::days(c.days_ago) - Duration::minutes(37 * i as i64);
         let draft = ReferralDraft {
@@ -198,7 +213,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<String> {
             &mut tx,
             super::cases::NewCase {
                 draft: &draft,
-                team_id: north,
+                team_id,
                 owner_id: practitioner,
             },
         )

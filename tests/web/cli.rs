@@ -97,7 +97,8 @@ async fn seed_demo_fills_an_empty_database_and_refuses_a_used_one() {
     );
     assert!(stdout.contains("pat.practitioner@example.org") && stdout.contains("Password: "));
     assert_eq!(app.count("SELECT count(*) FROM cases").await, 4);
-    assert_eq!(app.count("SELECT count(*) FROM users").await, 4);
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 5);
+    assert_eq!(app.count("SELECT count(*) FROM teams").await, 3);
     // The printed password works.
     let password = stdout
         .lines()
@@ -112,7 +113,7 @@ async fn seed_demo_fills_an_empty_database_and_refuses_a_used_one() {
             .location(),
         "/"
     );
-    assert_eq!(c.get("/cases").await.select("#cases tbody tr").len(), 4);
+    assert_eq!(c.get("/cases").await.select("#cases tbody tr").len(), 3);
     let again = haven(&app, &["seed-demo"], "");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("only runs on an empty database"));
