@@ -26,41 +26,25 @@ fn haven(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+const CREATE_ADA: &[&str] = &[
+    "create-user",
+    "--email",
+    "Ada@Example.org",
+    "--name",
+    "Ada B",
+    "--role",
+    "admin",
+    "--team",
+    "Admins",
+];
+
 #[tokio::test]
 async fn create_user_reads_the_password_from_stdin_and_checks_it() {
     let app = TestApp::new().await;
-    let out = haven(
-        &app,
-        &[
-            "create-user",
-            "--email",
-            "Ada@Example.org",
-            "--name",
-            "Ada B",
-            "--role",
-            "admin",
-            "--team",
-            "Admins",
-        ],
-        "short\n",
-    );
+    let out = haven(&app, CREATE_ADA, "short\n");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("12 characters"));
-    let out = haven(
-        &app,
-        &[
-            "create-user",
-            "--email",
-            "Ada@Example.org",
-            "--name",
-            "Ada B",
-            "--role",
-            "admin",
-            "--team",
-            "Admins",
-        ],
-        "a long enough passphrase here\n",
-    );
+    let out = haven(&app, CREATE_ADA, "a long enough passphrase here\n");
     assert!(
         out.status.success(),
         "{}",
