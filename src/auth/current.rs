@@ -206,14 +206,21 @@ pub async fn load(
     if now - s.last_seen_at > chrono::Duration::seconds(60) {
         db::sessions::touch(pool, s.session_id).await?;
     }
+    let role = Role::parse(&s.role).ok_or(LoadError::Db(sqlx::Error::RowNotFound))?;
+    // A role that needs a second factor (say, someone just made LADO) cannot use a session that
+    // never had one: until it is set up, the session only reaches the set-up page.
+    let mut stage = Stage::parse(&s.stage);
+    if stage == Stage::Active && role.requires_second_factor() && !s.totp_enabled {
+        stage = Stage::Enrol;
+    }
     Ok(CurrentUser {
         session_id: s.session_id,
-        stage: Stage::parse(&s.stage),
+        stage,
         csrf_token: s.csrf_token,
         id: s.user_id,
         email: s.email,
         name: s.display_name,
-        role: Role::parse(&s.role).ok_or(LoadError::Db(sqlx::Error::RowNotFound))?,
+        role,
         team_ids: s.team_ids,
         ip: meta.ip.clone(),
     })

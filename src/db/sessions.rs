@@ -18,6 +18,7 @@ pub struct SessionWithUser {
     pub display_name: String,
     pub role: String,
     pub disabled_at: Option<DateTime<Utc>>,
+    pub totp_enabled: bool,
     pub team_ids: Vec<Uuid>,
 }
 
@@ -27,6 +28,7 @@ pub async fn find_live(
 ) -> sqlx::Result<Option<SessionWithUser>> {
     sqlx::query_as!(SessionWithUser, r#"SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
                 u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at,
+                (u.totp_enabled_at IS NOT NULL AND u.totp_secret IS NOT NULL) AS "totp_enabled!",
                 array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS "team_ids!"
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash)

@@ -216,3 +216,34 @@ async fn admin_turns_off_a_lost_second_factor() {
             .contains(&"user.second_factor_reset".to_owned())
     );
 }
+
+#[tokio::test]
+async fn someone_made_lado_must_set_up_a_security_code_before_going_on() {
+    let app = TestApp::new().await;
+    let (mut admin, _) = app.signed_in("admin").await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    assert_eq!(pat.get("/cases").await.status, StatusCode::OK);
+    let page = admin.get(&format!("/admin/users/{pat_id}")).await;
+    let version = page.attr("input[name=version]", "value")[0].clone();
+    let team: String = sqlx::query_scalar("SELECT id::text FROM teams WHERE name = 'Team A'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = admin
+        .post(
+            &format!("/admin/users/{pat_id}/access"),
+            &[("role", "lado"), ("teams", &team), ("version", &version)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The existing session may now only set up a security code.
+    assert_eq!(pat.get("/cases").await.location(), "/sign-in/set-up-code");
+    let setup = pat.get("/sign-in/set-up-code").await;
+    let secret = setup.select("#secret")[0].clone();
+    let code = haven::auth::totp::code_at(&secret, chrono::Utc::now().timestamp() as u64).unwrap();
+    let r = pat.post("/sign-in/set-up-code", &[("code", &code)]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(pat.get("/cases").await.status, StatusCode::OK);
+}
