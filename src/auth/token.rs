@@ -17,31 +17,37 @@ pub fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// A one-time recovery code like `K7QX2-M4WPA` (50 bits from an unambiguous alphabet).
+/// A one-time recovery code like `K7QX-M4WP-A2ZD-9RTE`: 16 characters from a 32-letter alphabet
+/// with no look-alikes, 80 bits, so its SHA-256 cannot be searched even if the database leaks.
 pub fn recovery_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    let mut out = String::with_capacity(11);
-    for i in 0..10 {
-        if i == 5 {
-            out.push('-');
-        }
-        out.push(ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char);
-    }
-    out
+    let chars: Vec<char> = (0..16)
+        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
+        .collect();
+    group(&chars)
+}
+
+/// "ABCDEFGHJKLMNPQR" -> "ABCD-EFGH-JKLM-NPQR"
+fn group(chars: &[char]) -> String {
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Normalise a recovery code as typed (spaces, dashes and case ignored) before hashing.
 pub fn normalise_recovery_code(input: &str) -> String {
-    let s: String = input
+    let chars: Vec<char> = input
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_uppercase();
-    if s.len() == 10 {
-        format!("{}-{}", &s[..5], &s[5..])
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if chars.len() == 16 {
+        group(&chars)
     } else {
-        s
+        chars.into_iter().collect()
     }
 }
 
@@ -62,7 +68,8 @@ mod tests {
     #[test]
     fn recovery_codes_normalise() {
         let c = recovery_code();
-        assert_eq!(c.len(), 11);
+        assert_eq!(c.len(), 19);
+        assert_eq!(c.matches('-').count(), 3);
         assert_eq!(
             normalise_recovery_code(&c.to_lowercase().replace('-', " ")),
             c
