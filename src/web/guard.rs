@@ -25,12 +25,10 @@ pub struct GuardState {
 pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Response {
     match check(&g, req).await {
         Ok(req) => {
-            let authenticated = req.extensions().get::<current::CurrentUser>().is_some();
+            // Every routed page is personal or carries a form token: never cache it anywhere.
             let mut res = next.run(req).await;
-            if authenticated || g.permission != Permission::Public {
-                res.headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            }
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
         Err(res) => res,
@@ -48,10 +46,8 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
     }
 
     let user = if g.permission == Permission::Public {
-        // Public pages still know who is signed in (e.g. to show the header), but never require it.
-        current::load(&g.app.pool, config, &parts.headers, &meta)
-            .await
-            .ok()
+        // Public pages (sign-in, set password, health checks) never use the session: no query.
+        None
     } else {
         match current::load(&g.app.pool, config, &parts.headers, &meta).await {
             Ok(u) => Some(u),
@@ -89,7 +85,7 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
             .map_err(|_| AppError::TooLarge.into_response())?;
         let form = FormData::parse(&bytes);
         let expected = match &user {
-            Some(u) if g.permission != Permission::Public => u.csrf_token.clone(),
+            Some(u) => u.csrf_token.clone(),
             // Public forms (sign-in, set password) use a double-submit cookie.
             _ => current::cookie(&parts.headers, current::pre_session_cookie_name(config))
                 .unwrap_or("")

@@ -248,6 +248,11 @@ async fn security_headers_are_on_pages_static_files_and_error_pages() {
     let mut c = app.client();
     let page = c.get("/sign-in").await;
     assert_security_headers(&page, "sign-in page");
+    assert_eq!(
+        page.header("cache-control"),
+        "no-store",
+        "the sign-in page carries a form token"
+    );
     let css = c.get("/static/haven.css").await;
     assert_eq!(css.status, StatusCode::OK);
     assert_security_headers(&css, "static file");
