@@ -10,10 +10,9 @@ use uuid::Uuid;
 use super::drafts::ReferralDraft;
 use crate::domain::{CaseReference, CaseStatus, ConcernKind};
 
-/// Who is looking: their id and teams, as read from the database on this request.
+/// Who is looking: their teams, as read from the database on this request.
 #[derive(Clone, Debug)]
 pub struct Viewer<'a> {
-    pub user_id: Uuid,
     pub team_ids: &'a [Uuid],
 }
 

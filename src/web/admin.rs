@@ -428,9 +428,7 @@ pub async fn reset_second_factor(
     let id = parse_id(&id)?;
     form.only(&[])?;
     let mut tx = state.pool.begin().await?;
-    if db::users::find(&mut *tx, id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
+    require_account(&mut tx, id).await?;
     db::users::reset_second_factor(&mut tx, id).await?;
     sign_out_everywhere(
         &mut tx,
@@ -442,6 +440,14 @@ pub async fn reset_second_factor(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+/// Not found unless the account exists.
+async fn require_account(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<()> {
+    db::users::find(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound)
+        .map(|_| ())
 }
 
 /// End every session of an account and record `action`, with how many sessions ended.
@@ -476,9 +482,7 @@ pub async fn disable_user(
         ));
     }
     let mut tx = state.pool.begin().await?;
-    if db::users::find(&mut *tx, id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
+    require_account(&mut tx, id).await?;
     if db::users::disable(&mut *tx, id).await? {
         sign_out_everywhere(&mut tx, &admin, id, "user.disable", "account_disabled").await?;
     }
@@ -493,9 +497,7 @@ pub async fn end_sessions(
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await?;
-    if db::users::find(&mut *tx, id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
+    require_account(&mut tx, id).await?;
     sign_out_everywhere(&mut tx, &admin, id, "user.sessions_ended", "ended_by_admin").await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())

@@ -29,7 +29,6 @@ const AUDIT_PAGE: i64 = 50;
 
 fn viewer(user: &CurrentUser) -> Viewer<'_> {
     Viewer {
-        user_id: user.id,
         team_ids: &user.team_ids,
     }
 }
