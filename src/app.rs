@@ -1,6 +1,5 @@
 //! The application: shared state, the router with its tower layers, and serving with graceful shutdown.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -18,11 +17,31 @@ use crate::config::Config;
 use crate::web;
 
 /// What every handler can reach. Nothing here is per-person or changes after start-up, so
-/// several instances behind one load balancer behave as one.
+/// several instances behind one load balancer behave as one. (The password gate is a limit on
+/// this process's own memory and cores, not shared state: each instance has its own.)
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
+    pub hash_gate: Arc<crate::auth::password::Gate>,
+    /// The audit trail's keys (derived from `HAVEN_SECRET_KEY`; never in the database).
+    pub audit: crate::audit::ChainKey,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Arc<Config>) -> AppState {
+        let gate = crate::auth::password::Gate::new(
+            config.hash_workers,
+            config.hash_queue,
+            std::time::Duration::from_secs(10),
+        );
+        AppState {
+            audit: crate::audit::ChainKey::from_secret(config.secret_key.expose()),
+            pool,
+            config,
+            hash_gate: Arc::new(gate),
+        }
+    }
 }
 
 /// The largest request body accepted (forms only; there are no uploads yet).
@@ -118,14 +137,124 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, public_url = %state.config.public_url, "Haven is listening");
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let anchoring = tokio::spawn(keep_anchoring(state.clone()));
+    serve_on(listener, state.clone(), shutdown_signal()).await;
+    anchoring.abort();
+    write_anchor(&state, None).await;
     tracing::info!("Haven has stopped");
     Ok(())
+}
+
+/// Accept connections on `listener` until `shutdown` completes, then let the requests in flight
+/// finish (for up to 30 seconds).
+///
+/// The server itself defends against slow and idle clients, whatever sits in front of it:
+/// a client must send a request's headers within `HAVEN_HEADER_TIMEOUT_SECONDS`, and a kept-alive
+/// connection idle for that long is closed (hyper's header-read timer also runs while waiting
+/// for the next request); at most `HAVEN_MAX_CONNECTIONS` connections are open at once, and any
+/// more are closed as soon as they are accepted, so file descriptors are never exhausted and the
+/// health checks keep answering. Slow bodies and slow handlers meet the request timeout.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let config = state.config.clone();
+    let router = router(state);
+    let open = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(64 * 1024);
+    let mut last_refusal_logged: Option<std::time::Instant> = None;
+    let mut refused = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors or similar: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            drop(stream);
+            refused += 1;
+            if last_refusal_logged.is_none_or(|t| t.elapsed().as_secs() >= 10) {
+                tracing::warn!(
+                    refused,
+                    limit = config.max_connections,
+                    "connection limit reached: closing new connections"
+                );
+                last_refusal_logged = Some(std::time::Instant::now());
+                refused = 0;
+            }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(router.clone(), req.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing requests in flight");
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
+            tracing::warn!("requests still running after 30 seconds: stopping anyway");
+        }
+    }
+}
+
+/// Every `HAVEN_AUDIT_ANCHOR_MINUTES`, append a signed anchor of the audit chain's head to the
+/// anchor file when it has moved.
+async fn keep_anchoring(state: AppState) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(state.config.audit_anchor_interval);
+    loop {
+        tick.tick().await;
+        last = write_anchor(&state, last).await.or(last);
+    }
+}
+
+/// Write an anchor unless the head is still at `unless_seq`; returns the anchored sequence.
+async fn write_anchor(state: &AppState, unless_seq: Option<i64>) -> Option<i64> {
+    let path = state.config.audit_anchor_file.as_deref()?;
+    let anchor = match crate::audit::current_anchor(&state.pool).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the audit chain head for an anchor");
+            return None;
+        }
+    };
+    if unless_seq == Some(anchor.seq) || anchor.seq == 0 {
+        return Some(anchor.seq);
+    }
+    match crate::audit::append_anchor(path, &state.audit, &anchor) {
+        Ok(()) => {
+            tracing::info!(seq = anchor.seq, file = %path.display(), "audit chain anchored");
+            Some(anchor.seq)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, file = %path.display(), "could not write an audit anchor");
+            None
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -147,5 +276,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -45,8 +45,21 @@ pub enum Command {
     },
     /// Fill an empty database with fictional teams, people and cases for trying Haven out.
     SeedDemo,
-    /// Check the audit trail's hash chain; exits non-zero and names the first bad row if it is broken.
-    VerifyAudit,
+    /// Check the audit trail's chain and its anchors; exits 2 and names the first bad row if it is broken.
+    VerifyAudit {
+        /// The anchor file to check against (default: HAVEN_AUDIT_ANCHOR_FILE).
+        #[arg(long)]
+        anchors: Option<std::path::PathBuf>,
+    },
+    /// Append a signed anchor of the audit chain's head to the anchor file now (the server also
+    /// does this every HAVEN_AUDIT_ANCHOR_MINUTES). For a scheduled job that copies anchors off the machine.
+    AuditAnchor,
+    /// Make and release a set-password link for an account, printed here. For a Haven with a
+    /// single administrator: in the browser a second administrator must release links.
+    PasswordLink {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// Logs go to standard output: readable text, or one JSON object a line with `HAVEN_LOG_FORMAT=json`
@@ -70,15 +83,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let pool = db::prepare(&config).await?;
-            app::serve(AppState {
-                pool,
-                config: Arc::new(config),
-            })
-            .await?;
+            app::serve(AppState::new(pool, Arc::new(config))).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            db::prepare(&config).await?;
+            // Always as the owner, whatever HAVEN_MIGRATE says: this is the deployment step.
+            db::ensure_database(config.database_url.expose()).await?;
+            db::migrate(config.database_url.expose()).await?;
             println!("Database is up to date.");
             Ok(ExitCode::SUCCESS)
         }
@@ -89,8 +100,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             team,
         } => {
             let pool = db::prepare(&config).await?;
+            let key = audit::ChainKey::from_secret(config.secret_key.expose());
             let password = read_password()?;
-            create_user(&pool, &email, &name, &role, team.as_deref(), &password).await?;
+            create_user(
+                &pool,
+                &key,
+                &email,
+                &name,
+                &role,
+                team.as_deref(),
+                &password,
+            )
+            .await?;
             println!(
                 "Created {role} account for {}.",
                 email.trim().to_lowercase()
@@ -99,15 +120,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::SeedDemo => {
             let pool = db::prepare(&config).await?;
-            let summary = crate::db::demo::seed(&pool).await?;
+            let key = audit::ChainKey::from_secret(config.secret_key.expose());
+            let summary = crate::db::demo::seed(&pool, &key).await?;
             println!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::VerifyAudit => {
+        Command::VerifyAudit { anchors } => {
             let pool = db::prepare(&config).await?;
-            match audit::verify(&pool, 10_000).await? {
-                Verification::Intact { rows } => {
-                    println!("Audit trail intact: {rows} rows checked.");
+            let key = audit::ChainKey::from_secret(config.secret_key.expose());
+            let path = anchors.or(config.audit_anchor_file.clone());
+            let anchors = match path.as_deref().map(std::fs::read_to_string) {
+                Some(Ok(text)) => match audit::read_anchors(&text, &key) {
+                    Ok(a) => a,
+                    Err(problem) => {
+                        eprintln!("Audit trail BROKEN: {problem}.");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    eprintln!(
+                        "No anchor file at {}: the chain is checked, but removal of the newest rows could not be.",
+                        path.as_deref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    );
+                    Vec::new()
+                }
+                Some(Err(e)) => return Err(e).context("cannot read the anchor file"),
+                None => Vec::new(),
+            };
+            match audit::verify(&pool, &key, &anchors, 10_000).await? {
+                Verification::Intact { rows, anchors } => {
+                    println!("Audit trail intact: {rows} rows and {anchors} anchors checked.");
                     Ok(ExitCode::SUCCESS)
                 }
                 Verification::Broken { seq, problem } => {
@@ -116,7 +160,80 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::AuditAnchor => {
+            let pool = db::prepare(&config).await?;
+            let key = audit::ChainKey::from_secret(config.secret_key.expose());
+            let Some(path) = config.audit_anchor_file.as_deref() else {
+                bail!("HAVEN_AUDIT_ANCHOR_FILE is off: there is nowhere to write the anchor");
+            };
+            let anchor = audit::current_anchor(&pool).await?;
+            audit::append_anchor(path, &key, &anchor)
+                .with_context(|| format!("cannot write to {}", path.display()))?;
+            println!("{}", anchor.to_line(&key));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::PasswordLink { email } => {
+            let pool = db::prepare(&config).await?;
+            let key = audit::ChainKey::from_secret(config.secret_key.expose());
+            let link = password_link(&pool, &key, &config, &email).await?;
+            println!("{link}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Ask for and release a set-password link in one step (the person running the command has the
+/// server itself, so the two-administrator rule has nothing to add), audited.
+pub async fn password_link(
+    pool: &sqlx::PgPool,
+    key: &audit::ChainKey,
+    config: &Config,
+    email: &str,
+) -> anyhow::Result<String> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut tx = pool.begin().await?;
+    let user = db::users::find_by_email(&mut *tx, email.as_str())
+        .await?
+        .context("no account has that email address")?;
+    if user.disabled_at.is_some() {
+        bail!("that account is disabled");
+    }
+    let kind = if user.password_hash.is_some() {
+        db::users::LinkKind::Reset
+    } else {
+        db::users::LinkKind::NewAccount
+    };
+    let request = db::users::request_password_link(&mut tx, user.id, None, kind).await?;
+    let t = crate::auth::token::new_token();
+    db::users::release_password_link(
+        &mut *tx,
+        request,
+        None,
+        &crate::auth::token::digest(&t),
+        chrono::Duration::hours(crate::web::admin::links::LINK_HOURS),
+    )
+    .await?;
+    if kind == db::users::LinkKind::Reset {
+        db::notices::add(
+            &mut *tx,
+            user.id,
+            db::notices::NoticeKind::PasswordResetLink,
+            None,
+        )
+        .await?;
+    }
+    audit::record(
+        &mut tx,
+        key,
+        &Actor::default(),
+        Event::new("user.password_link_released", "user")
+            .entity(user.id)
+            .details(serde_json::json!({ "link": request, "via": "command line" })),
+    )
+    .await?;
+    tx.commit().await?;
+    let base = config.public_url.as_str().trim_end_matches('/');
+    Ok(format!("{base}/set-password/{t}"))
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -144,6 +261,7 @@ fn read_password() -> anyhow::Result<String> {
 /// interface can only send set-password links).
 pub async fn create_user(
     pool: &sqlx::PgPool,
+    key: &audit::ChainKey,
     email: &str,
     name: &str,
     role: &str,
@@ -170,6 +288,7 @@ pub async fn create_user(
     let id = db::users::create(&mut tx, &email, name, role, Some(&hash), team_id).await?;
     audit::record(
         &mut tx,
+        key,
         &Actor::default(),
         Event::new("user.create", "user")
             .entity(id)

@@ -26,8 +26,15 @@ impl<T> std::fmt::Debug for Secret<T> {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where PostgreSQL is; the database is created if it does not exist.
+    /// The database owner's connection: creates the database and runs migrations. The server
+    /// never works through it.
     pub database_url: Secret<String>,
+    /// The login the server works as (`haven_app`): not the owner and not a superuser, so it
+    /// cannot lift its own restrictions (change the audit trail, disable triggers).
+    pub app_database_url: Secret<String>,
+    /// Whether `serve` creates the database and migrates before serving (off when the
+    /// deployment runs `haven migrate` with the owner's login separately).
+    pub migrate_on_start: bool,
     /// The address the server listens on.
     pub listen: SocketAddr,
     /// The address people type into their browser. `https` turns on secure cookies and HSTS.
@@ -44,6 +51,17 @@ pub struct Config {
     pub secret_key: Secret<[u8; 32]>,
     /// True when no key was configured and the fixed development key is in use (plain http only).
     pub secret_key_is_development: bool,
+    /// Password hashes that may run at once, and how many more may wait for a turn.
+    pub hash_workers: usize,
+    pub hash_queue: usize,
+    /// Open client connections this instance accepts; more are closed at once.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this time, and an idle kept-alive
+    /// connection is closed after it.
+    pub header_timeout: Duration,
+    /// Where signed audit chain heads are appended (outside the database), and how often.
+    pub audit_anchor_file: Option<std::path::PathBuf>,
+    pub audit_anchor_interval: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/haven";
@@ -65,6 +83,23 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let app_database_url = match get("HAVEN_APP_DATABASE_URL") {
+            Some(u) => u,
+            None => app_url_from_owner_url(&database_url).ok_or(ConfigError {
+                name: "DATABASE_URL",
+                message: "expected a URL like postgres://postgres@127.0.0.1:5432/haven".into(),
+            })?,
+        };
+        let migrate_on_start = match get("HAVEN_MIGRATE").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "HAVEN_MIGRATE",
+                    message: format!("expected on or off, got {other:?}"),
+                });
+            }
+        };
         let listen_text = get("HAVEN_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError {
             name: "HAVEN_LISTEN",
@@ -111,17 +146,28 @@ impl Config {
                     }),
             }
         };
-        let db_max_connections = match get("HAVEN_DB_MAX_CONNECTIONS") {
-            None => 10,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(ConfigError {
-                    name: "HAVEN_DB_MAX_CONNECTIONS",
-                    message: format!("expected a positive whole number, got {v:?}"),
-                })?,
+        let count = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError {
+                        name,
+                        message: format!("expected a positive whole number, got {v:?}"),
+                    }),
+            }
+        };
+        let db_max_connections = count("HAVEN_DB_MAX_CONNECTIONS", 10)? as u32;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let hash_workers = count("HAVEN_HASH_WORKERS", cores)?;
+        let hash_queue = count("HAVEN_HASH_QUEUE", hash_workers * 8)?;
+        let audit_anchor_file = match get("HAVEN_AUDIT_ANCHOR_FILE").as_deref().map(str::trim) {
+            Some("off") => None,
+            Some(path) => Some(std::path::PathBuf::from(path)),
+            None => Some(std::path::PathBuf::from("audit-anchors.jsonl")),
         };
         let trusted_proxies = match get("HAVEN_TRUSTED_PROXIES") {
             None => Vec::new(),
@@ -156,6 +202,14 @@ impl Config {
             secret_key_is_development,
             trusted_proxies,
             database_url: Secret::new(database_url),
+            app_database_url: Secret::new(app_database_url),
+            migrate_on_start,
+            hash_workers,
+            hash_queue,
+            max_connections: count("HAVEN_MAX_CONNECTIONS", 512)?,
+            header_timeout: seconds("HAVEN_HEADER_TIMEOUT_SECONDS", 10)?,
+            audit_anchor_file,
+            audit_anchor_interval: minutes("HAVEN_AUDIT_ANCHOR_MINUTES", 10)?,
             listen,
             public_url,
             session_idle_timeout: minutes("HAVEN_SESSION_IDLE_MINUTES", 30)?,
@@ -175,6 +229,18 @@ impl Config {
     pub fn public_origin(&self) -> String {
         self.public_url.origin().ascii_serialization()
     }
+}
+
+/// The server's own login, on the same server and database as the owner's URL: the user
+/// becomes `haven_app` and any password is dropped (set `HAVEN_APP_DATABASE_URL` to give one).
+pub fn app_url_from_owner_url(owner: &str) -> Option<String> {
+    let mut url = Url::parse(owner).ok()?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return None;
+    }
+    url.set_username(crate::db::APP_ROLE).ok()?;
+    url.set_password(None).ok()?;
+    Some(url.to_string())
 }
 
 fn parse_key(hex_text: &str) -> Result<[u8; 32], ConfigError> {
@@ -277,6 +343,30 @@ mod tests {
             "HAVEN_SECRET_KEY"
         );
         assert!(!format!("{c:?}").contains("abab"));
+    }
+
+    #[test]
+    fn the_server_logs_in_as_the_app_role_not_the_owner() {
+        let c = from(&[("DATABASE_URL", "postgres://owner:pw@db.internal:5433/haven")]).unwrap();
+        assert_eq!(
+            c.app_database_url.expose(),
+            "postgres://haven_app@db.internal:5433/haven"
+        );
+        let c = from(&[(
+            "HAVEN_APP_DATABASE_URL",
+            "postgres://haven_app:s3cret@db/haven",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.app_database_url.expose(),
+            "postgres://haven_app:s3cret@db/haven"
+        );
+        assert!(from(&[]).unwrap().migrate_on_start);
+        assert!(!from(&[("HAVEN_MIGRATE", "off")]).unwrap().migrate_on_start);
+        assert_eq!(
+            from(&[("HAVEN_MIGRATE", "maybe")]).unwrap_err().name,
+            "HAVEN_MIGRATE"
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum AppError {
     /// The database cannot be reached just now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Too many password checks are running or waiting: come back in a few seconds.
+    #[error("busy")]
+    Busy,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -82,6 +85,12 @@ mod tests {
 /// not accepting connections (55000, e.g. during maintenance).
 fn is_unavailable_code(code: Option<&str>) -> bool {
     matches!(code, Some(c) if c.starts_with("57P") || c.starts_with("08") || c == "53300" || c == "55000")
+}
+
+impl From<crate::auth::password::Busy> for AppError {
+    fn from(_: crate::auth::password::Busy) -> Self {
+        AppError::Busy
+    }
 }
 
 impl From<askama::Error> for AppError {
@@ -159,6 +168,18 @@ impl IntoResponse for AppError {
                 );
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                res
+            }
+            AppError::Busy => {
+                tracing::warn!("password checks are at capacity: turned a request away");
+                let mut res = error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Haven is busy",
+                    "Too many people are signing in at this moment. Nothing you sent has been saved. Wait a few seconds, then try again.",
+                    None,
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 res
             }
             AppError::Internal(e) => {

@@ -113,6 +113,8 @@ pub struct CurrentUser {
     pub role: Role,
     pub team_ids: Vec<Uuid>,
     pub ip: Option<String>,
+    /// Security notices about their account the person has not read (shown in the page frame).
+    pub unseen_notices: i64,
 }
 
 impl CurrentUser {
@@ -208,9 +210,12 @@ pub async fn load(
     }
     let role = Role::parse(&s.role).ok_or(LoadError::Db(sqlx::Error::RowNotFound))?;
     // A role that needs a second factor (say, someone just made LADO) cannot use a session that
-    // never had one: until it is set up, the session only reaches the set-up page.
+    // never had one, and nobody can after an administrator reset their password or second
+    // factor: until the person sets one up themselves, the session only reaches the set-up page.
     let mut stage = Stage::parse(&s.stage);
-    if stage == Stage::Active && role.requires_second_factor() && !s.totp_enabled {
+    if stage == Stage::Active
+        && (s.must_enrol || (role.requires_second_factor() && !s.totp_enabled))
+    {
         stage = Stage::Enrol;
     }
     Ok(CurrentUser {
@@ -223,6 +228,7 @@ pub async fn load(
         role,
         team_ids: s.team_ids,
         ip: meta.ip.clone(),
+        unseen_notices: s.unseen_notices,
     })
 }
 

@@ -2,6 +2,7 @@
 
 pub mod csrf;
 pub mod current;
+pub mod keys;
 pub mod password;
 pub mod policy;
 pub mod secret_box;

@@ -72,6 +72,7 @@ mod tests {
             role,
             team_ids: vec![],
             ip: None,
+            unseen_notices: 0,
         }
     }
 

@@ -97,7 +97,7 @@ const CASES: &[DemoCase] = &[
 ];
 
 /// Fill the database with demo data; returns what to print.
-pub async fn seed(pool: &PgPool) -> anyhow::Result<String> {
+pub async fn seed(pool: &PgPool, key: &audit::ChainKey) -> anyhow::Result<String> {
     let existing: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM cases"#)
         .fetch_one(pool)
         .await?;
@@ -220,6 +220,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<String> {
         .await?;
         audit::record(
             &mut tx,
+            key,
             &Actor {
                 user_id: Some(practitioner),
                 ip: None,
@@ -233,6 +234,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<String> {
     }
     audit::record(
         &mut tx,
+        key,
         &Actor::default(),
         Event::new("demo.seed", "database"),
     )

@@ -4,6 +4,7 @@ pub mod audit_log;
 pub mod cases;
 pub mod demo;
 pub mod drafts;
+pub mod notices;
 pub mod sessions;
 pub mod teams;
 pub mod users;
@@ -63,11 +64,11 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The pool the application uses. Every connection switches to the restricted app role, so
-/// the database itself enforces what the app may not do (e.g. change the audit trail).
+/// The pool the application uses, logged in as the restricted app role (`haven_app`), so the
+/// database itself enforces what the app may not do (e.g. change the audit trail).
 pub fn pool(config: &Config) -> anyhow::Result<PgPool> {
     pool_for(
-        config.database_url.expose(),
+        config.app_database_url.expose(),
         config.db_max_connections,
         config.db_acquire_timeout,
     )
@@ -78,14 +79,15 @@ pub fn pool_for(
     max: u32,
     acquire_timeout: std::time::Duration,
 ) -> anyhow::Result<PgPool> {
-    let options =
-        PgConnectOptions::from_str(database_url).context("DATABASE_URL is not a PostgreSQL URL")?;
+    let options = PgConnectOptions::from_str(database_url)
+        .context("the app's database URL is not a PostgreSQL URL")?;
     Ok(PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                conn.execute("SET ROLE haven_app; SET TIME ZONE 'UTC'")
+                // Custom plans: see docs/decisions/005 (optional filters need them to use indexes).
+                conn.execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan")
                     .await?;
                 Ok(())
             })
@@ -93,9 +95,40 @@ pub fn pool_for(
         .connect_lazy_with(options))
 }
 
-/// Everything `serve` needs before it can take requests.
+/// Refuse to serve through a login that could lift its own restrictions: a superuser, a role
+/// that owns (or may act as the owner of) the audit trail, or one that may change or delete it.
+pub async fn check_app_login(pool: &PgPool) -> anyhow::Result<()> {
+    let row: (String, bool, bool, bool, bool) = sqlx::query_as(
+        "SELECT current_user::text,
+                r.rolsuper OR r.rolcreaterole OR r.rolbypassrls,
+                pg_has_role(current_user, t.tableowner, 'MEMBER'),
+                has_table_privilege(current_user, 'audit_events', 'UPDATE')
+                  OR has_table_privilege(current_user, 'audit_events', 'DELETE')
+                  OR has_table_privilege(current_user, 'audit_events', 'TRUNCATE'),
+                has_table_privilege(current_user, 'audit_events', 'INSERT')
+         FROM pg_roles r, pg_tables t
+         WHERE r.rolname = current_user AND t.schemaname = 'public' AND t.tablename = 'audit_events'",
+    )
+    .fetch_one(pool)
+    .await
+    .context("cannot check the app's database login")?;
+    let (user, powerful, owner, can_rewrite, can_append) = row;
+    if powerful || owner || can_rewrite || !can_append {
+        anyhow::bail!(
+            "the app's database login {user:?} could undo its own restrictions (superuser, owner of the tables, or allowed to change the audit trail). Haven serves only as the restricted role {APP_ROLE}: set HAVEN_APP_DATABASE_URL to a login for it"
+        );
+    }
+    Ok(())
+}
+
+/// Everything `serve` needs before it can take requests: with `migrate_on_start`, create and
+/// migrate the database as its owner; then the app's own pool, checked.
 pub async fn prepare(config: &Config) -> anyhow::Result<PgPool> {
-    ensure_database(config.database_url.expose()).await?;
-    migrate(config.database_url.expose()).await?;
-    pool(config)
+    if config.migrate_on_start {
+        ensure_database(config.database_url.expose()).await?;
+        migrate(config.database_url.expose()).await?;
+    }
+    let pool = pool(config)?;
+    check_app_login(&pool).await?;
+    Ok(pool)
 }

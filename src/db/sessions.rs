@@ -19,7 +19,10 @@ pub struct SessionWithUser {
     pub role: String,
     pub disabled_at: Option<DateTime<Utc>>,
     pub totp_enabled: bool,
+    pub must_enrol: bool,
     pub team_ids: Vec<Uuid>,
+    /// Security notices about the account the person has not read yet.
+    pub unseen_notices: i64,
 }
 
 pub async fn find_live(
@@ -29,7 +32,9 @@ pub async fn find_live(
     sqlx::query_as!(SessionWithUser, r#"SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
                 u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at,
                 (u.totp_enabled_at IS NOT NULL AND u.totp_secret IS NOT NULL) AS "totp_enabled!",
-                array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS "team_ids!"
+                u.must_enrol_second_factor AS must_enrol,
+                array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS "team_ids!",
+                (SELECT count(*) FROM account_notices n WHERE n.user_id = u.id AND n.seen_at IS NULL) AS "unseen_notices!"
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash)
     .fetch_optional(db)
@@ -44,12 +49,14 @@ pub struct NewSession<'a> {
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub absolute: chrono::Duration,
+    /// A new second-factor key (sealed) waiting to be confirmed, for a session that must set one up.
+    pub pending_totp_secret: Option<&'a str>,
 }
 
 pub async fn create(db: impl PgExecutor<'_>, s: NewSession<'_>) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query!("INSERT INTO sessions (id, user_id, token_hash, csrf_token, stage, ip, user_agent, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))", id, s.user_id, s.token_hash, s.csrf_token, s.stage, s.ip, s.user_agent.map(|ua| ua.chars().take(200).collect::<String>()), s.absolute.num_seconds() as f64)
+    sqlx::query!("INSERT INTO sessions (id, user_id, token_hash, csrf_token, stage, ip, user_agent, expires_at, pending_totp_secret)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), $9)", id, s.user_id, s.token_hash, s.csrf_token, s.stage, s.ip, s.user_agent.map(|ua| ua.chars().take(200).collect::<String>()), s.absolute.num_seconds() as f64, s.pending_totp_secret)
     .execute(db)
     .await?;
     Ok(id)
@@ -63,10 +70,40 @@ pub async fn advance(
     csrf_token: &str,
     stage: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query!("UPDATE sessions SET token_hash = $2, csrf_token = $3, stage = $4, last_seen_at = now() WHERE id = $1 AND ended_at IS NULL", session_id, token_hash, csrf_token, stage)
+    sqlx::query!("UPDATE sessions SET token_hash = $2, csrf_token = $3, stage = $4, last_seen_at = now(), pending_totp_secret = NULL WHERE id = $1 AND ended_at IS NULL", session_id, token_hash, csrf_token, stage)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Keep a new second-factor key (sealed) on this session until a code from it is confirmed.
+pub async fn set_pending_totp(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    sealed: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE sessions SET pending_totp_secret = $2 WHERE id = $1 AND ended_at IS NULL",
+        session_id,
+        sealed
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The key waiting on this session, if any (sealed).
+pub async fn pending_totp(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    let row = sqlx::query_scalar!(
+        "SELECT pending_totp_secret FROM sessions WHERE id = $1 AND ended_at IS NULL",
+        session_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.flatten())
 }
 
 pub async fn touch(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<()> {
@@ -104,6 +141,19 @@ pub async fn end_all_for_user(
     reason: &str,
 ) -> sqlx::Result<u64> {
     let r = sqlx::query!("UPDATE sessions SET ended_at = now(), ended_reason = $2 WHERE user_id = $1 AND ended_at IS NULL", user_id, reason)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// End every session of the person but this one (after they change their password).
+pub async fn end_all_others(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Uuid,
+    reason: &str,
+) -> sqlx::Result<u64> {
+    let r = sqlx::query!("UPDATE sessions SET ended_at = now(), ended_reason = $3 WHERE user_id = $1 AND id <> $2 AND ended_at IS NULL", user_id, keep, reason)
         .execute(db)
         .await?;
     Ok(r.rows_affected())

@@ -19,6 +19,8 @@ pub struct UserRow {
     pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub version: i32,
+    pub totp_locked_at: Option<DateTime<Utc>>,
+    pub must_enrol_second_factor: bool,
 }
 
 impl UserRow {
@@ -35,7 +37,7 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
-                totp_last_step, disabled_at, created_at, version
+                totp_last_step, disabled_at, created_at, version, totp_locked_at, must_enrol_second_factor
          FROM users WHERE email = $1",
         email
     )
@@ -47,7 +49,7 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
-                totp_last_step, disabled_at, created_at, version
+                totp_last_step, disabled_at, created_at, version, totp_locked_at, must_enrol_second_factor
          FROM users WHERE id = $1",
         id
     )
@@ -60,7 +62,7 @@ pub async fn find_for_update(db: &mut PgConnection, id: Uuid) -> sqlx::Result<Op
     sqlx::query_as!(
         UserRow,
         "SELECT id, email, display_name, role, password_hash, totp_secret, totp_enabled_at,
-                totp_last_step, disabled_at, created_at, version
+                totp_last_step, disabled_at, created_at, version, totp_locked_at, must_enrol_second_factor
          FROM users WHERE id = $1 FOR UPDATE",
         id
     )
@@ -128,27 +130,71 @@ pub async fn disable(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn set_pending_totp_secret(
+/// Make a confirmed key the live second factor (replacing any earlier one).
+pub async fn enable_totp(
     db: impl PgExecutor<'_>,
     id: Uuid,
-    secret: &str,
+    sealed_secret: &str,
+    step: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query!("UPDATE users SET totp_secret = $2, totp_enabled_at = NULL, updated_at = now() WHERE id = $1", id, secret)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn enable_totp(db: impl PgExecutor<'_>, id: Uuid, step: i64) -> sqlx::Result<()> {
-    sqlx::query!("UPDATE users SET totp_enabled_at = now(), totp_last_step = $2, updated_at = now(), version = version + 1 WHERE id = $1", id, step)
+    sqlx::query!(
+        "UPDATE users SET totp_secret = $2, totp_enabled_at = now(), totp_last_step = $3,
+                totp_failures = 0, totp_locked_at = NULL, must_enrol_second_factor = false,
+                updated_at = now(), version = version + 1
+         WHERE id = $1",
+        id,
+        sealed_secret,
+        step
+    )
     .execute(db)
     .await?;
     Ok(())
 }
 
+/// A wrong code: count it, and lock the factor at `lock_after` wrong codes in a row.
+/// Returns true when this failure locked it.
+pub async fn record_totp_failure(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    lock_after: i32,
+) -> sqlx::Result<bool> {
+    let locked_now = sqlx::query_scalar!(
+        r#"UPDATE users SET totp_failures = totp_failures + 1,
+                totp_locked_at = CASE WHEN totp_locked_at IS NULL AND totp_failures + 1 >= $2 THEN now() ELSE totp_locked_at END
+         WHERE id = $1
+         RETURNING (totp_failures = $2) AS "locked_now!""#,
+        id,
+        lock_after
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(locked_now)
+}
+
+/// A right recovery code: the wrong codes before it no longer count towards the lock.
+pub async fn clear_totp_failures(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE users SET totp_failures = 0 WHERE id = $1", id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// An administrator unlocks a locked second factor.
+pub async fn unlock_totp(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        "UPDATE users SET totp_failures = 0, totp_locked_at = NULL, updated_at = now(), version = version + 1
+         WHERE id = $1 AND totp_locked_at IS NOT NULL",
+        id
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A right code: remember its time step (so it cannot be used again) and clear the failure count.
 pub async fn record_totp_step(db: impl PgExecutor<'_>, id: Uuid, step: i64) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE users SET totp_last_step = $2 WHERE id = $1",
+        "UPDATE users SET totp_last_step = $2, totp_failures = 0 WHERE id = $1",
         id,
         step
     )
@@ -203,41 +249,170 @@ pub async fn unused_recovery_codes(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::R
 }
 
 // One-time set-password links ----------------------------------------------------------------
+//
+// One administrator asks for a link (a row with no token yet); a different administrator
+// releases it, which makes the token and shows it to them once. Asking for a link, releasing
+// one or using one retires every other open link for the person.
 
-pub async fn create_password_token(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    token_hash: &[u8],
-    created_by: Option<Uuid>,
-    valid_for: chrono::Duration,
-) -> sqlx::Result<()> {
-    sqlx::query!("INSERT INTO password_tokens (id, user_id, token_hash, created_by, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))", Uuid::now_v7(), user_id, token_hash, created_by, valid_for.num_seconds() as f64)
-    .execute(db)
-    .await?;
-    Ok(())
+/// Why a link is being made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// A new account's first password.
+    NewAccount,
+    /// A forgotten password: using the link also clears the second factor, which the person
+    /// must then set up again themselves.
+    Reset,
 }
 
-/// The user a live (unused, unexpired) set-password token belongs to, locking the token.
-pub async fn live_password_token(
+impl LinkKind {
+    fn code(self) -> &'static str {
+        match self {
+            LinkKind::NewAccount => "new_account",
+            LinkKind::Reset => "reset",
+        }
+    }
+}
+
+/// Ask for a link for `user_id` (retiring any open one). `requested_by` is None from the
+/// command line. Returns the request's id.
+pub async fn request_password_link(
     db: &mut PgConnection,
-    token_hash: &[u8],
-) -> sqlx::Result<Option<(Uuid, Uuid)>> {
-    sqlx::query!("SELECT t.id, t.user_id FROM password_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND u.disabled_at IS NULL
-         FOR UPDATE OF t", token_hash)
-    .fetch_optional(db)
-    .await
-    .map(|row| row.map(|r| (r.id, r.user_id)))
+    user_id: Uuid,
+    requested_by: Option<Uuid>,
+    kind: LinkKind,
+) -> sqlx::Result<Uuid> {
+    retire_password_links(&mut *db, user_id).await?;
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO password_tokens (id, user_id, created_by, kind) VALUES ($1, $2, $3, $4)",
+        id,
+        user_id,
+        requested_by,
+        kind.code()
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(id)
 }
 
-pub async fn use_password_token(db: impl PgExecutor<'_>, token_id: Uuid) -> sqlx::Result<()> {
+async fn retire_password_links(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE password_tokens SET used_at = now() WHERE id = $1",
-        token_id
+        "UPDATE password_tokens SET retired_at = now()
+         WHERE user_id = $1 AND used_at IS NULL AND retired_at IS NULL",
+        user_id
     )
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// A request waiting for a second administrator.
+#[derive(Clone, Debug)]
+pub struct WaitingLink {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub user_name: String,
+    pub requested_by: Option<Uuid>,
+    pub requested_by_name: Option<String>,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The open request for one person, if any (locked, when releasing it).
+pub async fn waiting_link_for(
+    db: &mut PgConnection,
+    user_id: Uuid,
+) -> sqlx::Result<Option<WaitingLink>> {
+    sqlx::query_as!(WaitingLink, r#"SELECT t.id, t.user_id, u.display_name AS user_name, t.created_by AS requested_by,
+                r.display_name AS "requested_by_name?", t.kind, t.created_at
+         FROM password_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN users r ON r.id = t.created_by
+         WHERE t.user_id = $1 AND t.released_at IS NULL AND t.used_at IS NULL AND t.retired_at IS NULL
+           AND t.created_at > now() - interval '7 days'
+         ORDER BY t.created_at DESC LIMIT 1
+         FOR UPDATE OF t"#, user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Every request waiting for a second administrator, oldest first (a handful at most).
+pub async fn waiting_links(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<WaitingLink>> {
+    sqlx::query_as!(WaitingLink, r#"SELECT t.id, t.user_id, u.display_name AS user_name, t.created_by AS requested_by,
+                r.display_name AS "requested_by_name?", t.kind, t.created_at
+         FROM password_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN users r ON r.id = t.created_by
+         WHERE t.released_at IS NULL AND t.used_at IS NULL AND t.retired_at IS NULL
+           AND t.created_at > now() - interval '7 days'
+         ORDER BY t.created_at LIMIT $1"#, limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Release a waiting request: store the token's hash and start its clock. The database refuses
+/// (constraint `password_tokens_two_people`) if the releaser asked for it.
+pub async fn release_password_link(
+    db: impl PgExecutor<'_>,
+    request_id: Uuid,
+    released_by: Option<Uuid>,
+    token_hash: &[u8],
+    valid_for: chrono::Duration,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE password_tokens SET token_hash = $3, released_by = $2, released_at = now(),
+                expires_at = now() + make_interval(secs => $4)
+         WHERE id = $1",
+        request_id,
+        released_by,
+        token_hash,
+        valid_for.num_seconds() as f64
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A live link: released, unused, not retired, unexpired, for an enabled account.
+#[derive(Clone, Copy, Debug)]
+pub struct LiveLink {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: LinkKind,
+}
+
+/// The live set-password link with this token hash, locking it.
+pub async fn live_password_token(
+    db: &mut PgConnection,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<LiveLink>> {
+    sqlx::query!(
+        "SELECT t.id, t.user_id, t.kind FROM password_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.released_at IS NOT NULL AND t.used_at IS NULL
+           AND t.retired_at IS NULL AND t.expires_at > now() AND u.disabled_at IS NULL
+         FOR UPDATE OF t",
+        token_hash
+    )
+    .fetch_optional(db)
+    .await
+    .map(|row| {
+        row.map(|r| LiveLink {
+            id: r.id,
+            user_id: r.user_id,
+            kind: if r.kind == "reset" {
+                LinkKind::Reset
+            } else {
+                LinkKind::NewAccount
+            },
+        })
+    })
+}
+
+/// Use a link: it is spent, and every other open link for the person is retired.
+pub async fn use_password_token(db: &mut PgConnection, link: LiveLink) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE password_tokens SET used_at = now() WHERE id = $1",
+        link.id
+    )
+    .execute(&mut *db)
+    .await?;
+    retire_password_links(&mut *db, link.user_id).await
 }
 
 // Lists for administrators ---------------------------------------------------------------------
@@ -326,14 +501,21 @@ pub async fn team_ids(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Vec<Uui
     .await
 }
 
-/// Turn off an account's second factor and spend its recovery codes (a lost phone). LADOs and
-/// administrators then set up a new one at their next sign-in.
-pub async fn reset_second_factor(db: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+/// Turn off an account's second factor and spend its recovery codes: the person turned it off
+/// themselves (`must_enrol` false), or an administrator reset it or a reset link was used
+/// (`must_enrol` true: the person sets up a new one, themselves, at their next sign-in).
+pub async fn reset_second_factor(
+    db: &mut PgConnection,
+    id: Uuid,
+    must_enrol: bool,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL,
+                totp_failures = 0, totp_locked_at = NULL, must_enrol_second_factor = $2,
                 updated_at = now(), version = version + 1
          WHERE id = $1",
-        id
+        id,
+        must_enrol
     )
     .execute(&mut *db)
     .await?;

@@ -530,6 +530,7 @@ async fn open_case(
         .ok_or(AppError::NotFound)?;
     audit::record(
         &mut tx,
+        &state.audit,
         &user.actor(),
         Event::new(action, "case").entity(id).case(id),
     )
@@ -625,6 +626,7 @@ pub async fn add_note(
     let note_id = db::cases::add_note(&mut tx, id, &body, occurred_at, corrects, user.id).await?;
     audit::record(
         &mut tx,
+        &state.audit,
         &user.actor(),
         Event::new("case.note_add", "case_note")
             .entity(note_id)
@@ -771,6 +773,7 @@ pub async fn edit_submit(
     }
     audit::record(
         &mut tx,
+        &state.audit,
         &user.actor(),
         Event::new("case.update", "case")
             .entity(id)

@@ -67,7 +67,9 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
                 let event = Event::new("access.denied", "route")
                     .entity(parts.uri.path().chars().take(200).collect::<String>())
                     .details(serde_json::json!({ "method": parts.method.as_str(), "role": u.role.code() }));
-                if let Err(e) = audit::record_alone(&g.app.pool, &u.actor(), event).await {
+                if let Err(e) =
+                    audit::record_alone(&g.app.pool, &g.app.audit, &u.actor(), event).await
+                {
                     return Err(AppError::from(e).into_response());
                 }
             }
@@ -86,8 +88,16 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
         let form = FormData::parse(&bytes);
         let expected = match &user {
             Some(u) => u.csrf_token.clone(),
-            // Public forms (sign-in, set password) use a double-submit cookie.
+            // Public forms (sign-in, set password) use a double-submit cookie, which must hold
+            // a token Haven signed: a made-up cookie and field that match are still refused.
             _ => current::cookie(&parts.headers, current::pre_session_cookie_name(config))
+                .filter(|t| {
+                    csrf::pre_session_token_valid(
+                        config.secret_key.expose(),
+                        t,
+                        chrono::Utc::now().timestamp(),
+                    )
+                })
                 .unwrap_or("")
                 .to_owned(),
         };

@@ -15,6 +15,8 @@ pub struct NavUser {
     pub name: String,
     pub role_label: &'static str,
     pub nav: Vec<NavItem>,
+    /// Security notices about their account the person has not read.
+    pub unseen_notices: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -78,6 +80,7 @@ impl Layout {
                 name: user.name.clone(),
                 role_label: user.role.label(),
                 nav,
+                unseen_notices: user.unseen_notices,
             }),
             csrf: user.csrf_token.clone(),
             error_prefix: "",

@@ -12,6 +12,7 @@ pub mod help;
 pub mod layout;
 pub mod macros_support;
 pub mod referrals;
+pub mod second_factor;
 pub mod sign_in;
 
 use axum::Router;
@@ -99,17 +100,30 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         // Signing in and out.
         .get("/sign-in", Permission::Public, sign_in::show)
         .post("/sign-in", Permission::Public, sign_in::submit)
-        .get("/sign-in/code", Permission::SigningIn, sign_in::code_form)
-        .post("/sign-in/code", Permission::SigningIn, sign_in::code_submit)
+        .get(
+            "/sign-in/code",
+            Permission::SigningIn,
+            second_factor::code_form,
+        )
+        .post(
+            "/sign-in/code",
+            Permission::SigningIn,
+            second_factor::code_submit,
+        )
         .get(
             "/sign-in/set-up-code",
             Permission::SigningIn,
-            sign_in::enrol_form,
+            second_factor::enrol_form,
+        )
+        .post(
+            "/sign-in/set-up-code/start",
+            Permission::SigningIn,
+            second_factor::enrol_start,
         )
         .post(
             "/sign-in/set-up-code",
             Permission::SigningIn,
-            sign_in::enrol_submit,
+            second_factor::enrol_submit,
         )
         .post("/sign-out", Permission::AnySession, sign_in::sign_out)
         .get(
@@ -130,15 +144,35 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             Permission::SignedIn,
             account::end_session,
         )
+        .post(
+            "/account/notices/seen",
+            Permission::SignedIn,
+            account::notices_seen,
+        )
+        .get(
+            "/account/password",
+            Permission::SignedIn,
+            account::password_form,
+        )
+        .post(
+            "/account/password",
+            Permission::SignedIn,
+            account::password_submit,
+        )
         .get(
             "/account/two-factor",
             Permission::SignedIn,
-            account::two_factor_form,
+            second_factor::two_factor_form,
+        )
+        .post(
+            "/account/two-factor/change",
+            Permission::SignedIn,
+            second_factor::two_factor_change,
         )
         .post(
             "/account/two-factor",
             Permission::SignedIn,
-            account::two_factor_submit,
+            second_factor::two_factor_submit,
         )
         .get("/help", Permission::SignedIn, help::show)
         // Referrals.
@@ -166,10 +200,16 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .post("/admin/users", admin, admin::create_user)
         .get("/admin/users/{id}", admin, admin::user)
         .post("/admin/users/{id}/disable", admin, admin::disable_user)
+        .post("/admin/users/{id}/password-link", admin, admin::links::ask)
         .post(
-            "/admin/users/{id}/password-link",
+            "/admin/users/{id}/password-link/release",
             admin,
-            admin::password_link,
+            admin::links::release,
+        )
+        .post(
+            "/admin/users/{id}/unlock-second-factor",
+            admin,
+            admin::unlock_second_factor,
         )
         .post("/admin/users/{id}/end-sessions", admin, admin::end_sessions)
         .post("/admin/users/{id}/access", admin, admin::change_access)

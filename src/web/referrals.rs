@@ -173,6 +173,7 @@ pub async fn create_draft(
     let id = db::drafts::create(&mut *tx, user.id, team).await?;
     audit::record(
         &mut tx,
+        &state.audit,
         &user.actor(),
         Event::new("referral.start", "referral_draft").entity(id),
     )
@@ -507,6 +508,7 @@ async fn save_draft(
     db::drafts::save(&mut *tx, id, data).await?;
     audit::record(
         &mut tx,
+        &state.audit,
         &user.actor(),
         Event::new("referral.draft_update", "referral_draft")
             .entity(id)
@@ -928,6 +930,7 @@ async fn submit(
     db::drafts::mark_submitted(&mut *tx, id, case_id).await?;
     audit::record(
         &mut tx,
+        &state.audit,
         &user.actor(),
         Event::new("case.create", "case")
             .entity(case_id)

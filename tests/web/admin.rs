@@ -55,7 +55,7 @@ async fn admin_creates_an_account_with_errors_shown_on_the_form() {
             ],
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
     let r = admin
         .post(
             "/admin/users",
@@ -240,6 +240,11 @@ async fn someone_made_lado_must_set_up_a_security_code_before_going_on() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     // The existing session may now only set up a security code.
     assert_eq!(pat.get("/cases").await.location(), "/sign-in/set-up-code");
+    // This session has no new key yet: the page offers to make one (a GET never does).
+    let setup = pat.get("/sign-in/set-up-code").await;
+    assert!(setup.select("#secret").is_empty());
+    let r = pat.post("/sign-in/set-up-code/start", &[]).await;
+    assert_eq!(r.location(), "/sign-in/set-up-code");
     let setup = pat.get("/sign-in/set-up-code").await;
     let secret = setup.select("#secret")[0].clone();
     let code = haven::auth::totp::code_at(&secret, chrono::Utc::now().timestamp() as u64).unwrap();

@@ -10,6 +10,7 @@ async fn the_app_role_cannot_change_or_delete_audit_rows() {
     let app = TestApp::new().await;
     audit::record_alone(
         &app.pool,
+        &app.state.audit,
         &Actor::default(),
         Event::new("test.event", "test"),
     )
@@ -46,6 +47,7 @@ async fn verify_finds_a_row_altered_by_a_superuser() {
     for i in 0..5 {
         audit::record_alone(
             &app.pool,
+            &app.state.audit,
             &Actor::default(),
             Event::new("test.event", "test").entity(i),
         )
@@ -53,8 +55,13 @@ async fn verify_finds_a_row_altered_by_a_superuser() {
         .unwrap();
     }
     assert_eq!(
-        audit::verify(&app.pool, 2).await.unwrap(),
-        Verification::Intact { rows: 5 }
+        audit::verify(&app.pool, &app.state.audit, &[], 2)
+            .await
+            .unwrap(),
+        Verification::Intact {
+            rows: 5,
+            anchors: 0
+        }
     );
     let mut owner = app.owner().await;
     owner
@@ -65,7 +72,10 @@ async fn verify_finds_a_row_altered_by_a_superuser() {
         .execute("UPDATE audit_events SET entity_id = 'forged' WHERE seq = 3")
         .await
         .unwrap();
-    match audit::verify(&app.pool, 2).await.unwrap() {
+    match audit::verify(&app.pool, &app.state.audit, &[], 2)
+        .await
+        .unwrap()
+    {
         Verification::Broken { seq, .. } => assert_eq!(seq, 3),
         other => panic!("tampering not detected: {other:?}"),
     }
@@ -79,7 +89,9 @@ async fn verify_finds_a_row_altered_by_a_superuser() {
         .await
         .unwrap();
     assert!(matches!(
-        audit::verify(&app.pool, 2).await.unwrap(),
+        audit::verify(&app.pool, &app.state.audit, &[], 2)
+            .await
+            .unwrap(),
         Verification::Broken { .. }
     ));
 }
@@ -90,9 +102,11 @@ async fn concurrent_writers_never_fork_the_chain() {
     let mut handles = Vec::new();
     for i in 0..24 {
         let pool = app.pool.clone();
+        let key = app.state.audit.clone();
         handles.push(tokio::spawn(async move {
             audit::record_alone(
                 &pool,
+                &key,
                 &Actor::default(),
                 Event::new("test.concurrent", "test").entity(i),
             )
@@ -104,8 +118,13 @@ async fn concurrent_writers_never_fork_the_chain() {
         h.await.unwrap();
     }
     assert_eq!(
-        audit::verify(&app.pool, 1000).await.unwrap(),
-        Verification::Intact { rows: 24 }
+        audit::verify(&app.pool, &app.state.audit, &[], 1000)
+            .await
+            .unwrap(),
+        Verification::Intact {
+            rows: 24,
+            anchors: 0
+        }
     );
 }
 
@@ -115,6 +134,7 @@ async fn a_rolled_back_change_leaves_no_audit_row() {
     let mut tx = app.pool.begin().await.unwrap();
     audit::record(
         &mut tx,
+        &app.state.audit,
         &Actor::default(),
         Event::new("test.rolled_back", "test"),
     )
@@ -123,6 +143,7 @@ async fn a_rolled_back_change_leaves_no_audit_row() {
     tx.rollback().await.unwrap();
     audit::record_alone(
         &app.pool,
+        &app.state.audit,
         &Actor::default(),
         Event::new("test.kept", "test"),
     )
@@ -130,7 +151,12 @@ async fn a_rolled_back_change_leaves_no_audit_row() {
     .unwrap();
     assert_eq!(app.audit_actions().await, vec!["test.kept"]);
     assert_eq!(
-        audit::verify(&app.pool, 10).await.unwrap(),
-        Verification::Intact { rows: 1 }
+        audit::verify(&app.pool, &app.state.audit, &[], 10)
+            .await
+            .unwrap(),
+        Verification::Intact {
+            rows: 1,
+            anchors: 0
+        }
     );
 }

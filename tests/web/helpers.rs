@@ -70,6 +70,7 @@ async fn clean_old_databases() {
 
 pub struct TestApp {
     pub router: Router,
+    pub state: AppState,
     pub routes: Vec<RouteSpec>,
     pub pool: PgPool,
     /// A connection string for the database owner (a superuser), for tampering tests.
@@ -94,14 +95,19 @@ impl TestApp {
             env.insert(k.to_string(), v.to_string());
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
-        let pool = haven::db::pool_for(&url, 5, std::time::Duration::from_secs(10)).unwrap();
+        // The server's own login (haven_app), as in production: never the owner.
+        let pool = haven::db::pool_for(
+            config.app_database_url.expose(),
+            5,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
         let config = Arc::new(config);
-        let (router, routes) = router_with_table(AppState {
-            pool: pool.clone(),
-            config: config.clone(),
-        });
+        let state = AppState::new(pool.clone(), config.clone());
+        let (router, routes) = router_with_table(state.clone());
         TestApp {
             router,
+            state,
             routes,
             pool,
             owner_url: url,
@@ -128,6 +134,7 @@ impl TestApp {
     pub async fn user(&self, role: &str, email: &str, team: &str) -> Uuid {
         haven::cli::create_user(
             &self.pool,
+            &self.state.audit,
             email,
             &format!("Test {role} {}", &email[..3]),
             role,
@@ -366,4 +373,39 @@ impl Client {
         self.post("/sign-in", &[("email", email), ("password", password)])
             .await
     }
+}
+
+/// A set-password link for `user_id`, as a person would get one: an administrator asks for
+/// it and a second administrator releases it. Returns the link's path.
+pub async fn release_link(app: &TestApp, user_id: Uuid) -> String {
+    let (mut asker, _) = app.signed_in("admin").await;
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM password_tokens WHERE user_id = $1 AND released_at IS NULL AND retired_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    if waiting == 0 {
+        asker.get(&format!("/admin/users/{user_id}")).await;
+        let r = asker
+            .post(&format!("/admin/users/{user_id}/password-link"), &[])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    let (mut releaser, _) = app.signed_in("admin").await;
+    releaser.get(&format!("/admin/users/{user_id}")).await;
+    let r = releaser
+        .post(
+            &format!("/admin/users/{user_id}/password-link/release"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let link = r.select("#set-password-link")[0].clone();
+    let path = link
+        .trim_start_matches(app.config.public_origin().as_str())
+        .to_owned();
+    assert!(path.starts_with("/set-password/"), "{link}");
+    path
 }

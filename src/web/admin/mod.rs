@@ -1,5 +1,8 @@
 //! Administration: accounts and teams. Administrators never see case content, and never choose
-//! or see anyone's password: they hand out one-time set-password links.
+//! or see anyone's password: they ask for one-time set-password links, which a second
+//! administrator releases (`links`).
+
+pub mod links;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -10,8 +13,9 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::audit::{self, Event};
-use crate::auth::{CurrentUser, token};
+use crate::auth::CurrentUser;
 use crate::db;
+use crate::db::notices::NoticeKind;
 use crate::domain::time::format_datetime;
 use crate::domain::{Email, Role};
 use crate::error::{AppError, AppResult};
@@ -22,8 +26,6 @@ use super::macros_support::Choice;
 use super::parse_id;
 
 const PAGE_SIZE: i64 = 50;
-/// How long a set-password link works.
-const LINK_HOURS: i64 = 72;
 
 pub struct UserView {
     pub id: Uuid,
@@ -41,6 +43,7 @@ struct UsersPage {
     layout: Layout,
     users: Vec<UserView>,
     next_href: String,
+    waiting: Vec<links::WaitingView>,
 }
 
 #[derive(Deserialize)]
@@ -77,10 +80,12 @@ pub async fn users(
             totp: r.totp_enabled_at.is_some(),
         })
         .collect();
+    let waiting = links::waiting_views(&state, &user).await?;
     let page = UsersPage {
         layout: Layout::for_user("Users", &user, Section::Admin),
         users,
         next_href,
+        waiting,
     };
     Ok(Html(page.render()?))
 }
@@ -158,22 +163,6 @@ pub async fn new_user_form(
     .await
 }
 
-#[derive(Template)]
-#[template(path = "admin/link.html")]
-struct LinkPage {
-    layout: Layout,
-    heading: &'static str,
-    person: String,
-    link: String,
-    hours: i64,
-    user_id: Uuid,
-}
-
-fn link_for(state: &AppState, t: &str) -> String {
-    let base = state.config.public_url.as_str().trim_end_matches('/');
-    format!("{base}/set-password/{t}")
-}
-
 pub async fn create_user(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -220,7 +209,6 @@ pub async fn create_user(
         .await;
     };
 
-    let t = token::new_token();
     let mut tx = state.pool.begin().await?;
     let id = match db::users::create(&mut tx, &email, &name, role, None, team).await {
         Ok(id) => id,
@@ -240,32 +228,18 @@ pub async fn create_user(
         }
         Err(db::users::CreateUserError::Db(e)) => return Err(e.into()),
     };
-    db::users::create_password_token(
-        &mut *tx,
-        id,
-        &token::digest(&t),
-        Some(user.id),
-        chrono::Duration::hours(LINK_HOURS),
-    )
-    .await?;
     audit::record(
         &mut tx,
+        &state.audit,
         &user.actor(),
         Event::new("user.create", "user")
             .entity(id)
             .details(serde_json::json!({ "role": role.code(), "team": team })),
     )
     .await?;
+    links::request(&state, &mut tx, &user, id, db::users::LinkKind::NewAccount).await?;
     tx.commit().await?;
-    let page = LinkPage {
-        layout: Layout::for_user("Account created", &user, Section::Admin),
-        heading: "Account created",
-        person: name,
-        link: link_for(&state, &t),
-        hours: LINK_HOURS,
-        user_id: id,
-    };
-    Ok(Html(page.render()?).into_response())
+    Ok(Redirect::to(&format!("/admin/users/{id}?created=1")).into_response())
 }
 
 #[derive(Template)]
@@ -273,6 +247,9 @@ pub async fn create_user(
 struct UserPage {
     layout: Layout,
     errors: Errors,
+    notice: &'static str,
+    waiting: Option<links::WaitingView>,
+    totp_locked: bool,
     person: UserView,
     created: String,
     is_self: bool,
@@ -291,6 +268,28 @@ async fn render_user(
     errors: Errors,
     picked: Option<(String, Vec<String>)>,
     conflict: bool,
+) -> AppResult<Response> {
+    render_user_with(state, admin, id, errors, picked, conflict, "").await
+}
+
+/// An account's page with a message (for actions that have no form fields of their own).
+pub(super) async fn render_user_errors(
+    state: &AppState,
+    admin: &CurrentUser,
+    id: Uuid,
+    errors: Errors,
+) -> AppResult<Response> {
+    render_user_with(state, admin, id, errors, None, false, "").await
+}
+
+async fn render_user_with(
+    state: &AppState,
+    admin: &CurrentUser,
+    id: Uuid,
+    errors: Errors,
+    picked: Option<(String, Vec<String>)>,
+    conflict: bool,
+    notice: &'static str,
 ) -> AppResult<Response> {
     let u = db::users::find(&state.pool, id)
         .await?
@@ -336,10 +335,14 @@ async fn render_user(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let waiting = links::waiting_view(state, admin, id).await?;
     let page = UserPage {
         layout: Layout::for_user(u.display_name.clone(), admin, Section::Admin)
             .with_errors(&errors),
         errors,
+        notice,
+        waiting,
+        totp_locked: u.totp_locked_at.is_some(),
         person,
         created: format_datetime(u.created_at),
         is_self: u.id == admin.id,
@@ -351,13 +354,30 @@ async fn render_user(
     Ok((status, Html(page.render()?)).into_response())
 }
 
+#[derive(Deserialize, Default)]
+pub struct UserQuery {
+    created: Option<String>,
+    link_requested: Option<String>,
+    unlocked: Option<String>,
+}
+
 pub async fn user(
     State(state): State<AppState>,
     admin: CurrentUser,
     Path(id): Path<String>,
+    Query(q): Query<UserQuery>,
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
-    render_user(&state, &admin, id, Errors::default(), None, false).await
+    let notice = if q.created.is_some() {
+        "Account created. Another administrator must now release its set-password link."
+    } else if q.link_requested.is_some() {
+        "A set-password link has been asked for. Another administrator must release it."
+    } else if q.unlocked.is_some() {
+        "Security codes unlocked. The person has been told."
+    } else {
+        ""
+    };
+    render_user_with(&state, &admin, id, Errors::default(), None, false, notice).await
 }
 
 /// Change an account's role and teams. Optimistic locking: a stale form changes nothing.
@@ -407,6 +427,7 @@ pub async fn change_access(
     }
     audit::record(
         &mut tx,
+        &state.audit,
         &admin.actor(),
         Event::new("user.access_change", "user")
             .entity(id)
@@ -429,8 +450,11 @@ pub async fn reset_second_factor(
     form.only(&[])?;
     let mut tx = state.pool.begin().await?;
     require_account(&mut tx, id).await?;
-    db::users::reset_second_factor(&mut tx, id).await?;
+    // The person sets up a new one themselves at their next sign-in, and is told.
+    db::users::reset_second_factor(&mut tx, id, true).await?;
+    db::notices::add(&mut *tx, id, NoticeKind::SecondFactorReset, Some(admin.id)).await?;
     sign_out_everywhere(
+        &state,
         &mut tx,
         &admin,
         id,
@@ -440,6 +464,36 @@ pub async fn reset_second_factor(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+pub async fn unlock_second_factor(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    form.only(&[])?;
+    let mut tx = state.pool.begin().await?;
+    require_account(&mut tx, id).await?;
+    if db::users::unlock_totp(&mut *tx, id).await? {
+        db::notices::add(
+            &mut *tx,
+            id,
+            NoticeKind::SecondFactorUnlocked,
+            Some(admin.id),
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &state.audit,
+            &admin.actor(),
+            Event::new("user.second_factor_unlocked", "user").entity(id),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}?unlocked=1")).into_response())
 }
 
 /// Not found unless the account exists.
@@ -452,6 +506,7 @@ async fn require_account(tx: &mut sqlx::PgConnection, id: Uuid) -> AppResult<()>
 
 /// End every session of an account and record `action`, with how many sessions ended.
 async fn sign_out_everywhere(
+    state: &AppState,
     tx: &mut sqlx::PgConnection,
     admin: &CurrentUser,
     id: Uuid,
@@ -461,6 +516,7 @@ async fn sign_out_everywhere(
     let ended = db::sessions::end_all_for_user(&mut *tx, id, reason).await?;
     audit::record(
         tx,
+        &state.audit,
         &admin.actor(),
         Event::new(action, "user")
             .entity(id)
@@ -484,7 +540,15 @@ pub async fn disable_user(
     let mut tx = state.pool.begin().await?;
     require_account(&mut tx, id).await?;
     if db::users::disable(&mut *tx, id).await? {
-        sign_out_everywhere(&mut tx, &admin, id, "user.disable", "account_disabled").await?;
+        sign_out_everywhere(
+            &state,
+            &mut tx,
+            &admin,
+            id,
+            "user.disable",
+            "account_disabled",
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
@@ -498,49 +562,17 @@ pub async fn end_sessions(
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await?;
     require_account(&mut tx, id).await?;
-    sign_out_everywhere(&mut tx, &admin, id, "user.sessions_ended", "ended_by_admin").await?;
+    sign_out_everywhere(
+        &state,
+        &mut tx,
+        &admin,
+        id,
+        "user.sessions_ended",
+        "ended_by_admin",
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
-}
-
-pub async fn password_link(
-    State(state): State<AppState>,
-    admin: CurrentUser,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    let id = parse_id(&id)?;
-    let u = db::users::find(&state.pool, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if u.disabled_at.is_some() {
-        return Err(AppError::BadRequest("account is disabled"));
-    }
-    let t = token::new_token();
-    let mut tx = state.pool.begin().await?;
-    db::users::create_password_token(
-        &mut *tx,
-        id,
-        &token::digest(&t),
-        Some(admin.id),
-        chrono::Duration::hours(LINK_HOURS),
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        &admin.actor(),
-        Event::new("user.password_link_created", "user").entity(id),
-    )
-    .await?;
-    tx.commit().await?;
-    let page = LinkPage {
-        layout: Layout::for_user("Set-password link", &admin, Section::Admin),
-        heading: "New set-password link",
-        person: u.display_name,
-        link: link_for(&state, &t),
-        hours: LINK_HOURS,
-        user_id: id,
-    };
-    Ok(Html(page.render()?).into_response())
 }
 
 #[derive(Template)]
@@ -609,6 +641,7 @@ pub async fn create_team(
         Some(id) => {
             audit::record(
                 &mut tx,
+                &state.audit,
                 &user.actor(),
                 Event::new("team.create", "team").entity(id),
             )
