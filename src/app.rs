@@ -107,6 +107,29 @@ pub fn with_standard_layers(router: Router, config: &Arc<Config>) -> Router {
         // person's report and the log lines of that request can be matched up.
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost: an id from outside is kept only if it looks like one, so nobody can push
+        // kilobytes (or log-forging text) into every log line and back out in the response.
+        .layer(axum::middleware::from_fn(drop_unusable_request_id))
+}
+
+/// True for a request id worth keeping: 1 to 64 letters, digits, `.`, `_`, `:` or `-`.
+pub fn usable_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+async fn drop_unusable_request_id(
+    mut req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let ids = req.headers().get_all("x-request-id");
+    let keep = ids.iter().count() == 1 && ids.iter().all(|v| usable_request_id(v.as_bytes()));
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
 }
 
 fn static_dir() -> std::path::PathBuf {

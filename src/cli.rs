@@ -50,6 +50,10 @@ pub enum Command {
         /// The anchor file to check against (default: HAVEN_AUDIT_ANCHOR_FILE).
         #[arg(long)]
         anchors: Option<std::path::PathBuf>,
+        /// Accept rows up to this number without a keyed link: those written before an upgrade
+        /// from a Haven that did not key its chain (note the number when you upgrade).
+        #[arg(long, default_value_t = 0)]
+        accept_unkeyed_until: i64,
     },
     /// Append a signed anchor of the audit chain's head to the anchor file now (the server also
     /// does this every HAVEN_AUDIT_ANCHOR_MINUTES). For a scheduled job that copies anchors off the machine.
@@ -125,7 +129,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::VerifyAudit { anchors } => {
+        Command::VerifyAudit {
+            anchors,
+            accept_unkeyed_until,
+        } => {
             let pool = db::prepare(&config).await?;
             let key = audit::ChainKey::from_secret(config.secret_key.expose());
             let path = anchors.or(config.audit_anchor_file.clone());
@@ -149,7 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(Err(e)) => return Err(e).context("cannot read the anchor file"),
                 None => Vec::new(),
             };
-            match audit::verify(&pool, &key, &anchors, 10_000).await? {
+            match audit::verify(&pool, &key, &anchors, accept_unkeyed_until, 10_000).await? {
                 Verification::Intact { rows, anchors } => {
                     println!("Audit trail intact: {rows} rows and {anchors} anchors checked.");
                     Ok(ExitCode::SUCCESS)

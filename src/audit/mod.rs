@@ -8,8 +8,10 @@
 //! the head) leaves a shorter chain that still fits, so the server also writes signed *anchors*
 //! (the head's sequence number and hash, MAC'd with another derived key) to a file outside the
 //! database at intervals; `verify` checks each anchored row is still there with the same hash.
-//! Rows written before keying (plain SHA-256, `chain = 'sha256'`) are accepted only before the
-//! first keyed row. Threat model: docs/decisions/002.
+//! Rows written before keying (plain SHA-256, `chain = 'sha256'`) prove nothing against someone
+//! who controls the database (they could rewrite them all), so `verify` accepts them only up to
+//! a row number the operator states (`--accept-unkeyed-until`), recorded when they upgraded.
+//! Threat model: docs/decisions/002.
 //!
 //! Writers lock the single `audit_chain_head` row, so concurrent transactions queue up and the
 //! chain never forks; the lock is released when the caller's transaction ends, so a rolled-back
@@ -224,17 +226,18 @@ struct Row {
 
 /// Walk the whole chain in pages of `batch` rows and report the first row that does not fit,
 /// including rows the `anchors` (already checked with [`read_anchors`]) say were there.
+/// Unkeyed rows are accepted only up to row `unkeyed_until` (0: none).
 pub async fn verify(
     pool: &PgPool,
     key: &ChainKey,
     anchors: &[Anchor],
+    unkeyed_until: i64,
     batch: i64,
 ) -> sqlx::Result<Verification> {
     let anchored: std::collections::HashMap<i64, &[u8]> =
         anchors.iter().map(|a| (a.seq, a.hash.as_slice())).collect();
     let mut expected_prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
-    let mut keyed_seen = false;
     loop {
         let rows: Vec<Row> = sqlx::query_as!(Row, "SELECT seq, occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, prev_hash, hash, chain
              FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2", expected_seq, batch)
@@ -273,17 +276,14 @@ pub async fn verify(
             }
             .canonical();
             let expected = match r.chain.as_str() {
-                KEYED => {
-                    keyed_seen = true;
-                    keyed_hash(key, &r.prev_hash, &bytes)
-                }
-                // Plain rows are only those written before the chain was keyed.
-                _ if keyed_seen => {
+                KEYED => keyed_hash(key, &r.prev_hash, &bytes),
+                // Plain rows are only those the operator says predate keying.
+                _ if r.seq <= unkeyed_until => chain_hash(&r.prev_hash, &bytes),
+                _ => {
                     return broken(
-                        "is an unkeyed row after keyed ones (rewritten without the key)",
+                        "is not keyed: written before Haven keyed its audit chain, or rewritten without the key. If the rows up to this one predate your upgrade, verify with --accept-unkeyed-until and the last such row",
                     );
                 }
-                _ => chain_hash(&r.prev_hash, &bytes),
             };
             if !bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], &r.hash[..])) {
                 return broken(

@@ -18,7 +18,9 @@ pub struct Viewer<'a> {
 
 // The visibility rule, repeated in every query that reads cases (`find_visible`, `list`):
 //     c.restricted = false AND c.team_id = ANY($1::uuid[])
-// the case belongs to one of the viewer's teams and is not restricted. (Restricted allegation
+// the case belongs to one of the viewer's teams and is not restricted. A list's cursor (the
+// last case of the previous page) passes the same rule, so a cursor naming a case the viewer
+// cannot see behaves exactly like one naming no case at all. (Restricted allegation
 // cases get their own rule with the LADO path.) tests/web/cases.rs checks both queries.
 
 #[derive(Clone, Debug)]
@@ -119,7 +121,7 @@ pub async fn list(
                AND ($3::uuid IS NULL OR c.owner_id = $3)
                AND ($4::text IS NULL OR c.status = $4)
                AND ($5::text IS NULL OR c.concern_kinds @> ARRAY[$5::text])
-               AND ($6::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $6))
+               AND ($6::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $6 AND a.restricted = false AND a.team_id = ANY($1::uuid[])))
              ORDER BY c.created_at DESC, c.id DESC
              LIMIT $7",
             viewer.team_ids,
@@ -144,7 +146,7 @@ pub async fn list(
                AND c.owner_id = $2
                AND ($3::text IS NULL OR c.status = $3)
                AND ($4::text IS NULL OR c.concern_kinds @> ARRAY[$4::text])
-               AND ($5::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $5))
+               AND ($5::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $5 AND a.restricted = false AND a.team_id = ANY($1::uuid[])))
              ORDER BY c.created_at DESC, c.id DESC
              LIMIT $6",
             viewer.team_ids,
@@ -170,7 +172,7 @@ pub async fn list(
              WHERE c.team_id = vt.team_id AND c.restricted = false
                AND ($2::text IS NULL OR c.status = $2)
                AND ($3::text IS NULL OR c.concern_kinds @> ARRAY[$3::text])
-               AND ($4::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $4))
+               AND ($4::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $4 AND a.restricted = false AND a.team_id = ANY($1::uuid[])))
              ORDER BY c.created_at DESC, c.id DESC
              LIMIT $5
          ) c

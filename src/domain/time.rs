@@ -45,6 +45,14 @@ fn format_clock(t: NaiveTime) -> String {
 
 /// Parse a 24-hour time typed as "16:45", "4:45pm", "9am" or "0930".
 pub fn parse_clock(input: &str) -> Option<NaiveTime> {
+    // Only digits, separators and am/pm can make a time: anything else (a letter with an accent,
+    // full-width digits) is refused here, before any slicing by byte position.
+    if !input
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | ' '))
+    {
+        return None;
+    }
     let s = input
         .trim()
         .to_lowercase()
@@ -79,6 +87,15 @@ pub fn parse_clock(input: &str) -> Option<NaiveTime> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn no_typed_text_makes_the_time_parser_panic(s in "\\PC{0,12}") {
+            let _ = parse_clock(&s);
+        }
+    }
+
     use super::*;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -137,5 +154,10 @@ mod tests {
         assert_eq!(parse_clock("13pm"), None);
         assert_eq!(parse_clock("teatime"), None);
         assert_eq!(parse_clock(""), None);
+        // Multi-byte characters never panic (they once did, slicing "0é30" mid-character).
+        assert_eq!(parse_clock("0é30"), None);
+        assert_eq!(parse_clock("１２:３０"), None);
+        assert_eq!(parse_clock("é"), None);
+        assert_eq!(parse_clock("12:3é"), None);
     }
 }

@@ -132,6 +132,9 @@ async fn render_list(
     };
     let more = rows.len() as i64 > LIST_PAGE;
     rows.truncate(LIST_PAGE as usize);
+    if errors.is_empty() {
+        record_listing(state, user, scope, &filter, &rows).await?;
+    }
     let (heading, list_href, scope_code, section) = match scope {
         Scope::Mine => ("My cases", "/cases", "mine", Section::MyCases),
         Scope::Team => ("Team cases", "/cases/team", "team", Section::TeamCases),
@@ -172,6 +175,43 @@ async fn render_list(
         searched,
     };
     Ok((status, Html(page.render()?)).into_response())
+}
+
+/// A list or search shows cases (names, references, concerns), so it is audited like a view:
+/// which cases it showed and how it was asked for. A search records only the shape of what was
+/// typed (its length and number of words), never the name itself.
+async fn record_listing(
+    state: &AppState,
+    user: &CurrentUser,
+    scope: Scope,
+    filter: &ListFilter,
+    rows: &[CaseRow],
+) -> AppResult<()> {
+    let shown: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let scope = match scope {
+        Scope::Mine => "mine",
+        Scope::Team => "team",
+    };
+    let filters = serde_json::json!({
+        "status": filter.status.map(CaseStatus::code),
+        "concern": filter.concern.map(ConcernKind::code),
+        "after": filter.after,
+    });
+    let event = match &filter.name {
+        Some(name) => Event::new("case.search", "case_list").details(serde_json::json!({
+            "scope": scope,
+            "filters": filters,
+            "terms": { "characters": name.chars().count(), "words": name.split_whitespace().count() },
+            "cases": shown,
+        })),
+        None => Event::new("case.list", "case_list").details(serde_json::json!({
+            "scope": scope,
+            "filters": filters,
+            "cases": shown,
+        })),
+    };
+    audit::record_alone(&state.pool, &state.audit, &user.actor(), event).await?;
+    Ok(())
 }
 
 fn filter_from_query(q: &ListQuery) -> ListFilter {
@@ -335,11 +375,12 @@ pub struct ChronologyPage {
 async fn render_case(
     state: &AppState,
     user: &CurrentUser,
-    case: CaseRow,
+    case: Audited,
     page: ChronologyPage,
     note: NoteForm,
     created: bool,
 ) -> AppResult<Response> {
+    let Audited(case) = case;
     let people = db::cases::people(&state.pool, case.id).await?;
     let referral = db::cases::referral(&state.pool, case.id).await?;
     let mut entries = db::cases::chronology(
@@ -517,13 +558,25 @@ async fn render_case(
     Ok((status, Html(page.render()?)).into_response())
 }
 
+/// A case whose viewing has been written to the audit trail. Only [`open_case`] and
+/// [`audited_view`] make one, and every page that shows a case's content takes one, so no page
+/// can show a case without its access record (an error page included).
+pub struct Audited(CaseRow);
+
+impl std::ops::Deref for Audited {
+    type Target = CaseRow;
+    fn deref(&self) -> &CaseRow {
+        &self.0
+    }
+}
+
 /// Find a case the person may see, recording the view in the audit trail.
 async fn open_case(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
     action: &str,
-) -> AppResult<CaseRow> {
+) -> AppResult<Audited> {
     let mut tx = state.pool.begin().await?;
     let case = db::cases::find_visible(&mut *tx, &viewer(user), id)
         .await?
@@ -536,7 +589,31 @@ async fn open_case(
     )
     .await?;
     tx.commit().await?;
-    Ok(case)
+    Ok(Audited(case))
+}
+
+/// A form about a case came back with errors (or a conflict), so its page is shown again with
+/// the case's content: record that view, in the transaction that found the case (whose other
+/// changes the caller has not made).
+async fn audited_view(
+    state: &AppState,
+    user: &CurrentUser,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    case: CaseRow,
+    why: &str,
+) -> AppResult<Audited> {
+    audit::record(
+        &mut tx,
+        &state.audit,
+        &user.actor(),
+        Event::new("case.view", "case")
+            .entity(case.id)
+            .case(case.id)
+            .details(serde_json::json!({ "shown_again": why })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Audited(case))
 }
 
 pub async fn show(
@@ -608,7 +685,7 @@ pub async fn add_note(
         return Err(AppError::NotFound);
     }
     let (Some(occurred_at), true) = (occurred_at, e.is_empty()) else {
-        tx.rollback().await?;
+        let case = audited_view(&state, &user, tx, case, "note with errors").await?;
         let note = NoteForm {
             errors: e,
             body,
@@ -665,7 +742,7 @@ pub async fn edit_form(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
-    let case = open_case(&state, &user, id, "case.view").await?;
+    let Audited(case) = open_case(&state, &user, id, "case.view").await?;
     let page = EditPage {
         layout: Layout::for_user(
             format!("Change case {}", case.reference),
@@ -714,7 +791,7 @@ pub async fn edit_submit(
         .await?
         .ok_or(AppError::NotFound)?;
     let (Some(status), true) = (status, e.is_empty()) else {
-        tx.rollback().await?;
+        let case = audited_view(&state, &user, tx, case, "edit with errors").await?;
         let page = EditPage {
             layout: Layout::for_user(
                 format!("Change case {}", case.reference),
@@ -725,7 +802,7 @@ pub async fn edit_submit(
             errors: e,
             id,
             statuses: edit_statuses(form.raw("status")),
-            reference: case.reference,
+            reference: case.reference.clone(),
             title,
             version,
         };
@@ -739,6 +816,8 @@ pub async fn edit_submit(
             return Ok(Redirect::to(&format!("/cases/{id}")).into_response());
         }
         // Someone else saved first. Show both versions; overwrite nothing.
+        let tx = state.pool.begin().await?;
+        let case = audited_view(&state, &user, tx, case, "edit conflict").await?;
         let page = ConflictPage {
             layout: Layout::for_user("Someone else changed this case", &user, Section::None),
             id,
@@ -751,7 +830,7 @@ pub async fn edit_submit(
                 SummaryRow::new("Status", case.status().label()),
             ],
             changed: format_datetime(case.updated_at),
-            reference: case.reference,
+            reference: case.reference.clone(),
         };
         return Ok((StatusCode::CONFLICT, Html(page.render()?)).into_response());
     }
@@ -827,7 +906,7 @@ pub async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
-    let case = open_case(&state, &user, id, "case.audit_view").await?;
+    let Audited(case) = open_case(&state, &user, id, "case.audit_view").await?;
     let mut rows = db::audit_log::for_case(
         &state.pool,
         id,

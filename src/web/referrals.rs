@@ -918,11 +918,29 @@ async fn submit(
     if missing != Step::Check {
         return Ok(Redirect::to(&step_href(id, missing)).into_response());
     }
+    // Teams are read afresh on every request: someone who has left the team the draft was
+    // started in logs the case in a team they are in now, never in the one they left.
+    let team_id = if user.team_ids.contains(&row.team_id) {
+        row.team_id
+    } else if let Some(team) = user.team_ids.first() {
+        *team
+    } else {
+        tx.rollback().await?;
+        let mut errors = Errors::default();
+        errors.add(
+            "team",
+            "You are not in a team now, so Haven cannot log this referral. Ask an administrator to add you to your team; your answers are kept",
+        );
+        let draft = db::drafts::find_own(&state.pool, id, user.id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return page_from_draft(&user, &draft, Step::Check, errors).respond();
+    };
     let (case_id, reference) = db::cases::create_from_referral(
         &mut tx,
         db::cases::NewCase {
             draft: &row.data,
-            team_id: row.team_id,
+            team_id,
             owner_id: user.id,
         },
     )
@@ -935,7 +953,12 @@ async fn submit(
         Event::new("case.create", "case")
             .entity(case_id)
             .case(case_id)
-            .details(serde_json::json!({ "reference": reference.as_str(), "from_draft": id })),
+            .details(serde_json::json!({
+                "reference": reference.as_str(),
+                "from_draft": id,
+                "team": team_id,
+                "draft_team_left": team_id != row.team_id,
+            })),
     )
     .await?;
     tx.commit().await?;

@@ -55,7 +55,7 @@ async fn verify_finds_a_row_altered_by_a_superuser() {
         .unwrap();
     }
     assert_eq!(
-        audit::verify(&app.pool, &app.state.audit, &[], 2)
+        audit::verify(&app.pool, &app.state.audit, &[], 0, 2)
             .await
             .unwrap(),
         Verification::Intact {
@@ -72,7 +72,7 @@ async fn verify_finds_a_row_altered_by_a_superuser() {
         .execute("UPDATE audit_events SET entity_id = 'forged' WHERE seq = 3")
         .await
         .unwrap();
-    match audit::verify(&app.pool, &app.state.audit, &[], 2)
+    match audit::verify(&app.pool, &app.state.audit, &[], 0, 2)
         .await
         .unwrap()
     {
@@ -89,7 +89,7 @@ async fn verify_finds_a_row_altered_by_a_superuser() {
         .await
         .unwrap();
     assert!(matches!(
-        audit::verify(&app.pool, &app.state.audit, &[], 2)
+        audit::verify(&app.pool, &app.state.audit, &[], 0, 2)
             .await
             .unwrap(),
         Verification::Broken { .. }
@@ -118,7 +118,7 @@ async fn concurrent_writers_never_fork_the_chain() {
         h.await.unwrap();
     }
     assert_eq!(
-        audit::verify(&app.pool, &app.state.audit, &[], 1000)
+        audit::verify(&app.pool, &app.state.audit, &[], 0, 1000)
             .await
             .unwrap(),
         Verification::Intact {
@@ -151,7 +151,7 @@ async fn a_rolled_back_change_leaves_no_audit_row() {
     .unwrap();
     assert_eq!(app.audit_actions().await, vec!["test.kept"]);
     assert_eq!(
-        audit::verify(&app.pool, &app.state.audit, &[], 10)
+        audit::verify(&app.pool, &app.state.audit, &[], 0, 10)
             .await
             .unwrap(),
         Verification::Intact {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::helpers::TestApp;
 
 /// Make a case directly (for list tests), owned by `owner` in `team`.
-async fn make_case(
+pub async fn make_case(
     app: &TestApp,
     owner: Uuid,
     team: &str,

@@ -125,7 +125,13 @@ impl TestApp {
             router: self.router.clone(),
             cookies: HashMap::new(),
             csrf: String::new(),
-            addr: format!("{ip}:50000").parse().unwrap(),
+            addr: if ip.contains(':') {
+                format!("[{ip}]:50000")
+            } else {
+                format!("{ip}:50000")
+            }
+            .parse()
+            .unwrap(),
             origin: Some(self.config.public_origin()),
         }
     }
@@ -333,6 +339,21 @@ impl Client {
             self.csrf = t;
         }
         r
+    }
+
+    /// Another browser tab of the same session: the same cookies and form token.
+    pub fn fork(&self) -> Client {
+        Client {
+            router: self.router.clone(),
+            cookies: self.cookies.clone(),
+            csrf: self.csrf.clone(),
+            addr: self.addr,
+            origin: self.origin.clone(),
+        }
+    }
+
+    pub async fn head(&mut self, path: &str) -> Res {
+        self.send(Method::HEAD, path, None).await
     }
 
     pub async fn get(&mut self, path: &str) -> Res {

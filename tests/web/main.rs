@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin;
+mod attacks;
 mod audit;
 mod auth;
 mod cases;
