@@ -6,6 +6,7 @@ mod admin;
 mod attacks;
 mod audit;
 mod auth;
+mod browser;
 mod cases;
 mod cli;
 mod referrals;

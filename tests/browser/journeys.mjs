@@ -1,0 +1,431 @@
+// The journeys that matter, as people meet them in a real Chromium. Each takes a `Visit` (its own
+// browser context) and the shared state; later issues add theirs here and to run.mjs.
+
+import { PASSWORD, signIn, signOut, tabTo, totp, typeInto } from './lib.mjs';
+
+const A = JSON.parse(process.env.HAVEN_BROWSER_ACCOUNTS);
+
+function yesterday() {
+  const d = new Date(Date.now() - 24 * 3600 * 1000);
+  return { day: String(d.getDate()), month: String(d.getMonth() + 1), year: String(d.getFullYear()) };
+}
+
+// Signing in --------------------------------------------------------------------------------
+
+export async function signInWithoutSecondFactor(v, state) {
+  const page = v.page;
+  await v.goto('/sign-in', 'sign-in page');
+  await v.screenshot('sign-in');
+  // Nothing typed, then a wrong password: the same message, the email kept.
+  await page.click('button:has-text("Sign in")');
+  await v.expectErrors('sign-in with nothing typed');
+  await page.fill('#email', A.practitioner);
+  await page.fill('#password', 'not the right password');
+  await page.click('button:has-text("Sign in")');
+  await v.expectErrors('sign-in with a wrong password', { '#email': A.practitioner });
+  await v.screenshot('error-summary');
+  await page.fill('#password', PASSWORD);
+  await page.click('button:has-text("Sign in")');
+  await v.expectUrl('/cases', 'signed in');
+  await v.check('my cases (empty)');
+  await v.goto('/account', 'your account');
+  await v.goto('/help', 'help');
+  state.signedIn = true;
+}
+
+export async function ladoSetsUpASecurityCodeAndUsesARecoveryCode(v, state) {
+  const page = v.page;
+  await signIn(v, A.lado);
+  await v.expectUrl('/sign-in/set-up-code', 'LADO must set up a code');
+  await v.check('set up a security code');
+  const secret = (await page.locator('#secret').innerText()).trim();
+  await page.fill('#code', '000000');
+  await page.click('button:has-text("Turn on security codes")');
+  await v.expectErrors('a wrong first code');
+  if ((await page.locator('#secret').innerText()).trim() !== secret) {
+    throw new Error('the key changed after a wrong code');
+  }
+  const now = Date.now() / 1000;
+  await page.fill('#code', totp(secret, now));
+  await page.click('button:has-text("Turn on security codes")');
+  await v.check('recovery codes');
+  const codes = await page.locator('#recovery-codes li').allInnerTexts();
+  if (codes.length !== 10) throw new Error(`expected 10 recovery codes, saw ${codes.length}`);
+  await page.click('a:has-text("I have saved my codes")');
+  await v.expectUrl('/cases/team', 'the LADO starts at their teams\' cases');
+  await v.check('team cases (LADO)');
+  await signOut(v);
+  // Next time: password, then the code from the app.
+  await signIn(v, A.lado);
+  await v.expectUrl('/sign-in/code', 'asked for a code');
+  await v.check('enter your security code');
+  await page.fill('#code', '123');
+  await page.click('button:has-text("Continue")');
+  await v.expectErrors('a wrong code at sign-in');
+  await page.fill('#code', totp(secret, now + 30));
+  await page.click('button:has-text("Continue")');
+  await v.expectUrl('/cases/team', 'signed in with a code');
+  await signOut(v);
+  // A lost phone: a recovery code works once.
+  await signIn(v, A.lado);
+  await page.fill('#code', codes[0]);
+  await page.click('button:has-text("Continue")');
+  await v.expectUrl('/cases/team', 'signed in with a recovery code');
+  await v.goto('/account', 'account with security codes on');
+  await v.expectText('9 recovery codes left', 'one recovery code spent');
+  state.ladoSecret = secret;
+}
+
+// A referral -----------------------------------------------------------------------------------
+
+/// Log a referral with two children and an alleged adult, by mouse and typing.
+async function logReferral(v, { children, adult, account, withBadInput, screenshots = false }) {
+  const page = v.page;
+  await v.goto('/referrals/new', 'start a referral');
+  await v.expectText('Do not tell the child\'s family', 'the do-not-tell-the-family warning');
+  await page.click('button:has-text("Start")');
+  await v.check('referrer question');
+  if (withBadInput) {
+    await page.fill('#name', 'Priya Nandakumar');
+    await page.click('button:has-text("Continue")');
+    await v.expectErrors('referrer with missing answers', { '#name': 'Priya Nandakumar' });
+    if (screenshots) await v.screenshot('referral-error-summary');
+  }
+  await page.fill('#name', 'Priya Nandakumar');
+  await page.fill('#role', 'Designated safeguarding lead');
+  await page.fill('#agency', 'Fernhill Academy');
+  await page.fill('#contact', '01632 960 123');
+  await page.click('button:has-text("Continue")');
+  await v.check('when received');
+  if (withBadInput) {
+    await page.fill('#received-day', '31');
+    await page.fill('#received-month', '2');
+    await page.fill('#received-year', '2026');
+    await page.fill('#time', '9:15am');
+    await page.click('button:has-text("Continue")');
+    await v.expectErrors('31 February', { '#received-day': '31', '#time': '9:15am' });
+  }
+  const y = yesterday();
+  await page.fill('#received-day', y.day);
+  await page.fill('#received-month', y.month);
+  await page.fill('#received-year', y.year);
+  await page.fill('#time', '9:15am');
+  await page.click('button:has-text("Continue")');
+  await v.check('children question');
+  for (const [i, child] of children.entries()) {
+    await page.fill('#name', child.name);
+    await page.fill('#dob-day', child.day);
+    await page.fill('#dob-month', child.month);
+    await page.fill('#dob-year', child.year);
+    await page.fill('#school', 'Fernhill Academy');
+    await page.click('button:has-text("Add child")');
+    await v.expectText(child.name, `child ${i + 1} added`);
+  }
+  await v.check('children added');
+  if (screenshots) await v.screenshot('referral-question');
+  await page.click('button:has-text("Continue")');
+  await v.check('adults question');
+  await page.fill('#name', adult);
+  await page.check('input[name=relationship][value=alleged]');
+  await page.click('button:has-text("Add adult")');
+  await v.expectText(adult, 'adult added');
+  await page.click('button:has-text("Continue")');
+  await v.check('concerns question');
+  if (withBadInput) {
+    await page.click('button:has-text("Continue")');
+    await v.expectErrors('no concern chosen');
+  }
+  await page.check('input[name=concerns][value=grooming]');
+  await page.check('input[name=concerns][value=harmful_material]');
+  await page.click('button:has-text("Continue")');
+  await v.check('account question');
+  await page.fill('#account', account);
+  await page.click('button:has-text("Continue")');
+  await v.check('immediate risk question');
+  await page.check('input[name=risk][value=yes]');
+  await page.fill('#details', 'A meeting is planned for Saturday');
+  await page.click('button:has-text("Continue")');
+  await v.check('works with children question');
+  await page.check('input[name=works][value=yes]');
+  await page.fill('#details', 'Volunteer at a youth club');
+  await page.click('button:has-text("Continue")');
+  await v.expectUrl(/\/check$/, 'the check page');
+  await v.check('check your answers');
+  await v.expectText('Do not tell the child\'s family', 'the warning on the check page');
+}
+
+async function submitReferral(v) {
+  await v.page.click('button:has-text("Create case")');
+  await v.expectUrl(/\/cases\/[0-9a-f-]+\?created=1$/, 'the new case');
+  await v.check('new case');
+  return v.page.url().replace(/\?created=1$/, '').replace(/^.*\/cases\//, '/cases/');
+}
+
+export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
+  const page = v.page;
+  await signIn(v, A.practitioner);
+  await logReferral(v, {
+    children: [
+      { name: 'Juniper Ashcombe', day: '4', month: '11', year: '2013' },
+      { name: 'Rowan Ashcombe', day: '19', month: '6', year: '2016' },
+    ],
+    adult: 'Gary Pellow',
+    account: 'The class teacher saw messages on a shared tablet arranging a meeting.',
+    withBadInput: true,
+    screenshots: true,
+  });
+  await v.screenshot('check-your-answers');
+  // Change one answer from the check page and come back to it.
+  await page.click('a:has-text("Change") >> nth=0');
+  await v.check('changing an answer');
+  await page.fill('#role', 'Head of year');
+  await page.click('button:has-text("Continue")');
+  await v.expectUrl(/\/check$/, 'back at the check page');
+  await v.expectText('Head of year', 'the changed answer');
+  const casePath = await submitReferral(v);
+  state.casePath = casePath;
+  await v.expectText('Juniper Ashcombe', 'the case shows the children');
+  await v.expectText('Gary Pellow', 'the case shows the adult');
+  // Find it in My cases and by name search.
+  await page.click('.govuk-service-navigation a:has-text("My cases")');
+  await v.check('my cases');
+  await v.screenshot('my-cases');
+  await v.expectText('Juniper Ashcombe, Rowan Ashcombe', 'the case is listed');
+  await page.fill('#name', 'j');
+  await page.click('button:has-text("Search")');
+  await v.expectErrors('a one-letter search', { '#name': 'j' });
+  await page.fill('#name', 'ashcombe');
+  await page.click('button:has-text("Search")');
+  await v.check('search results');
+  await page.click('#cases a');
+  await v.expectUrl(casePath, 'opened from the search');
+  // A note: empty first, then written, then corrected.
+  await page.click('button:has-text("Save note")');
+  await v.expectErrors('an empty note');
+  await page.fill('#body', 'Spoke to the school: the tablet has been kept in the office.');
+  await page.click('button:has-text("Save note")');
+  await v.expectText('Spoke to the school', 'the note in the chronology');
+  await page.click('a:has-text("Correct this note")');
+  await v.check('correcting a note');
+  await page.fill('#body', 'Correction: the tablet is locked in the head teacher\'s office.');
+  await page.click('button:has-text("Save note")');
+  await v.expectText('Corrected by a later note', 'the original is marked corrected');
+  await v.check('case with notes');
+  await v.screenshot('case-with-chronology');
+}
+
+export async function aStaleEditShowsTheConflictPage(browser, v, state) {
+  const page = v.page;
+  await signIn(v, A.practitioner);
+  await v.goto(`${state.casePath}/edit`, 'change the case');
+  // Someone else (the manager) saves a change first, in their own browser.
+  const other = await browser.newContext();
+  const mo = await other.newPage();
+  await mo.goto(v.page.url().replace(/\/cases\/.*$/, '/sign-in'));
+  await mo.fill('#email', A.manager);
+  await mo.fill('#password', PASSWORD);
+  await mo.click('button:has-text("Sign in")');
+  await mo.goto(v.page.url());
+  await mo.fill('#title', 'Ashcombe children');
+  await mo.click('button:has-text("Save")');
+  await other.close();
+  // Bad input is refused, what was typed kept.
+  await page.fill('#title', '');
+  await page.click('button:has-text("Save")');
+  await v.expectErrors('an empty case name');
+  await page.fill('#title', 'Juniper and Rowan');
+  await page.click('button:has-text("Save")');
+  await v.check('conflict page');
+  await v.expectText('Ashcombe children', 'their version shown');
+  await v.expectText('Juniper and Rowan', 'your version shown');
+}
+
+export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
+  const page = v.page;
+  await signIn(v, A.manager);
+  await v.expectUrl('/cases/team', 'the manager starts at team cases');
+  await v.check('team cases');
+  await page.click(`a[href="${state.casePath}"]`);
+  await v.check('case (manager)');
+  await page.click('a:has-text("Show oldest first")');
+  await v.check('chronology oldest first');
+  await v.expectText('Referral received from Priya Nandakumar', 'the referral in the chronology');
+  await page.click('a:has-text("Who has viewed or changed this case")');
+  await v.check('access record');
+  await v.expectText('Viewed the case', 'views are listed');
+  await v.screenshot('access-record');
+}
+
+// Administration -----------------------------------------------------------------------------
+
+async function adminSignsIn(v, email, state) {
+  const page = v.page;
+  await signIn(v, email);
+  if (page.url().endsWith('/sign-in/set-up-code')) {
+    await v.check('admin sets up a security code');
+    const secret = (await page.locator('#secret').innerText()).trim();
+    await page.fill('#code', totp(secret));
+    await page.click('button:has-text("Turn on security codes")');
+    await page.click('a:has-text("I have saved my codes")');
+    state.adminSecrets[email] = secret;
+  } else {
+    await page.fill('#code', totp(state.adminSecrets[email], Date.now() / 1000 + 30));
+    await page.click('button:has-text("Continue")');
+  }
+  await v.expectUrl('/admin/users', 'the administrator starts at users');
+}
+
+export async function adminCreatesAnAccountASecondReleasesItsLink(v, state) {
+  const page = v.page;
+  state.adminSecrets ??= {};
+  await adminSignsIn(v, A.admin, state);
+  await v.check('users');
+  await page.click('a:has-text("Create an account")');
+  await v.check('create an account');
+  await page.fill('#name', 'Robin Fairweather');
+  await page.fill('#email', 'not an email address');
+  await page.click('button:has-text("Create account")');
+  await v.expectErrors('a bad new account', { '#name': 'Robin Fairweather', '#email': 'not an email address' });
+  await page.fill('#email', 'robin@example.org');
+  await page.check('input[name=role][value=practitioner]');
+  await page.check('input[name=team] >> nth=0');
+  await page.click('button:has-text("Create account")');
+  await v.check('account created');
+  await v.expectText('Another administrator must now release', 'the link waits for a second administrator');
+  if ((await page.content()).includes('/set-password/')) {
+    throw new Error('the administrator who asked was shown the link');
+  }
+  await signOut(v);
+  // The second administrator releases it.
+  await adminSignsIn(v, A.admin2, state);
+  await v.expectText('Robin Fairweather', 'the waiting link is listed');
+  await page.click('a:has-text("Robin Fairweather")');
+  await page.click('button:has-text("Release the set-password link")');
+  await v.check('link released');
+  const link = (await page.locator('#set-password-link').innerText()).trim();
+  await signOut(v);
+  // Robin opens the link (this browser has just been signed out).
+  await v.page.goto(link);
+  await v.check('choose your password');
+  await v.page.fill('#password', 'short');
+  await v.page.fill('#confirm', 'short');
+  await v.page.click('button:has-text("Set password")');
+  await v.expectErrors('a short password');
+  await v.page.fill('#password', 'quiet lantern over the harbour');
+  await v.page.fill('#confirm', 'quiet lantern over the harbour');
+  await v.page.click('button:has-text("Set password")');
+  await v.expectUrl('/sign-in?password_set=1', 'password set');
+  await signIn(v, 'robin@example.org', 'quiet lantern over the harbour');
+  await v.expectUrl('/cases', 'Robin is signed in');
+}
+
+// Signing out -----------------------------------------------------------------------------------
+
+export async function afterSigningOutTheBackButtonShowsNothing(v, state) {
+  const page = v.page;
+  await signIn(v, A.practitioner);
+  await v.goto(state.casePath, 'case before signing out');
+  await signOut(v);
+  // Back: the case page was never cached (no-store), so the browser asks again and is sent
+  // to sign in. Whatever the browser does with history, the page must not show the case.
+  await page.goBack({ waitUntil: 'commit' }).catch(() => {});
+  await page.waitForLoadState('load');
+  const text = await page.locator('body').innerText();
+  if (text.includes('Juniper') || text.includes('Gary Pellow')) {
+    throw new Error('the back button showed case content after signing out');
+  }
+  await v.expectUrl(/\/sign-in/, 'back leads to signing in');
+}
+
+// The referral by keyboard alone, and without JavaScript ----------------------------------------
+
+async function expectChecked(page, selector) {
+  if (!(await page.locator(selector).isChecked())) throw new Error(`keyboard: ${selector} is not chosen`);
+}
+
+async function pressButton(page, text) {
+  await tabTo(page, { button: text });
+  const loaded = page.waitForEvent('load');
+  await page.keyboard.press('Enter');
+  await loaded;
+}
+
+export async function referralByKeyboardAlone(v) {
+  const page = v.page;
+  await signIn(v, A.practitioner2);
+  await v.goto('/referrals/new', 'start a referral (keyboard)');
+  // The first Tab on a page lands on the skip link.
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => document.activeElement?.className ?? '');
+  if (!first.includes('govuk-skip-link')) throw new Error(`the first Tab reached ${first}, not the skip link`);
+  await pressButton(page, 'Start');
+  await typeInto(page, '#name', 'Oluwaseun Adeyemi');
+  await typeInto(page, '#role', 'School nurse');
+  // Shift+Tab goes back to the name, and the answer there can be added to.
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('End');
+  await page.keyboard.type(' (lead)');
+  await typeInto(page, '#agency', 'Harbourside Primary');
+  await typeInto(page, '#contact', 'o.adeyemi@example.org');
+  await pressButton(page, 'Continue');
+  await v.check('when received (keyboard)');
+  const y = yesterday();
+  await typeInto(page, '#received-day', y.day);
+  await typeInto(page, '#received-month', y.month);
+  await typeInto(page, '#received-year', y.year);
+  await typeInto(page, '#time', '14:30');
+  await pressButton(page, 'Continue');
+  await typeInto(page, '#name', 'Amara Okafor');
+  await typeInto(page, '#age', '11');
+  await pressButton(page, 'Add child');
+  await typeInto(page, '#name', 'Tobi Okafor');
+  await typeInto(page, '#age', '8');
+  await pressButton(page, 'Add child');
+  await pressButton(page, 'Continue');
+  await typeInto(page, '#name', 'Unknown online contact');
+  await tabTo(page, '#relationship');
+  // Space chooses the focused radio: the first, the person the concern is about.
+  await page.keyboard.press('Space');
+  await expectChecked(page, 'input[name=relationship][value=alleged]');
+  await pressButton(page, 'Add adult');
+  await pressButton(page, 'Continue');
+  await tabTo(page, 'input[name=concerns][value=grooming]');
+  await page.keyboard.press('Space');
+  await expectChecked(page, 'input[name=concerns][value=grooming]');
+  await pressButton(page, 'Continue');
+  await typeInto(page, '#account', 'Messages from an unknown adult asking Amara to keep a secret.');
+  await pressButton(page, 'Continue');
+  // Tab reaches a radio group once; the arrow keys move within it and choose.
+  await tabTo(page, '#risk');
+  await page.keyboard.press('ArrowDown');
+  await expectChecked(page, 'input[name=risk][value=no]');
+  await pressButton(page, 'Continue');
+  await tabTo(page, '#works');
+  await page.keyboard.press('ArrowDown');
+  await expectChecked(page, 'input[name=works][value=no]');
+  await pressButton(page, 'Continue');
+  await v.expectUrl(/\/check$/, 'check page reached by keyboard');
+  await v.check('check your answers (keyboard)');
+  await v.expectText('Oluwaseun Adeyemi (lead)', 'the answer added to after Shift+Tab');
+  await pressButton(page, 'Create case');
+  await v.expectUrl(/\/cases\/[0-9a-f-]+\?created=1$/, 'case created by keyboard');
+  await v.expectText('Amara Okafor', 'the case from the keyboard journey');
+}
+
+export async function referralWithJavaScriptOff(v) {
+  const page = v.page;
+  await signIn(v, A.practitioner2);
+  await v.expectUrl('/cases', 'signed in without JavaScript');
+  await logReferral(v, {
+    children: [
+      { name: 'Ellis Marchetti', day: '2', month: '9', year: '2012' },
+      { name: 'Noor Marchetti', day: '15', month: '1', year: '2015' },
+    ],
+    adult: 'Dean Voss',
+    account: 'A parent reported messages asking Ellis for photographs.',
+    withBadInput: true,
+  });
+  await submitReferral(v);
+  await page.click('button:has-text("Save note")');
+  await v.expectErrors('an empty note without JavaScript');
+}
