@@ -30,6 +30,25 @@ export async function signInWithoutSecondFactor(v, state) {
   await v.check('my cases (empty)');
   await v.goto('/account', 'your account');
   await v.goto('/help', 'help');
+  // Changing one's password: the wrong current password, then a mismatch, typed values kept
+  // only where they are not secrets.
+  await v.goto('/account', 'your account again');
+  await page.click('a[href="/account/password"]');
+  await v.check('change your password');
+  await page.fill('#current', 'not my password at all');
+  await page.fill('#password', 'a new long passphrase here');
+  await page.fill('#confirm', 'a new long passphrase here');
+  await page.click('button:has-text("Change password")');
+  await v.expectErrors('a wrong current password');
+  await page.fill('#current', PASSWORD);
+  await page.fill('#password', 'a new long passphrase here');
+  await page.fill('#confirm', 'something else entirely');
+  await page.click('button:has-text("Change password")');
+  await v.expectErrors('new passwords that differ');
+  // Security codes: starting needs the password.
+  await v.goto('/account/two-factor', 'security codes (off)');
+  await page.click('button:has-text("Set up security codes")');
+  await v.expectErrors('setting up codes without the password');
   state.signedIn = true;
 }
 
@@ -112,6 +131,13 @@ async function logReferral(v, { children, adult, account, withBadInput, screensh
   await page.fill('#time', '9:15am');
   await page.click('button:has-text("Continue")');
   await v.check('children question');
+  if (withBadInput) {
+    await page.fill('#name', 'Juniper');
+    await page.fill('#age', 'twelve');
+    await page.click('button:has-text("Add child")');
+    await v.expectErrors('a child with an age in words', { '#name': 'Juniper', '#age': 'twelve' });
+    await page.fill('#age', '');
+  }
   for (const [i, child] of children.entries()) {
     await page.fill('#name', child.name);
     await page.fill('#dob-day', child.day);
@@ -125,6 +151,11 @@ async function logReferral(v, { children, adult, account, withBadInput, screensh
   if (screenshots) await v.screenshot('referral-question');
   await page.click('button:has-text("Continue")');
   await v.check('adults question');
+  if (withBadInput) {
+    await page.fill('#name', adult);
+    await page.click('button:has-text("Add adult")');
+    await v.expectErrors('an adult with no connection chosen', { '#name': adult });
+  }
   await page.fill('#name', adult);
   await page.check('input[name=relationship][value=alleged]');
   await page.click('button:has-text("Add adult")');
@@ -139,13 +170,26 @@ async function logReferral(v, { children, adult, account, withBadInput, screensh
   await page.check('input[name=concerns][value=harmful_material]');
   await page.click('button:has-text("Continue")');
   await v.check('account question');
+  if (withBadInput) {
+    await page.click('button:has-text("Continue")');
+    await v.expectErrors('no account given');
+  }
   await page.fill('#account', account);
   await page.click('button:has-text("Continue")');
   await v.check('immediate risk question');
+  if (withBadInput) {
+    await page.fill('#details', 'Not sure yet');
+    await page.click('button:has-text("Continue")');
+    await v.expectErrors('no answer about immediate risk', { '#details': 'Not sure yet' });
+  }
   await page.check('input[name=risk][value=yes]');
   await page.fill('#details', 'A meeting is planned for Saturday');
   await page.click('button:has-text("Continue")');
   await v.check('works with children question');
+  if (withBadInput) {
+    await page.click('button:has-text("Continue")');
+    await v.expectErrors('no answer about work with children');
+  }
   await page.check('input[name=works][value=yes]');
   await page.fill('#details', 'Volunteer at a youth club');
   await page.click('button:has-text("Continue")');
@@ -280,6 +324,11 @@ export async function adminCreatesAnAccountASecondReleasesItsLink(v, state) {
   state.adminSecrets ??= {};
   await adminSignsIn(v, A.admin, state);
   await v.check('users');
+  await page.click('a:has-text("Teams")');
+  await v.check('teams');
+  await page.click('button:has-text("Add team")');
+  await v.expectErrors('a team with no name');
+  await v.goto('/admin/users', 'users again');
   await page.click('a:has-text("Create an account")');
   await v.check('create an account');
   await page.fill('#name', 'Robin Fairweather');
