@@ -58,12 +58,29 @@ pub enum Command {
     /// Append a signed anchor of the audit chain's head to the anchor file now (the server also
     /// does this every HAVEN_AUDIT_ANCHOR_MINUTES). For a scheduled job that copies anchors off the machine.
     AuditAnchor,
+    /// Working days: `add DATE N` prints the date N working days after DATE; `is DATE` says whether
+    /// DATE is a working day (exit 0) or not and why (exit 1). Dates as 2026-12-03.
+    WorkingDays {
+        #[command(subcommand)]
+        question: WorkingDaysQuestion,
+    },
+    /// Work out every open case's deadlines again (after the calendar or the partnership's
+    /// settings change), a batch of cases at a time.
+    RecomputeDeadlines,
     /// Make and release a set-password link for an account, printed here. For a Haven with a
     /// single administrator: in the browser a second administrator must release links.
     PasswordLink {
         #[arg(long)]
         email: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkingDaysQuestion {
+    /// The date N working days after DATE.
+    Add { date: String, days: u32 },
+    /// Whether DATE is a working day, and if not, why.
+    Is { date: String },
 }
 
 /// Logs go to standard output: readable text, or one JSON object a line with `HAVEN_LOG_FORMAT=json`
@@ -179,6 +196,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", anchor.to_line(&key));
             Ok(ExitCode::SUCCESS)
         }
+        Command::WorkingDays { question } => working_days(&config, question).await,
+        Command::RecomputeDeadlines => {
+            let pool = db::prepare(&config).await?;
+            let n = recompute_all(&pool, &config).await?;
+            println!("Deadlines worked out again for {n} cases.");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::PasswordLink { email } => {
             let pool = db::prepare(&config).await?;
             let key = audit::ChainKey::from_secret(config.secret_key.expose());
@@ -187,6 +211,67 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The calendar with administrators' changes when the database can be reached, else the rules.
+async fn working_days(config: &Config, q: WorkingDaysQuestion) -> anyhow::Result<ExitCode> {
+    let cal = match db::prepare(config).await {
+        Ok(pool) => db::calendar::load(&pool, config.working_day_close).await?,
+        Err(_) => {
+            eprintln!("(The database cannot be reached: using the bank holiday rules only.)");
+            domain::calendar::Calendar::new(Default::default(), config.working_day_close)
+        }
+    };
+    let parse = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+            .with_context(|| format!("expected a date like 2026-12-03, got {d:?}"))
+    };
+    match q {
+        WorkingDaysQuestion::Add { date, days } => {
+            println!("{}", cal.add_working_days(parse(&date)?, days));
+            Ok(ExitCode::SUCCESS)
+        }
+        WorkingDaysQuestion::Is { date } => {
+            let d = parse(&date)?;
+            match cal.check(d) {
+                Ok(()) => {
+                    println!("{d} is a working day");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(why) => {
+                    println!("{d} is not a working day: {why}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+/// Recompute the deadlines of every case that has an open one, 500 cases a transaction.
+pub async fn recompute_all(pool: &sqlx::PgPool, config: &Config) -> anyhow::Result<u64> {
+    let cal = db::calendar::load(pool, config.working_day_close).await?;
+    let settings = db::calendar::settings(pool).await?.rules();
+    let mut after = uuid::Uuid::nil();
+    let mut done = 0u64;
+    loop {
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar!(
+            "SELECT id FROM cases WHERE id > $1 AND status <> 'closed' ORDER BY id LIMIT 500",
+            after
+        )
+        .fetch_all(pool)
+        .await?;
+        let Some(last) = ids.last().copied() else {
+            break;
+        };
+        let mut tx = pool.begin().await?;
+        for id in &ids {
+            db::deadlines::recompute(&mut tx, *id, &cal, settings).await?;
+        }
+        tx.commit().await?;
+        done += ids.len() as u64;
+        after = last;
+    }
+    Ok(done)
 }
 
 /// Ask for and release a set-password link in one step (the person running the command has the

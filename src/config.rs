@@ -62,6 +62,10 @@ pub struct Config {
     /// Where signed audit chain heads are appended (outside the database), and how often.
     pub audit_anchor_file: Option<std::path::PathBuf>,
     pub audit_anchor_interval: Duration,
+    /// Where "now" comes from for the procedure (fixed only for tests, never over https).
+    pub clock: crate::clock::Clock,
+    /// The close of the working day (London time).
+    pub working_day_close: chrono::NaiveTime,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/haven";
@@ -197,7 +201,40 @@ impl Config {
             }
             None => (development_key(), true),
         };
+        let clock = match get("HAVEN_FIXED_TIME") {
+            None => crate::clock::Clock::System,
+            Some(_) if public_url.scheme() == "https" => {
+                return Err(ConfigError {
+                    name: "HAVEN_FIXED_TIME",
+                    message: "a fixed clock is for tests only and is refused when Haven is served over https".into(),
+                });
+            }
+            Some(t) => crate::clock::Clock::Fixed(
+                chrono::DateTime::parse_from_rfc3339(t.trim())
+                    .map_err(|_| ConfigError {
+                        name: "HAVEN_FIXED_TIME",
+                        message: format!("expected a time like 2026-12-04T16:59:00Z, got {t:?}"),
+                    })?
+                    .with_timezone(&chrono::Utc),
+            ),
+        };
+        let working_day_close = match get("HAVEN_WORKING_DAY_CLOSE") {
+            None => chrono::NaiveTime::from_hms_opt(17, 0, 0).expect("17:00"),
+            Some(t) => crate::domain::time::parse_clock(&t)
+                .filter(|c| {
+                    *c >= chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("noon")
+                        && *c <= chrono::NaiveTime::from_hms_opt(23, 0, 0).expect("23:00")
+                })
+                .ok_or(ConfigError {
+                    name: "HAVEN_WORKING_DAY_CLOSE",
+                    message: format!(
+                        "expected a time between 12:00 and 23:00 like 17:00, got {t:?}"
+                    ),
+                })?,
+        };
         Ok(Config {
+            clock,
+            working_day_close,
             secret_key: Secret::new(secret_key),
             secret_key_is_development,
             trusted_proxies,
@@ -366,6 +403,38 @@ mod tests {
         assert_eq!(
             from(&[("HAVEN_MIGRATE", "maybe")]).unwrap_err().name,
             "HAVEN_MIGRATE"
+        );
+    }
+
+    #[test]
+    fn a_fixed_clock_is_for_tests_and_refused_over_https() {
+        let c = from(&[("HAVEN_FIXED_TIME", "2026-12-04T16:59:00Z")]).unwrap();
+        assert_eq!(c.clock.now().to_rfc3339(), "2026-12-04T16:59:00+00:00");
+        assert_eq!(from(&[]).unwrap().clock, crate::clock::Clock::System);
+        let key = "0f".repeat(32);
+        let e = from(&[
+            ("HAVEN_PUBLIC_URL", "https://haven.example.org"),
+            ("HAVEN_SECRET_KEY", &key),
+            ("HAVEN_FIXED_TIME", "2026-12-04T16:59:00Z"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.name, "HAVEN_FIXED_TIME");
+        assert_eq!(
+            from(&[("HAVEN_FIXED_TIME", "Friday")]).unwrap_err().name,
+            "HAVEN_FIXED_TIME"
+        );
+        assert_eq!(
+            from(&[("HAVEN_WORKING_DAY_CLOSE", "17:30")])
+                .unwrap()
+                .working_day_close
+                .to_string(),
+            "17:30:00"
+        );
+        assert_eq!(
+            from(&[("HAVEN_WORKING_DAY_CLOSE", "3am")])
+                .unwrap_err()
+                .name,
+            "HAVEN_WORKING_DAY_CLOSE"
         );
     }
 

@@ -24,6 +24,9 @@ pub enum AppError {
     /// The database cannot be reached just now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Someone else saved the record first (optimistic locking); nothing was saved.
+    #[error("conflict")]
+    Conflict,
     /// Too many password checks are running or waiting: come back in a few seconds.
     #[error("busy")]
     Busy,
@@ -170,6 +173,12 @@ impl IntoResponse for AppError {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
                 res
             }
+            AppError::Conflict => error_page(
+                StatusCode::CONFLICT,
+                "Someone else changed this first",
+                "Someone saved a change to this while you were working on it, so nothing you sent has been saved. Go back, reload the page to see their change, and make yours again if it is still needed.",
+                None,
+            ),
             AppError::Busy => {
                 tracing::warn!("password checks are at capacity: turned a request away");
                 let mut res = error_page(

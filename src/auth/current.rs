@@ -115,6 +115,9 @@ pub struct CurrentUser {
     pub ip: Option<String>,
     /// Security notices about their account the person has not read (shown in the page frame).
     pub unseen_notices: i64,
+    /// Deadlines due today or overdue: on their own cases, and on their teams' (for the navigation).
+    pub due_mine: i64,
+    pub due_team: i64,
 }
 
 impl CurrentUser {
@@ -185,7 +188,11 @@ pub async fn load(
         return Err(LoadError::NoSession(NoSession::Missing));
     };
     let hash = super::token::digest(token);
-    let Some(s) = db::sessions::find_live(pool, &hash).await? else {
+    // For the navigation's counts: what is due by today's close (or overdue).
+    let today = crate::domain::time::london_date(config.clock.now());
+    let due_by = crate::domain::time::london_to_utc(today, config.working_day_close)
+        .unwrap_or_else(|| config.clock.now());
+    let Some(s) = db::sessions::find_live(pool, &hash, due_by).await? else {
         return Err(LoadError::NoSession(NoSession::Missing));
     };
     let now = Utc::now();
@@ -229,6 +236,8 @@ pub async fn load(
         team_ids: s.team_ids,
         ip: meta.ip.clone(),
         unseen_notices: s.unseen_notices,
+        due_mine: s.due_mine,
+        due_team: s.due_team,
     })
 }
 

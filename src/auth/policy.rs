@@ -24,6 +24,8 @@ pub const CASEWORK: &[Role] = &[Role::Practitioner, Role::Manager, Role::Lado];
 /// People who oversee a team's cases and who has looked at them.
 pub const OVERSIGHT: &[Role] = &[Role::Manager, Role::Lado];
 pub const ADMIN: &[Role] = &[Role::Admin];
+/// People who approve decisions, outcomes and closures.
+pub const MANAGERS: &[Role] = &[Role::Manager];
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -73,6 +75,8 @@ mod tests {
             team_ids: vec![],
             ip: None,
             unseen_notices: 0,
+            due_mine: 0,
+            due_team: 0,
         }
     }
 

@@ -39,6 +39,9 @@ pub struct CaseRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    /// The next open deadline (kept by `db::deadlines::recompute`).
+    pub next_due_at: Option<DateTime<Utc>>,
+    pub next_due_kind: Option<String>,
 }
 
 impl CaseRow {
@@ -62,7 +65,7 @@ pub async fn find_visible(
         CaseRow,
         "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                 c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                c.updated_at, c.version
+                c.updated_at, c.version, c.next_due_at, c.next_due_kind
          FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
          WHERE c.restricted = false AND c.team_id = ANY($1::uuid[]) AND c.id = $2",
         viewer.team_ids,
@@ -114,7 +117,7 @@ pub async fn list(
             CaseRow,
             "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                     c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                    c.updated_at, c.version
+                    c.updated_at, c.version, c.next_due_at, c.next_due_kind
              FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
              WHERE c.restricted = false AND c.team_id = ANY($1::uuid[])
                AND c.search_names LIKE $2
@@ -140,7 +143,7 @@ pub async fn list(
             CaseRow,
             "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                     c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                    c.updated_at, c.version
+                    c.updated_at, c.version, c.next_due_at, c.next_due_kind
              FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
              WHERE c.restricted = false AND c.team_id = ANY($1::uuid[])
                AND c.owner_id = $2
@@ -165,7 +168,7 @@ pub async fn list(
                 c.owner_id AS "owner_id!", u.display_name AS owner_name, c.status AS "status!",
                 c.title AS "title!", c.concern_kinds AS "concern_kinds!", c.immediate_risk AS "immediate_risk!",
                 c.received_at AS "received_at!", c.created_at AS "created_at!", c.updated_at AS "updated_at!",
-                c.version AS "version!"
+                c.version AS "version!", c.next_due_at, c.next_due_kind
          FROM unnest($1::uuid[]) AS vt(team_id)
          CROSS JOIN LATERAL (
              SELECT * FROM cases c
@@ -385,6 +388,8 @@ pub struct NewCase<'a> {
     pub draft: &'a ReferralDraft,
     pub team_id: Uuid,
     pub owner_id: Uuid,
+    /// Now, from the app's clock.
+    pub now: DateTime<Utc>,
 }
 
 /// Create the case, its referral, its people and its first chronology entries. Returns (id, reference).
@@ -415,7 +420,7 @@ pub async fn create_from_referral(
         .ok_or_else(|| anyhow::anyhow!("account missing"))?;
 
     let id = Uuid::now_v7();
-    let reference = next_reference(db, Utc::now().year()).await?;
+    let reference = next_reference(db, new.now.year()).await?;
     let title = case_title(d);
     let search_names = d
         .children
@@ -477,7 +482,7 @@ pub async fn create_from_referral(
     add_chronology(
         &mut *db,
         id,
-        Utc::now(),
+        new.now,
         "case",
         &format!("Case {reference} opened."),
         None,

@@ -215,6 +215,7 @@ pub async fn seed(pool: &PgPool, key: &audit::ChainKey) -> anyhow::Result<String
                 draft: &draft,
                 team_id,
                 owner_id: practitioner,
+                now: Utc::now(),
             },
         )
         .await?;

@@ -1,10 +1,13 @@
 //! The database: creating it, migrating it, the connection pool, and one module per aggregate.
 
 pub mod audit_log;
+pub mod calendar;
 pub mod cases;
+pub mod deadlines;
 pub mod demo;
 pub mod drafts;
 pub mod notices;
+pub mod procedure;
 pub mod sessions;
 pub mod teams;
 pub mod users;

@@ -23,20 +23,28 @@ pub struct SessionWithUser {
     pub team_ids: Vec<Uuid>,
     /// Security notices about the account the person has not read yet.
     pub unseen_notices: i64,
+    /// Open deadlines due by `due_by` on the person's own cases, and on their teams' cases
+    /// (counted up to 1000), for the navigation.
+    pub due_mine: i64,
+    pub due_team: i64,
 }
 
 pub async fn find_live(
     db: impl PgExecutor<'_>,
     token_hash: &[u8],
+    due_by: DateTime<Utc>,
 ) -> sqlx::Result<Option<SessionWithUser>> {
     sqlx::query_as!(SessionWithUser, r#"SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
                 u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at,
                 (u.totp_enabled_at IS NOT NULL AND u.totp_secret IS NOT NULL) AS "totp_enabled!",
                 u.must_enrol_second_factor AS must_enrol,
                 array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS "team_ids!",
-                (SELECT count(*) FROM account_notices n WHERE n.user_id = u.id AND n.seen_at IS NULL) AS "unseen_notices!"
+                (SELECT count(*) FROM account_notices n WHERE n.user_id = u.id AND n.seen_at IS NULL) AS "unseen_notices!",
+                (SELECT count(*) FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2) AS "due_mine!",
+                (SELECT count(*) FROM (SELECT 1 FROM deadlines d JOIN team_memberships m ON m.team_id = d.team_id AND m.user_id = u.id
+                    WHERE u.role IN ('manager', 'lado') AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2 LIMIT 1000) t) AS "due_team!"
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash)
+         WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash, due_by)
     .fetch_optional(db)
     .await
 }

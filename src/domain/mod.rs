@@ -1,8 +1,11 @@
 //! Types that parse and the pure rules of the procedure. No web or database code lives here.
 
+pub mod calendar;
+pub mod deadlines;
 pub mod email;
 pub mod kinds;
 pub mod password;
+pub mod procedure;
 pub mod reference;
 pub mod time;
 

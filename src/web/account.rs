@@ -22,11 +22,12 @@ use super::layout::{Layout, Section};
 use super::parse_id;
 
 pub async fn home(user: CurrentUser) -> Redirect {
-    // Each role starts where its work is: managers and the LADO oversee their teams' cases.
+    // Each role starts where its work is: what is due, on their own cases or (managers and the
+    // LADO) their teams'.
     match user.role {
         Role::Admin => Redirect::to("/admin/users"),
-        Role::Manager | Role::Lado => Redirect::to("/cases/team"),
-        Role::Practitioner => Redirect::to("/cases"),
+        Role::Manager | Role::Lado => Redirect::to("/work/team"),
+        Role::Practitioner => Redirect::to("/work"),
     }
 }
 

@@ -5,7 +5,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -27,7 +26,7 @@ const LIST_PAGE: i64 = 25;
 const CHRONOLOGY_PAGE: i64 = 100;
 const AUDIT_PAGE: i64 = 50;
 
-fn viewer(user: &CurrentUser) -> Viewer<'_> {
+pub(crate) fn viewer(user: &CurrentUser) -> Viewer<'_> {
     Viewer {
         team_ids: &user.team_ids,
     }
@@ -44,11 +43,24 @@ pub struct CaseItem {
     pub immediate_risk: bool,
     pub received: String,
     pub owner: String,
+    /// The next deadline: (what, when, tag colour), or None.
+    pub next: Option<(String, String, &'static str)>,
 }
 
-impl From<CaseRow> for CaseItem {
-    fn from(c: CaseRow) -> Self {
+impl CaseItem {
+    fn new(
+        c: CaseRow,
+        cal: &crate::domain::calendar::Calendar,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let next = super::procedure::next_deadline_words(
+            cal,
+            c.next_due_kind.as_deref(),
+            c.next_due_at,
+            now,
+        );
         CaseItem {
+            next,
             id: c.id,
             status: c.status().label(),
             concerns: c.concerns().into_iter().map(ConcernKind::short).collect(),
@@ -135,6 +147,8 @@ async fn render_list(
     if errors.is_empty() {
         record_listing(state, user, scope, &filter, &rows).await?;
     }
+    let cal = super::procedure::calendar(state, &state.pool).await?;
+    let now = state.config.clock.now();
     let (heading, list_href, scope_code, section) = match scope {
         Scope::Mine => ("My cases", "/cases", "mine", Section::MyCases),
         Scope::Team => ("Team cases", "/cases/team", "team", Section::TeamCases),
@@ -169,7 +183,10 @@ async fn render_list(
         concerns: concern_choices(filter.concern),
         name,
         errors,
-        cases: rows.into_iter().map(CaseItem::from).collect(),
+        cases: rows
+            .into_iter()
+            .map(|r| CaseItem::new(r, &cal, now))
+            .collect(),
         next_href,
         next_after: if searched { next_after } else { String::new() },
         searched,
@@ -317,6 +334,8 @@ struct CasePage {
     summary: Vec<SummaryRow>,
     concerns: Vec<&'static str>,
     immediate_risk: bool,
+    /// The next deadline: (what, when, tag colour).
+    next: Option<(String, String, &'static str)>,
     children: Vec<PersonView>,
     adults: Vec<PersonView>,
     referral: Vec<SummaryRow>,
@@ -353,6 +372,13 @@ fn entry_kind(kind: &str) -> &'static str {
         "note" => "Note",
         "correction" => "Correction",
         "status" => "Status",
+        "decision" => "Decision",
+        "strategy" => "Strategy discussion",
+        "section47" => "Section 47",
+        "conference" => "Conference",
+        "deadline" => "Deadline",
+        "milestone" => "Milestone",
+        "closure" => "Closure",
         _ => "Event",
     }
 }
@@ -535,6 +561,12 @@ async fn render_case(
             .map(ConcernKind::short)
             .collect(),
         immediate_risk: case.immediate_risk,
+        next: super::procedure::next_deadline_words(
+            &super::procedure::calendar(state, &state.pool).await?,
+            case.next_due_kind.as_deref(),
+            case.next_due_at,
+            state.config.clock.now(),
+        ),
         reference: case.reference,
         title: case.title,
         created,
@@ -561,7 +593,7 @@ async fn render_case(
 /// A case whose viewing has been written to the audit trail. Only [`open_case`] and
 /// [`audited_view`] make one, and every page that shows a case's content takes one, so no page
 /// can show a case without its access record (an error page included).
-pub struct Audited(CaseRow);
+pub struct Audited(pub(crate) CaseRow);
 
 impl std::ops::Deref for Audited {
     type Target = CaseRow;
@@ -571,7 +603,7 @@ impl std::ops::Deref for Audited {
 }
 
 /// Find a case the person may see, recording the view in the audit trail.
-async fn open_case(
+pub(crate) async fn open_case(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
@@ -595,7 +627,7 @@ async fn open_case(
 /// A form about a case came back with errors (or a conflict), so its page is shown again with
 /// the case's content: record that view, in the transaction that found the case (whose other
 /// changes the caller has not made).
-async fn audited_view(
+pub(crate) async fn audited_view(
     state: &AppState,
     user: &CurrentUser,
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
@@ -659,7 +691,8 @@ pub async fn add_note(
     let id = parse_id(&id)?;
     let mut e = Errors::default();
     let body = e.text(&form, "body", "The note", true, 20_000);
-    let when = e.past_moment(&form, "when", "time", "it happened", false);
+    let now = state.config.clock.now();
+    let when = e.past_moment(&form, "when", "time", "it happened", false, now);
     let corrects = match form.raw("corrects") {
         "" => None,
         other => {
@@ -669,7 +702,7 @@ pub async fn add_note(
     // Left blank, the note is about now.
     let occurred_at = match when.at {
         Some(at) => Some(at),
-        None if e.is_empty() => Some(Utc::now()),
+        None if e.is_empty() => Some(now),
         None => None,
     };
     let idem =
@@ -838,7 +871,7 @@ pub async fn edit_submit(
         db::cases::add_chronology(
             &mut *tx,
             id,
-            Utc::now(),
+            state.config.clock.now(),
             "status",
             &format!(
                 "Status changed from {} to {}.",
@@ -890,6 +923,19 @@ fn action_words(action: &str) -> &'static str {
         "case.note_add" => "Added a note",
         "case.update" => "Changed the case details",
         "case.audit_view" => "Looked at this record of access",
+        "case.decision_propose" => "Recorded the decision on the referral",
+        "case.decision_review" => "Approved or sent back the decision",
+        "case.referrer_told" => "Recorded that the referrer was told",
+        "case.strategy_start" | "case.strategy_update" => "Worked on a strategy discussion",
+        "case.strategy_record" => "Recorded a strategy discussion",
+        "case.outcome_propose" => "Proposed a Section 47 outcome",
+        "case.outcome_review" => "Approved or sent back a Section 47 outcome",
+        "case.conference_add" => "Recorded a conference",
+        "case.core_group_add" => "Recorded a core group meeting",
+        "case.milestone_add" => "Recorded a milestone",
+        "case.closure_propose" => "Proposed closing the case",
+        "case.closure_review" => "Approved or sent back closing the case",
+        "case.late_reason" => "Gave the reason a deadline was missed",
         _ => "Other action",
     }
 }

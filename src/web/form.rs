@@ -262,6 +262,7 @@ impl Errors {
         time: &str,
         what: &str,
         required: bool,
+        now: DateTime<Utc>,
     ) -> Moment {
         let (parts, day) = self.date(form, date, &format!("The date {what}"), required);
         let time_text = self.text(form, time, &format!("The time {what}"), required, 20);
@@ -302,7 +303,7 @@ impl Errors {
                     time,
                     "That time did not happen on that date (the clocks went forward); check it",
                 ),
-                Some(at) if at > Utc::now() + chrono::Duration::minutes(5) => self.add(
+                Some(at) if at > now + chrono::Duration::minutes(5) => self.add(
                     &date_key,
                     format!("The date and time {what} must be in the past"),
                 ),
@@ -406,7 +407,7 @@ mod tests {
     fn past_moments_read_as_london_time() {
         let mut e = Errors::default();
         let f = FormData::parse(b"w-day=1&w-month=7&w-year=2026&t=4:45pm");
-        let m = e.past_moment(&f, "w", "t", "it happened", true);
+        let m = e.past_moment(&f, "w", "t", "it happened", true, Utc::now());
         assert!(e.is_empty());
         assert_eq!(m.at.unwrap().to_rfc3339(), "2026-07-01T15:45:00+00:00");
 
@@ -418,6 +419,7 @@ mod tests {
             "t",
             "it happened",
             false,
+            Utc::now(),
         );
         assert!(e.is_empty() && m.at.is_none());
 
@@ -429,6 +431,7 @@ mod tests {
             "t",
             "it happened",
             false,
+            Utc::now(),
         );
         assert!(e.get("t").starts_with("Enter the time it happened"));
         let mut e = Errors::default();
@@ -438,6 +441,7 @@ mod tests {
             "t",
             "it happened",
             true,
+            Utc::now(),
         );
         assert!(e.get("t").contains("clocks went forward"));
         let mut e = Errors::default();
@@ -447,6 +451,7 @@ mod tests {
             "t",
             "it happened",
             true,
+            Utc::now(),
         );
         assert_eq!(
             e.get("w-day"),
@@ -459,6 +464,7 @@ mod tests {
             "t",
             "it happened",
             true,
+            Utc::now(),
         );
         assert_eq!(e.get("w-day"), "The date it happened must be a real date");
         assert!(

@@ -8,6 +8,8 @@ pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
     pub current: bool,
+    /// Deadlines due today or overdue, shown beside the item when above zero.
+    pub count: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +33,8 @@ pub struct Layout {
 /// Which part of Haven a page belongs to, to mark the navigation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Section {
+    MyWork,
+    TeamWork,
     MyCases,
     TeamCases,
     NewReferral,
@@ -52,28 +56,32 @@ impl Layout {
 
     pub fn for_user(title: impl Into<String>, user: &CurrentUser, section: Section) -> Layout {
         let mut nav = Vec::new();
-        let mut item = |href, label, s: Section| {
+        let mut item = |href, label, s: Section, count: i64| {
             nav.push(NavItem {
                 href,
                 label,
                 current: s == section,
+                count,
             })
         };
         match user.role {
             Role::Admin => {
-                item("/admin/users", "Users", Section::Admin);
+                item("/admin/users", "Users", Section::Admin, 0);
             }
             Role::Practitioner => {
-                item("/cases", "My cases", Section::MyCases);
-                item("/referrals/new", "New referral", Section::NewReferral);
+                item("/work", "My work", Section::MyWork, user.due_mine);
+                item("/cases", "My cases", Section::MyCases, 0);
+                item("/referrals/new", "New referral", Section::NewReferral, 0);
             }
             Role::Manager | Role::Lado => {
-                item("/cases", "My cases", Section::MyCases);
-                item("/cases/team", "Team cases", Section::TeamCases);
-                item("/referrals/new", "New referral", Section::NewReferral);
+                item("/work/team", "Team work", Section::TeamWork, user.due_team);
+                item("/work", "My work", Section::MyWork, user.due_mine);
+                item("/cases", "My cases", Section::MyCases, 0);
+                item("/cases/team", "Team cases", Section::TeamCases, 0);
+                item("/referrals/new", "New referral", Section::NewReferral, 0);
             }
         }
-        item("/account", "Your account", Section::Account);
+        item("/account", "Your account", Section::Account, 0);
         Layout {
             title: title.into(),
             user: Some(NavUser {

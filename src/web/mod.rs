@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod calendar;
 pub mod cases;
 pub mod form;
 pub mod guard;
@@ -11,9 +12,11 @@ pub mod health;
 pub mod help;
 pub mod layout;
 pub mod macros_support;
+pub mod procedure;
 pub mod referrals;
 pub mod second_factor;
 pub mod sign_in;
+pub mod work;
 
 use axum::Router;
 use axum::handler::Handler;
@@ -22,7 +25,7 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::app::AppState;
 use crate::auth::Permission;
-use crate::auth::policy::{ADMIN, CASEWORK, OVERSIGHT};
+use crate::auth::policy::{ADMIN, CASEWORK, MANAGERS, OVERSIGHT};
 use crate::error::AppError;
 
 /// One route and who may use it.
@@ -93,6 +96,7 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
     let casework = Permission::Roles(CASEWORK);
     let oversight = Permission::Roles(OVERSIGHT);
     let admin = Permission::Roles(ADMIN);
+    let managers = Permission::Roles(MANAGERS);
     let r = Routes::new(state.clone())
         // Health checks for load balancers.
         .get("/healthz", Permission::Public, health::healthz)
@@ -175,6 +179,10 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             second_factor::two_factor_submit,
         )
         .get("/help", Permission::SignedIn, help::show)
+        .get("/working-days", Permission::SignedIn, calendar::calculator)
+        // Dashboards.
+        .get("/work", casework, work::mine)
+        .get("/work/team", oversight, work::team)
         // Referrals.
         .get("/referrals/new", casework, referrals::start)
         .post("/referrals", casework, referrals::create_draft)
@@ -194,6 +202,107 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/cases/{id}/edit", casework, cases::edit_form)
         .post("/cases/{id}/edit", casework, cases::edit_submit)
         .get("/cases/{id}/audit", oversight, cases::audit)
+        // The procedure after the referral.
+        .get("/cases/{id}/procedure", casework, procedure::overview)
+        .get("/cases/{id}/decision", casework, procedure::decision::form)
+        .post(
+            "/cases/{id}/decision",
+            casework,
+            procedure::decision::submit,
+        )
+        .post(
+            "/cases/{id}/decision/review",
+            managers,
+            procedure::decision::review,
+        )
+        .get(
+            "/cases/{id}/decision/referrer-told",
+            casework,
+            procedure::decision::referrer_told_form,
+        )
+        .post(
+            "/cases/{id}/decision/referrer-told",
+            casework,
+            procedure::decision::referrer_told,
+        )
+        .post("/cases/{id}/strategy", casework, procedure::strategy::start)
+        .get(
+            "/cases/{id}/strategy/{sid}",
+            casework,
+            procedure::strategy::tasks,
+        )
+        .get(
+            "/cases/{id}/strategy/{sid}/{page}",
+            casework,
+            procedure::strategy::page_form,
+        )
+        .post(
+            "/cases/{id}/strategy/{sid}/{page}",
+            casework,
+            procedure::strategy::page_submit,
+        )
+        .post(
+            "/cases/{id}/strategy/{sid}/actions/{aid}/done",
+            casework,
+            procedure::strategy::action_done,
+        )
+        .get(
+            "/cases/{id}/enquiries/{eid}",
+            casework,
+            procedure::section47::form,
+        )
+        .post(
+            "/cases/{id}/enquiries/{eid}",
+            casework,
+            procedure::section47::submit,
+        )
+        .post(
+            "/cases/{id}/enquiries/{eid}/review",
+            managers,
+            procedure::section47::review,
+        )
+        .get(
+            "/cases/{id}/conferences/new",
+            casework,
+            procedure::events::conference_form,
+        )
+        .post(
+            "/cases/{id}/conferences",
+            casework,
+            procedure::events::conference_submit,
+        )
+        .get(
+            "/cases/{id}/core-groups/new",
+            casework,
+            procedure::events::core_group_form,
+        )
+        .post(
+            "/cases/{id}/core-groups",
+            casework,
+            procedure::events::core_group_submit,
+        )
+        .get(
+            "/cases/{id}/milestones/{kind}",
+            casework,
+            procedure::events::milestone_form,
+        )
+        .post(
+            "/cases/{id}/milestones/{kind}",
+            casework,
+            procedure::events::milestone_submit,
+        )
+        .get("/cases/{id}/close", casework, procedure::closure::form)
+        .post("/cases/{id}/close", casework, procedure::closure::submit)
+        .post(
+            "/cases/{id}/close/review",
+            managers,
+            procedure::closure::review,
+        )
+        .post(
+            "/cases/{id}/deadlines/{did}/reason",
+            casework,
+            procedure::late_reason,
+        )
         // Administration.
         .get("/admin/users", admin, admin::users)
         .get("/admin/users/new", admin, admin::new_user_form)
@@ -218,6 +327,15 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             admin,
             admin::reset_second_factor,
         )
+        .get("/admin/calendar", admin, calendar::admin_calendar)
+        .post("/admin/calendar", admin, calendar::admin_calendar_add)
+        .post(
+            "/admin/calendar/{day}/remove",
+            admin,
+            calendar::admin_calendar_remove,
+        )
+        .get("/admin/settings", admin, calendar::settings)
+        .post("/admin/settings", admin, calendar::settings_submit)
         .get("/admin/teams", admin, admin::teams)
         .post("/admin/teams", admin, admin::create_team);
     (r.router.with_state(state), r.table)

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -587,8 +587,8 @@ pub async fn step_submit(
     };
     let outcome = match step {
         Step::Referrer => answer_referrer(&user, &mut row, &form)?,
-        Step::Received => answer_received(&user, &mut row, &form)?,
-        Step::Children => answer_child(&user, &mut row, &form)?,
+        Step::Received => answer_received(&user, &mut row, &form, state.config.clock.now())?,
+        Step::Children => answer_child(&user, &mut row, &form, state.config.clock.now())?,
         Step::Adults => answer_adult(&user, &mut row, &form)?,
         Step::Concerns => answer_concerns(&user, &mut row, &form)?,
         Step::Account => answer_account(&user, &mut row, &form)?,
@@ -633,10 +633,22 @@ fn answer_referrer(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> A
     Ok(Outcome::Saved(Then::Next))
 }
 
-fn answer_received(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+fn answer_received(
+    user: &CurrentUser,
+    row: &mut DraftRow,
+    form: &FormData,
+    now: DateTime<Utc>,
+) -> AppResult<Outcome> {
     form.only(&["received-day", "received-month", "received-year", "time"])?;
     let mut e = Errors::default();
-    let m = e.past_moment(form, "received", "time", "the referral was received", true);
+    let m = e.past_moment(
+        form,
+        "received",
+        "time",
+        "the referral was received",
+        true,
+        now,
+    );
     match m.at {
         Some(at) if e.is_empty() => {
             row.data.received = Some(Received { at });
@@ -653,7 +665,12 @@ fn answer_received(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> A
 
 /// The children page adds one child at a time ("Add child"), and "Continue" moves on once there
 /// is at least one. A filled-in name with "Continue" adds that child first.
-fn answer_child(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppResult<Outcome> {
+fn answer_child(
+    user: &CurrentUser,
+    row: &mut DraftRow,
+    form: &FormData,
+    now: DateTime<Utc>,
+) -> AppResult<Outcome> {
     form.only(&[
         "name",
         "dob-day",
@@ -679,7 +696,7 @@ fn answer_child(user: &CurrentUser, row: &mut DraftRow, form: &FormData) -> AppR
             }
         };
         if let Some(dob) = dob {
-            let today = london_date(Utc::now());
+            let today = london_date(now);
             if dob > today {
                 e.add("dob-day", "Date of birth must be in the past");
             } else if today.years_since(dob).unwrap_or(0) >= 18 {
@@ -942,6 +959,7 @@ async fn submit(
             draft: &row.data,
             team_id,
             owner_id: user.id,
+            now: state.config.clock.now(),
         },
     )
     .await?;

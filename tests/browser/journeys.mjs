@@ -26,8 +26,8 @@ export async function signInWithoutSecondFactor(v, state) {
   await v.screenshot('error-summary');
   await page.fill('#password', PASSWORD);
   await page.click('button:has-text("Sign in")');
-  await v.expectUrl('/cases', 'signed in');
-  await v.check('my cases (empty)');
+  await v.expectUrl('/work', 'signed in');
+  await v.check('my work (empty)');
   await v.goto('/account', 'your account');
   await v.goto('/help', 'help');
   // Changing one's password: the wrong current password, then a mismatch, typed values kept
@@ -71,8 +71,8 @@ export async function ladoSetsUpASecurityCodeAndUsesARecoveryCode(v, state) {
   const codes = await page.locator('#recovery-codes li').allInnerTexts();
   if (codes.length !== 10) throw new Error(`expected 10 recovery codes, saw ${codes.length}`);
   await page.click('a:has-text("I have saved my codes")');
-  await v.expectUrl('/cases/team', 'the LADO starts at their teams\' cases');
-  await v.check('team cases (LADO)');
+  await v.expectUrl('/work/team', 'the LADO starts at their teams\' work');
+  await v.check('team work (LADO)');
   await signOut(v);
   // Next time: password, then the code from the app.
   await signIn(v, A.lado);
@@ -83,13 +83,13 @@ export async function ladoSetsUpASecurityCodeAndUsesARecoveryCode(v, state) {
   await v.expectErrors('a wrong code at sign-in');
   await page.fill('#code', totp(secret, now + 30));
   await page.click('button:has-text("Continue")');
-  await v.expectUrl('/cases/team', 'signed in with a code');
+  await v.expectUrl('/work/team', 'signed in with a code');
   await signOut(v);
   // A lost phone: a recovery code works once.
   await signIn(v, A.lado);
   await page.fill('#code', codes[0]);
   await page.click('button:has-text("Continue")');
-  await v.expectUrl('/cases/team', 'signed in with a recovery code');
+  await v.expectUrl('/work/team', 'signed in with a recovery code');
   await v.goto('/account', 'account with security codes on');
   await v.expectText('9 recovery codes left', 'one recovery code spent');
   state.ladoSecret = secret;
@@ -287,8 +287,9 @@ export async function aStaleEditShowsTheConflictPage(browser, v, state) {
 export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   const page = v.page;
   await signIn(v, A.manager);
-  await v.expectUrl('/cases/team', 'the manager starts at team cases');
-  await v.check('team cases');
+  await v.expectUrl('/work/team', 'the manager starts at team work');
+  await v.check('team work');
+  await v.goto('/cases/team', 'team cases');
   await page.click(`a[href="${state.casePath}"]`);
   await v.check('case (manager)');
   await page.click('a:has-text("Show oldest first")');
@@ -365,7 +366,7 @@ export async function adminCreatesAnAccountASecondReleasesItsLink(v, state) {
   await v.page.click('button:has-text("Set password")');
   await v.expectUrl('/sign-in?password_set=1', 'password set');
   await signIn(v, 'robin@example.org', 'quiet lantern over the harbour');
-  await v.expectUrl('/cases', 'Robin is signed in');
+  await v.expectUrl('/work', 'Robin is signed in');
 }
 
 // Signing out -----------------------------------------------------------------------------------
@@ -464,7 +465,7 @@ export async function referralByKeyboardAlone(v) {
 export async function referralWithJavaScriptOff(v) {
   const page = v.page;
   await signIn(v, A.practitioner2);
-  await v.expectUrl('/cases', 'signed in without JavaScript');
+  await v.expectUrl('/work', 'signed in without JavaScript');
   await logReferral(v, {
     children: [
       { name: 'Ellis Marchetti', day: '2', month: '9', year: '2012' },

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use crate::helpers::{PASSWORD, TestApp};
 
 #[tokio::test]
-async fn practitioner_signs_in_and_lands_on_their_cases() {
+async fn practitioner_signs_in_and_lands_on_their_work() {
     let app = TestApp::new().await;
     app.user("practitioner", "pat@example.org", "Team A").await;
     let mut c = app.client();
@@ -13,10 +13,10 @@ async fn practitioner_signs_in_and_lands_on_their_cases() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), "/");
     let r = c.get("/").await;
-    assert_eq!(r.location(), "/cases");
-    // Managers start at their teams' cases, administrators at the accounts.
+    assert_eq!(r.location(), "/work");
+    // Managers start at their teams' work, administrators at the accounts.
     let (mut mo, _) = app.signed_in("manager").await;
-    assert_eq!(mo.get("/").await.location(), "/cases/team");
+    assert_eq!(mo.get("/").await.location(), "/work/team");
     let (mut admin, _) = app.signed_in("admin").await;
     assert_eq!(admin.get("/").await.location(), "/admin/users");
     assert!(

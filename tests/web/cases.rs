@@ -55,6 +55,7 @@ pub async fn make_case(
             draft: &draft,
             team_id,
             owner_id: owner,
+            now: Utc::now(),
         },
     )
     .await

@@ -31,6 +31,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/account/two-factor/change", "signed-in"),
     ("POST", "/account/two-factor", "signed-in"),
     ("GET", "/help", "signed-in"),
+    ("GET", "/working-days", "signed-in"),
+    ("GET", "/work", "casework"),
+    ("GET", "/work/team", "oversight"),
     ("GET", "/referrals/new", "casework"),
     ("POST", "/referrals", "casework"),
     ("GET", "/referrals/{id}/{step}", "casework"),
@@ -44,6 +47,34 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/cases/{id}/edit", "casework"),
     ("POST", "/cases/{id}/edit", "casework"),
     ("GET", "/cases/{id}/audit", "oversight"),
+    ("GET", "/cases/{id}/procedure", "casework"),
+    ("GET", "/cases/{id}/decision", "casework"),
+    ("POST", "/cases/{id}/decision", "casework"),
+    ("POST", "/cases/{id}/decision/review", "managers"),
+    ("GET", "/cases/{id}/decision/referrer-told", "casework"),
+    ("POST", "/cases/{id}/decision/referrer-told", "casework"),
+    ("POST", "/cases/{id}/strategy", "casework"),
+    ("GET", "/cases/{id}/strategy/{sid}", "casework"),
+    ("GET", "/cases/{id}/strategy/{sid}/{page}", "casework"),
+    ("POST", "/cases/{id}/strategy/{sid}/{page}", "casework"),
+    (
+        "POST",
+        "/cases/{id}/strategy/{sid}/actions/{aid}/done",
+        "casework",
+    ),
+    ("GET", "/cases/{id}/enquiries/{eid}", "casework"),
+    ("POST", "/cases/{id}/enquiries/{eid}", "casework"),
+    ("POST", "/cases/{id}/enquiries/{eid}/review", "managers"),
+    ("GET", "/cases/{id}/conferences/new", "casework"),
+    ("POST", "/cases/{id}/conferences", "casework"),
+    ("GET", "/cases/{id}/core-groups/new", "casework"),
+    ("POST", "/cases/{id}/core-groups", "casework"),
+    ("GET", "/cases/{id}/milestones/{kind}", "casework"),
+    ("POST", "/cases/{id}/milestones/{kind}", "casework"),
+    ("GET", "/cases/{id}/close", "casework"),
+    ("POST", "/cases/{id}/close", "casework"),
+    ("POST", "/cases/{id}/close/review", "managers"),
+    ("POST", "/cases/{id}/deadlines/{did}/reason", "casework"),
     ("GET", "/admin/users", "admin"),
     ("GET", "/admin/users/new", "admin"),
     ("POST", "/admin/users", "admin"),
@@ -55,6 +86,11 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/users/{id}/end-sessions", "admin"),
     ("POST", "/admin/users/{id}/access", "admin"),
     ("POST", "/admin/users/{id}/reset-second-factor", "admin"),
+    ("GET", "/admin/calendar", "admin"),
+    ("POST", "/admin/calendar", "admin"),
+    ("POST", "/admin/calendar/{day}/remove", "admin"),
+    ("GET", "/admin/settings", "admin"),
+    ("POST", "/admin/settings", "admin"),
     ("GET", "/admin/teams", "admin"),
     ("POST", "/admin/teams", "admin"),
 ];
@@ -70,12 +106,20 @@ fn describe(p: Permission) -> String {
         }
         Permission::Roles(r) if r == [Role::Manager, Role::Lado] => "oversight".into(),
         Permission::Roles(r) if r == [Role::Admin] => "admin".into(),
+        Permission::Roles(r) if r == [Role::Manager] => "managers".into(),
         Permission::Roles(r) => format!("{r:?}"),
     }
 }
 
-fn concrete(path: &str) -> String {
+pub fn concrete(path: &str) -> String {
     path.replace("{id}", &uuid::Uuid::now_v7().to_string())
+        .replace("{sid}", &uuid::Uuid::now_v7().to_string())
+        .replace("{eid}", &uuid::Uuid::now_v7().to_string())
+        .replace("{aid}", &uuid::Uuid::now_v7().to_string())
+        .replace("{did}", &uuid::Uuid::now_v7().to_string())
+        .replace("{page}", "when")
+        .replace("{kind}", "lado-told")
+        .replace("{day}", "2026-12-29")
         .replace("{step}", "referrer")
         .replace("{index}", "0")
         .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")

@@ -1,0 +1,136 @@
+//! The calendar's administrator changes and the partnership's settings.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::domain::calendar::{Calendar, Change};
+use crate::domain::deadlines::Settings;
+
+/// The calendar as it stands: the rules plus every administrator change.
+pub async fn load(db: impl PgExecutor<'_>, close: NaiveTime) -> sqlx::Result<Calendar> {
+    let rows = sqlx::query!("SELECT day, kind, name FROM calendar_changes")
+        .fetch_all(db)
+        .await?;
+    let changes: BTreeMap<NaiveDate, Change> = rows
+        .into_iter()
+        .map(|r| {
+            let change = if r.kind == "working" {
+                Change::Working
+            } else {
+                Change::Holiday(r.name)
+            };
+            (r.day, change)
+        })
+        .collect();
+    Ok(Calendar::new(changes, close))
+}
+
+#[derive(Clone, Debug)]
+pub struct ChangeRow {
+    pub day: NaiveDate,
+    pub kind: String,
+    pub name: String,
+    pub added_by_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every change, newest day first (a council makes a handful a year).
+pub async fn changes(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ChangeRow>> {
+    sqlx::query_as!(
+        ChangeRow,
+        "SELECT c.day, c.kind, c.name, u.display_name AS added_by_name, c.created_at
+         FROM calendar_changes c JOIN users u ON u.id = c.added_by
+         ORDER BY c.day DESC LIMIT 500"
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Add a change; false if the day already has one.
+pub async fn add(
+    db: impl PgExecutor<'_>,
+    day: NaiveDate,
+    kind: &str,
+    name: &str,
+    by: Uuid,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        "INSERT INTO calendar_changes (day, kind, name, added_by) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (day) DO NOTHING",
+        day,
+        kind,
+        name,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Remove a change; the removed row, if there was one.
+pub async fn remove(
+    db: impl PgExecutor<'_>,
+    day: NaiveDate,
+) -> sqlx::Result<Option<(String, String)>> {
+    let row = sqlx::query!(
+        "DELETE FROM calendar_changes WHERE day = $1 RETURNING kind, name",
+        day
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.kind, r.name)))
+}
+
+#[derive(Clone, Debug)]
+pub struct SettingsRow {
+    pub strategy_discussion_days: i32,
+    pub icpc_local_rule: bool,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by_name: Option<String>,
+}
+
+impl SettingsRow {
+    pub fn rules(&self) -> Settings {
+        Settings {
+            strategy_discussion_days: self.strategy_discussion_days.max(0) as u32,
+            icpc_local_rule: self.icpc_local_rule,
+        }
+    }
+}
+
+pub async fn settings(db: impl PgExecutor<'_>) -> sqlx::Result<SettingsRow> {
+    sqlx::query_as!(
+        SettingsRow,
+        r#"SELECT s.strategy_discussion_days, s.icpc_local_rule, s.version, s.updated_at,
+                  u.display_name AS "updated_by_name?"
+           FROM partnership_settings s LEFT JOIN users u ON u.id = s.updated_by WHERE s.id = 1"#
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Change the settings if nobody has since `version`; false on a stale form.
+pub async fn update_settings(
+    db: impl PgExecutor<'_>,
+    version: i32,
+    strategy_discussion_days: i32,
+    icpc_local_rule: bool,
+    by: Uuid,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        "UPDATE partnership_settings SET strategy_discussion_days = $2, icpc_local_rule = $3,
+                updated_by = $4, updated_at = now(), version = version + 1
+         WHERE id = 1 AND version = $1",
+        version,
+        strategy_discussion_days,
+        icpc_local_rule,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

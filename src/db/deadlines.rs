@@ -1,0 +1,392 @@
+//! Deadlines: the facts of a case read for `domain::deadlines::derive`, its result stored (so
+//! dashboards read an index), and the lists and counts people see.
+//!
+//! `recompute` runs in the transaction of every event that can start or meet a clock. It is
+//! idempotent: the same facts give the same rows and no changes. It returns what changed, so the
+//! caller can say so in the chronology.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::domain::calendar::Calendar;
+use crate::domain::deadlines::{
+    Change, ConferenceFacts, DecisionFacts, DiscussionFacts, EnquiryFacts, Facts, Kind, Settings,
+    derive,
+};
+use crate::domain::procedure::{DecisionOutcome, Section47Outcome};
+
+/// Read everything the clocks depend on, with the children's names.
+pub async fn facts(
+    db: &mut PgConnection,
+    case_id: Uuid,
+) -> sqlx::Result<(Facts, HashMap<Uuid, String>)> {
+    let case = sqlx::query!(
+        r#"SELECT c.received_at, c.immediate_risk, c.status,
+                  coalesce((SELECT r.works_with_children = 'yes' FROM referrals r WHERE r.case_id = c.id ORDER BY r.created_at LIMIT 1), false) AS "works!",
+                  (SELECT max(x.reviewed_at) FROM case_closures x WHERE x.case_id = c.id AND x.status = 'approved') AS closed_at
+           FROM cases c WHERE c.id = $1"#,
+        case_id
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    let decision = sqlx::query!(
+        "SELECT outcome, status, reviewed_at, referrer_told_at FROM referral_decisions
+         WHERE case_id = $1 AND status <> 'returned'",
+        case_id
+    )
+    .fetch_optional(&mut *db)
+    .await?
+    .and_then(|d| {
+        Some(DecisionFacts {
+            outcome: DecisionOutcome::parse(&d.outcome)?,
+            approved_at: if d.status == "approved" {
+                d.reviewed_at
+            } else {
+                None
+            },
+            referrer_told_at: d.referrer_told_at,
+        })
+    });
+    let discussions = sqlx::query!(
+        r#"SELECT id, held_at AS "held_at!" FROM strategy_discussions
+           WHERE case_id = $1 AND status = 'recorded' AND held_at IS NOT NULL"#,
+        case_id
+    )
+    .fetch_all(&mut *db)
+    .await?
+    .into_iter()
+    .map(|d| DiscussionFacts {
+        id: d.id,
+        held_at: d.held_at,
+    })
+    .collect();
+    let enquiries = sqlx::query!(
+        "SELECT person_id, started_by, outcome, outcome_status FROM section47_enquiries WHERE case_id = $1",
+        case_id
+    )
+    .fetch_all(&mut *db)
+    .await?
+    .into_iter()
+    .map(|e| EnquiryFacts {
+        child: e.person_id,
+        started_by: e.started_by,
+        outcome: if e.outcome_status == "approved" {
+            e.outcome.as_deref().and_then(Section47Outcome::parse)
+        } else {
+            None
+        },
+    })
+    .collect();
+    let conferences = sqlx::query!(
+        "SELECT id, person_id, kind, held_at, plan FROM child_protection_conferences WHERE case_id = $1",
+        case_id
+    )
+    .fetch_all(&mut *db)
+    .await?
+    .into_iter()
+    .map(|c| ConferenceFacts {
+        id: c.id,
+        child: c.person_id,
+        initial: c.kind == "initial",
+        held_at: c.held_at,
+        plan: c.plan,
+    })
+    .collect();
+    let core_groups = sqlx::query!(
+        "SELECT person_id, held_at FROM core_group_meetings WHERE case_id = $1",
+        case_id
+    )
+    .fetch_all(&mut *db)
+    .await?
+    .into_iter()
+    .map(|c| (c.person_id, c.held_at))
+    .collect();
+    let milestones = sqlx::query!(
+        r#"SELECT kind, min(happened_at) AS "at!" FROM case_milestones WHERE case_id = $1 GROUP BY kind"#,
+        case_id
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let milestone = |k: &str| milestones.iter().find(|m| m.kind == k).map(|m| m.at);
+    let names = sqlx::query!(
+        "SELECT id, full_name FROM case_people WHERE case_id = $1 AND kind = 'child' LIMIT 200",
+        case_id
+    )
+    .fetch_all(&mut *db)
+    .await?
+    .into_iter()
+    .map(|p| (p.id, p.full_name))
+    .collect();
+    Ok((
+        Facts {
+            received_at: case.received_at,
+            immediate_risk: case.immediate_risk,
+            works_with_children: case.works,
+            decision,
+            discussions,
+            enquiries,
+            conferences,
+            core_groups,
+            assessment_completed_at: milestone("assessment_completed"),
+            lado_told_at: milestone("lado_told"),
+            closed_at: case.closed_at,
+        },
+        names,
+    ))
+}
+
+struct Existing {
+    id: Uuid,
+    kind: String,
+    person_id: Option<Uuid>,
+    seq: i32,
+    due_at: DateTime<Utc>,
+    local_due_at: Option<DateTime<Utc>>,
+    met_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+}
+
+/// Derive the case's deadlines from its facts and store them. Returns what changed and the
+/// children's names (for the words in the chronology).
+pub async fn recompute(
+    db: &mut PgConnection,
+    case_id: Uuid,
+    cal: &Calendar,
+    settings: Settings,
+) -> sqlx::Result<(Vec<Change>, HashMap<Uuid, String>)> {
+    let (facts, names) = facts(&mut *db, case_id).await?;
+    let derived = derive(&facts, cal, settings);
+    let existing = sqlx::query_as!(
+        Existing,
+        "SELECT id, kind, person_id, seq, due_at, local_due_at, met_at, ended_at FROM deadlines WHERE case_id = $1 FOR UPDATE",
+        case_id
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let mut changes = Vec::new();
+    let mut kept = Vec::new();
+    for d in &derived {
+        let found = existing
+            .iter()
+            .find(|e| e.kind == d.kind.code() && e.person_id == d.child && e.seq == d.seq);
+        match found {
+            None => {
+                sqlx::query!(
+                    "INSERT INTO deadlines (id, case_id, team_id, owner_id, kind, person_id, seq, started_by, started_at, due_at, local_due_at, met_at, met_by, ended_at)
+                     SELECT $1, c.id, c.team_id, c.owner_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM cases c WHERE c.id = $2",
+                    Uuid::now_v7(), case_id, d.kind.code(), d.child, d.seq, d.started_by, d.started_at, d.due_at, d.local_due_at, d.met_at, d.met_by, d.ended_at
+                )
+                .execute(&mut *db)
+                .await?;
+                changes.push(Change::Set(d.clone()));
+                if d.met_late() {
+                    changes.push(Change::MetLate(d.clone()));
+                }
+            }
+            Some(e) => {
+                kept.push(e.id);
+                let same = e.due_at == d.due_at
+                    && e.local_due_at == d.local_due_at
+                    && e.met_at == d.met_at
+                    && e.ended_at == d.ended_at;
+                if same {
+                    continue;
+                }
+                sqlx::query!(
+                    "UPDATE deadlines SET started_by = $2, started_at = $3, due_at = $4, local_due_at = $5,
+                            met_at = $6, met_by = $7, ended_at = $8, updated_at = now()
+                     WHERE id = $1",
+                    e.id, d.started_by, d.started_at, d.due_at, d.local_due_at, d.met_at, d.met_by, d.ended_at
+                )
+                .execute(&mut *db)
+                .await?;
+                if e.due_at != d.due_at || e.local_due_at != d.local_due_at {
+                    changes.push(Change::Moved {
+                        from: e.due_at,
+                        to: d.clone(),
+                    });
+                }
+                if e.met_at.is_none() && d.met_late() {
+                    changes.push(Change::MetLate(d.clone()));
+                }
+            }
+        }
+    }
+    for e in existing.iter().filter(|e| {
+        !kept.contains(&e.id)
+            && !derived
+                .iter()
+                .any(|d| d.kind.code() == e.kind && d.child == e.person_id && d.seq == e.seq)
+    }) {
+        sqlx::query!("DELETE FROM deadlines WHERE id = $1", e.id)
+            .execute(&mut *db)
+            .await?;
+        if let Some(kind) = Kind::parse(&e.kind) {
+            changes.push(Change::Dropped {
+                kind,
+                child: e.person_id,
+            });
+        }
+    }
+    let next = derived
+        .iter()
+        .filter(|d| d.met_at.is_none() && d.ended_at.is_none())
+        .min_by_key(|d| d.due_at);
+    sqlx::query!(
+        "UPDATE cases SET next_due_at = $2, next_due_kind = $3 WHERE id = $1 AND (next_due_at IS DISTINCT FROM $2 OR next_due_kind IS DISTINCT FROM $3)",
+        case_id,
+        next.map(|d| d.due_at),
+        next.map(|d| d.kind.code())
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok((changes, names))
+}
+
+/// One stored deadline, as the case page and dashboards show it.
+#[derive(Clone, Debug)]
+pub struct DeadlineRow {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub reference: String,
+    pub title: String,
+    pub kind: String,
+    pub child_name: Option<String>,
+    pub started_by: String,
+    pub due_at: DateTime<Utc>,
+    pub local_due_at: Option<DateTime<Utc>>,
+    pub met_at: Option<DateTime<Utc>>,
+    pub met_by: Option<String>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub late_reason: Option<String>,
+}
+
+/// Every deadline of one case, soonest first.
+pub async fn for_case(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Vec<DeadlineRow>> {
+    sqlx::query_as!(
+        DeadlineRow,
+        r#"SELECT d.id, d.case_id, c.reference, c.title, d.kind, p.full_name AS "child_name?", d.started_by,
+                  d.due_at, d.local_due_at, d.met_at, d.met_by, d.ended_at, d.late_reason
+           FROM deadlines d JOIN cases c ON c.id = d.case_id LEFT JOIN case_people p ON p.id = d.person_id
+           WHERE d.case_id = $1
+           ORDER BY (d.met_at IS NULL AND d.ended_at IS NULL) DESC, d.due_at, d.kind
+           LIMIT 200"#,
+        case_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Open deadlines due before `until` for the cases a person works (`owner`) or their teams'
+/// cases (`teams`), most urgent first: one index range per team or person, never the whole table.
+pub async fn open_before(
+    db: impl PgExecutor<'_>,
+    owner: Option<Uuid>,
+    teams: &[Uuid],
+    until: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<DeadlineRow>> {
+    if let Some(owner) = owner {
+        return sqlx::query_as!(
+            DeadlineRow,
+            r#"SELECT d.id, d.case_id, c.reference, c.title, d.kind, p.full_name AS "child_name?", d.started_by,
+                      d.due_at, d.local_due_at, d.met_at, d.met_by, d.ended_at, d.late_reason
+               FROM deadlines d JOIN cases c ON c.id = d.case_id LEFT JOIN case_people p ON p.id = d.person_id
+               WHERE d.owner_id = $1 AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at < $2
+                 AND c.restricted = false AND c.team_id = ANY($3::uuid[])
+               ORDER BY d.due_at, d.id
+               LIMIT $4"#,
+            owner,
+            until,
+            teams,
+            limit
+        )
+        .fetch_all(db)
+        .await;
+    }
+    sqlx::query_as!(
+        DeadlineRow,
+        r#"SELECT d.id AS "id!", d.case_id AS "case_id!", c.reference, c.title, d.kind AS "kind!", p.full_name AS "child_name?",
+                  d.started_by AS "started_by!", d.due_at AS "due_at!", d.local_due_at, d.met_at, d.met_by, d.ended_at, d.late_reason
+           FROM unnest($1::uuid[]) AS vt(team_id)
+           CROSS JOIN LATERAL (
+               SELECT * FROM deadlines x
+               WHERE x.team_id = vt.team_id AND x.met_at IS NULL AND x.ended_at IS NULL AND x.due_at < $2
+               ORDER BY x.due_at, x.id
+               LIMIT $3
+           ) d
+           JOIN cases c ON c.id = d.case_id LEFT JOIN case_people p ON p.id = d.person_id
+           WHERE c.restricted = false
+           ORDER BY d.due_at, d.id
+           LIMIT $3"#,
+        teams,
+        until,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Counts for the navigation: (overdue, due by the end of today) for a person's own cases.
+pub async fn counts_for_owner(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    now: DateTime<Utc>,
+    end_of_today: DateTime<Utc>,
+) -> sqlx::Result<(i64, i64)> {
+    let r = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE due_at <= $2) AS "overdue!",
+                  count(*) FILTER (WHERE due_at > $2) AS "today!"
+           FROM deadlines WHERE owner_id = $1 AND met_at IS NULL AND ended_at IS NULL AND due_at <= $3"#,
+        owner,
+        now,
+        end_of_today
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((r.overdue, r.today))
+}
+
+/// Timeliness over a period for some teams: (met in time, met) for one kind of deadline.
+pub async fn timeliness(
+    db: impl PgExecutor<'_>,
+    teams: &[Uuid],
+    kind: Kind,
+    since: DateTime<Utc>,
+) -> sqlx::Result<(i64, i64)> {
+    let r = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE d.met_at <= d.due_at) AS "in_time!", count(*) AS "all!"
+           FROM unnest($1::uuid[]) AS vt(team_id)
+           JOIN deadlines d ON d.team_id = vt.team_id AND d.kind = $2 AND d.met_at >= $3"#,
+        teams,
+        kind.code(),
+        since
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((r.in_time, r.all))
+}
+
+/// Record why a deadline was met late (once).
+pub async fn set_late_reason(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    id: Uuid,
+    reason: &str,
+    by: Uuid,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        "UPDATE deadlines SET late_reason = $3, late_reason_by = $4, updated_at = now()
+         WHERE id = $1 AND case_id = $2 AND met_at > due_at AND late_reason IS NULL",
+        id,
+        case_id,
+        reason,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

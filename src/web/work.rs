@@ -1,0 +1,171 @@
+//! Dashboards: "My work" (deadlines on the cases a person works) and "Team work" (their teams'
+//! cases, for managers and the LADO): overdue, due today, and due in the next five working days,
+//! most urgent first; what waits for a manager's approval; and timeliness over the last 90 days.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Duration;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::domain::deadlines::{self, Kind, Standing};
+use crate::domain::time::{format_datetime, london_date};
+use crate::error::AppResult;
+
+use super::layout::{Layout, Section};
+use super::procedure::{calendar, capitalise};
+
+/// How many rows a dashboard shows (the most urgent first).
+const LIMIT: i64 = 200;
+
+pub struct Item {
+    pub case_id: Uuid,
+    pub reference: String,
+    pub title: String,
+    pub what: String,
+    pub when: String,
+}
+
+pub struct Waiting {
+    pub case_id: Uuid,
+    pub reference: String,
+    pub title: String,
+    pub what: &'static str,
+    pub by: String,
+}
+
+#[derive(Template)]
+#[template(path = "work/dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    heading: &'static str,
+    team: bool,
+    overdue: Vec<Item>,
+    today: Vec<Item>,
+    soon: Vec<Item>,
+    horizon: String,
+    waiting: Vec<Waiting>,
+    timeliness: Vec<(String, String)>,
+    more: bool,
+}
+
+async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResult<Response> {
+    let now = state.config.clock.now();
+    let mut conn = state.pool.acquire().await?;
+    let cal = calendar(state, &mut *conn).await?;
+    let horizon_day = cal.add_working_days(london_date(now), 5);
+    let until = cal.close_on(horizon_day) + Duration::seconds(1);
+    let owner = (!team).then_some(user.id);
+    let rows = db::deadlines::open_before(&mut *conn, owner, &user.team_ids, until, LIMIT).await?;
+    let more = rows.len() as i64 >= LIMIT;
+    let (mut overdue, mut today, mut soon) = (Vec::new(), Vec::new(), Vec::new());
+    for d in rows {
+        let Some(kind) = Kind::parse(&d.kind) else {
+            continue;
+        };
+        let item = Item {
+            case_id: d.case_id,
+            reference: d.reference,
+            title: d.title,
+            what: match &d.child_name {
+                Some(c) => format!("{}: {c}", kind.label()),
+                None => kind.label().to_owned(),
+            },
+            when: capitalise(&deadlines::describe(&cal, d.due_at, now)),
+        };
+        match deadlines::standing(&cal, d.due_at, now) {
+            Standing::Overdue(_) => overdue.push(item),
+            Standing::DueToday => today.push(item),
+            Standing::DueIn(_) => soon.push(item),
+        }
+    }
+    let (waiting, timeliness) = if team {
+        let waiting = db::procedure::waiting_for_approval(&mut *conn, &user.team_ids, 100)
+            .await?
+            .into_iter()
+            .map(|w| Waiting {
+                case_id: w.case_id,
+                reference: w.reference,
+                title: w.title,
+                what: match w.what.as_str() {
+                    "decision" => "Decision on the referral",
+                    "outcome" => "Section 47 outcome",
+                    _ => "Closing the case",
+                },
+                by: format!("{}, {}", w.proposed_by_name, format_datetime(w.proposed_at)),
+            })
+            .collect();
+        let since = now - Duration::days(90);
+        let mut t = Vec::new();
+        for (kind, words) in [
+            (
+                Kind::ReferralDecision,
+                "Referral decisions made within 1 working day",
+            ),
+            (
+                Kind::Icpc,
+                "Initial conferences held within 15 working days",
+            ),
+        ] {
+            let (in_time, all) =
+                db::deadlines::timeliness(&mut *conn, &user.team_ids, kind, since).await?;
+            let value = if all == 0 {
+                "None in the last 90 days".to_owned()
+            } else {
+                format!("{}% ({in_time} of {all})", in_time * 100 / all)
+            };
+            t.push((words.to_owned(), value));
+        }
+        (waiting, t)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    // The dashboard names cases and children: its view is recorded like a list's.
+    let shown: Vec<Uuid> = overdue
+        .iter()
+        .chain(&today)
+        .chain(&soon)
+        .map(|i| i.case_id)
+        .chain(waiting.iter().map(|w| w.case_id))
+        .collect();
+    audit::record_alone(
+        &state.pool,
+        &state.audit,
+        &user.actor(),
+        Event::new("case.list", "case_list").details(serde_json::json!({
+            "scope": if team { "team work" } else { "my work" },
+            "cases": shown,
+        })),
+    )
+    .await?;
+    let (heading, section) = if team {
+        ("Team work", Section::TeamWork)
+    } else {
+        ("My work", Section::MyWork)
+    };
+    let page = DashboardPage {
+        layout: Layout::for_user(heading, user, section),
+        heading,
+        team,
+        overdue,
+        today,
+        soon,
+        horizon: crate::domain::time::format_date(horizon_day),
+        waiting,
+        timeliness,
+        more,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+pub async fn mine(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    dashboard(&state, &user, false).await
+}
+
+pub async fn team(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    dashboard(&state, &user, true).await
+}
