@@ -219,6 +219,14 @@ pub async fn seed(pool: &PgPool, key: &audit::ChainKey) -> anyhow::Result<String
             },
         )
         .await?;
+        // Its clocks, so the dashboards have something to show.
+        super::deadlines::recompute(
+            &mut tx,
+            case_id,
+            &crate::domain::calendar::Calendar::default(),
+            crate::domain::deadlines::Settings::default(),
+        )
+        .await?;
         audit::record(
             &mut tx,
             key,

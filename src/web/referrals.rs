@@ -964,6 +964,15 @@ async fn submit(
     )
     .await?;
     db::drafts::mark_submitted(&mut *tx, id, case_id).await?;
+    // The clocks start now: the decision is due within one working day of receipt.
+    super::procedure::recompute_and_explain(
+        &state,
+        &mut tx,
+        case_id,
+        user.id,
+        state.config.clock.now(),
+    )
+    .await?;
     audit::record(
         &mut tx,
         &state.audit,

@@ -9,5 +9,17 @@ mod auth;
 mod browser;
 mod cases;
 mod cli;
+mod procedure;
 mod referrals;
 mod security;
+
+/// A date as the (day, month, year) a GOV.UK date input takes, in London.
+pub fn domain_date(at: chrono::DateTime<chrono::Utc>) -> (String, String, String) {
+    use chrono::Datelike;
+    let d = haven::domain::time::london_date(at);
+    (
+        d.day().to_string(),
+        d.month().to_string(),
+        d.year().to_string(),
+    )
+}

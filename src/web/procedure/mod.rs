@@ -88,22 +88,7 @@ impl<'a> Change<'a> {
             db::cases::add_chronology(&mut *self.tx, case_id, at, kind, &summary, None, user.id)
                 .await?;
         }
-        let cal = calendar(state, &mut *self.tx).await?;
-        let settings = db::calendar::settings(&mut *self.tx).await?.rules();
-        let (changes, names) =
-            db::deadlines::recompute(&mut self.tx, case_id, &cal, settings).await?;
-        for c in &changes {
-            db::cases::add_chronology(
-                &mut *self.tx,
-                case_id,
-                self.now,
-                "deadline",
-                &deadlines::chronology_line(c, &names),
-                None,
-                user.id,
-            )
-            .await?;
-        }
+        recompute_and_explain(state, &mut self.tx, case_id, user.id, self.now).await?;
         audit::record(
             &mut self.tx,
             &state.audit,
@@ -114,6 +99,33 @@ impl<'a> Change<'a> {
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// Recompute a case's deadlines in the caller's transaction and write a chronology entry for
+/// each that was set, moved, met late or dropped.
+pub async fn recompute_and_explain(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    case_id: Uuid,
+    by: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let cal = calendar(state, &mut *tx).await?;
+    let settings = db::calendar::settings(&mut *tx).await?.rules();
+    let (changes, names) = db::deadlines::recompute(&mut *tx, case_id, &cal, settings).await?;
+    for c in &changes {
+        db::cases::add_chronology(
+            &mut *tx,
+            case_id,
+            now,
+            "deadline",
+            &deadlines::chronology_line(c, &names),
+            None,
+            by,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// A stale form: show the conflict page (nothing was saved).

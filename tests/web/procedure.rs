@@ -1,0 +1,1185 @@
+//! The procedure after the referral, through the router with a fixed clock: the decision and its
+//! approval, two strategy discussions (the national conference date holds, the local one moves),
+//! per-child Section 47 outcomes, the conference and its core-group and review clocks, closure,
+//! dashboards, the calculator and the administrators' calendar; and bad input at each step.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, TimeZone, Utc};
+use haven::db::cases::{NewCase, create_from_referral};
+use haven::db::drafts::{AdultDraft, ChildDraft, Received, ReferralDraft, Referrer, Risk, Work};
+use haven::domain::{ConcernKind, Relationship, WorksWithChildren};
+use uuid::Uuid;
+
+use crate::helpers::{Client, TestApp};
+
+fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+}
+
+/// A case with two children received at `received`, owned by `owner` in Team A, with its
+/// deadlines worked out as a submitted referral's are.
+pub async fn case_with_two_children(
+    app: &TestApp,
+    owner: Uuid,
+    received: DateTime<Utc>,
+    works: bool,
+) -> Uuid {
+    let team_id: Uuid = sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Team A'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let child = |name: &str| ChildDraft {
+        name: name.into(),
+        ..Default::default()
+    };
+    let draft = ReferralDraft {
+        referrer: Some(Referrer {
+            name: "Priya Nandakumar".into(),
+            role: "Designated safeguarding lead".into(),
+            agency: "Fernhill Academy".into(),
+            contact: "01632 960 123".into(),
+        }),
+        received: Some(Received { at: received }),
+        children: vec![child("Juniper Ashcombe"), child("Rowan Ashcombe")],
+        children_done: true,
+        adults: vec![AdultDraft {
+            name: "Gary Pellow".into(),
+            relationship: Relationship::Alleged,
+            household: String::new(),
+        }],
+        adults_done: true,
+        concerns: vec![ConcernKind::Grooming],
+        account: Some("A fictional account.".into()),
+        risk: Some(Risk {
+            immediate: false,
+            details: String::new(),
+        }),
+        work: Some(Work {
+            works_with_children: if works {
+                WorksWithChildren::Yes
+            } else {
+                WorksWithChildren::No
+            },
+            details: String::new(),
+        }),
+    };
+    let mut tx = app.pool.begin().await.unwrap();
+    let (id, _) = create_from_referral(
+        &mut tx,
+        NewCase {
+            draft: &draft,
+            team_id,
+            owner_id: owner,
+            now: received,
+        },
+    )
+    .await
+    .unwrap();
+    haven::db::deadlines::recompute(
+        &mut tx,
+        id,
+        &haven::domain::calendar::Calendar::default(),
+        haven::domain::deadlines::Settings::default(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn deadline(
+    app: &TestApp,
+    case: Uuid,
+    kind: &str,
+    child: Option<&str>,
+) -> Option<(DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    sqlx::query_as(
+        "SELECT d.due_at, d.local_due_at, d.met_at FROM deadlines d LEFT JOIN case_people p ON p.id = d.person_id
+         WHERE d.case_id = $1 AND d.kind = $2 AND ($3::text IS NULL OR p.full_name = $3) ORDER BY d.seq LIMIT 1",
+    )
+    .bind(case)
+    .bind(kind)
+    .bind(child)
+    .fetch_optional(&app.pool)
+    .await
+    .unwrap()
+}
+
+pub async fn child_id(app: &TestApp, case: Uuid, name: &str) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM case_people WHERE case_id = $1 AND full_name = $2")
+        .bind(case)
+        .bind(name)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Fill in every page of a draft discussion and record it. `s47` lists (child, start day).
+pub async fn hold_discussion(
+    app: &TestApp,
+    c: &mut Client,
+    case: Uuid,
+    held: (&str, &str, &str, &str),
+    s47: &[(Uuid, Option<&str>)],
+    children: &[Uuid],
+) -> Uuid {
+    c.get(&format!("/cases/{case}/procedure")).await;
+    let r = c.post(&format!("/cases/{case}/strategy"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let base = r.location().to_owned();
+    let sid: Uuid = base.rsplit('/').next().unwrap().parse().unwrap();
+    let version = |app: &TestApp| {
+        let pool = app.pool.clone();
+        async move {
+            let v: i32 =
+                sqlx::query_scalar("SELECT version FROM strategy_discussions WHERE id = $1")
+                    .bind(sid)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            v.to_string()
+        }
+    };
+    let (d, m, y, t) = held;
+    c.get(&format!("{base}/when")).await;
+    let r = c
+        .post(
+            &format!("{base}/when"),
+            &[
+                ("version", &version(app).await),
+                ("held-day", d),
+                ("held-month", m),
+                ("held-year", y),
+                ("time", t),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for (name, agency, role) in [
+        ("Sam Whitlock", "social_care", "social_worker"),
+        ("Morag Ellery", "social_care", "manager"),
+        ("DC Okafor", "police", "officer"),
+        ("Nurse Patel", "health", "practitioner"),
+    ] {
+        let r = c
+            .post(
+                &format!("{base}/attendees"),
+                &[
+                    ("version", &version(app).await),
+                    ("name", name),
+                    ("agency", agency),
+                    ("role", role),
+                    ("absent_reason", ""),
+                    ("action", "add"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    let r = c
+        .post(
+            &format!("{base}/attendees"),
+            &[
+                ("version", &version(app).await),
+                ("name", ""),
+                ("absent_reason", ""),
+                ("action", "continue"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let mut fields: Vec<(String, String)> = vec![("version".into(), version(app).await)];
+    for child in children {
+        match s47.iter().find(|(c, _)| c == child) {
+            Some((_, day)) => {
+                fields.push((format!("s47-{child}"), "yes".into()));
+                fields.push((format!("kind-{child}"), "joint".into()));
+                if let Some(day) = day {
+                    fields.push((format!("on-{child}-day"), (*day).into()));
+                    fields.push((format!("on-{child}-month"), m.into()));
+                    fields.push((format!("on-{child}-year"), y.into()));
+                }
+            }
+            None => fields.push((format!("s47-{child}"), "no".into())),
+        }
+    }
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let r = c.post(&format!("{base}/children"), &refs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for (page, keys) in [
+        (
+            "risk",
+            vec![
+                "immediate_risk",
+                "impact",
+                "visiting_children",
+                "imminent_meeting",
+            ],
+        ),
+        (
+            "work",
+            vec![
+                "images_person_work",
+                "contact_person_work",
+                "images_person_trust",
+                "contact_person_trust",
+            ],
+        ),
+        (
+            "investigation",
+            vec![
+                "forensics",
+                "contact_management",
+                "other_procedures",
+                "protective_carer",
+                "investigation_delay",
+            ],
+        ),
+    ] {
+        let v = version(app).await;
+        let mut f: Vec<(&str, &str)> = vec![("version", &v)];
+        for k in &keys {
+            f.push((k, "Considered: a fictional answer."));
+        }
+        f.push(("immediate_risk-risk", "yes"));
+        let f: Vec<(&str, &str)> = f
+            .into_iter()
+            .filter(|(k, _)| *k != "immediate_risk-risk" || page == "risk")
+            .collect();
+        let r = c.post(&format!("{base}/{page}"), &f).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}: {}", r.body);
+    }
+    let r = c
+        .post(
+            &format!("{base}/decisions"),
+            &[
+                ("version", &version(app).await),
+                ("decisions", "Joint enquiry; devices to be seized."),
+                ("action", "add"),
+                ("action_text", "Seize the tablet"),
+                ("action_owner", "DC Okafor"),
+                ("due-day", d),
+                ("due-month", m),
+                ("due-year", y),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = c
+        .post(
+            &format!("{base}/decisions"),
+            &[
+                ("version", &version(app).await),
+                ("decisions", "Joint enquiry; devices to be seized."),
+                ("action", "continue"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = c
+        .post(
+            &format!("{base}/family"),
+            &[
+                ("version", &version(app).await),
+                ("family", "not_yet"),
+                ("family_by", "DC Okafor and Morag Ellery"),
+                ("family-day", d),
+                ("family-month", m),
+                ("family-year", y),
+                ("time", t),
+                ("family_agreed", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    c.get(&format!("{base}/check")).await;
+    let r = c
+        .post(
+            &format!("{base}/check"),
+            &[("version", &version(app).await)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    sid
+}
+
+#[tokio::test]
+async fn a_case_with_two_children_goes_from_referral_to_review_conference() {
+    // Now is 1 April 2027; everything below happened earlier.
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2027-04-01T09:00:00Z")]).await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let case = case_with_two_children(&app, pat_id, utc(2026, 12, 1, 9, 0), false).await;
+    // Received Tuesday 1 December 2026: the decision is due by Wednesday's close.
+    assert_eq!(
+        deadline(&app, case, "referral_decision", None)
+            .await
+            .unwrap()
+            .0,
+        utc(2026, 12, 2, 17, 0)
+    );
+
+    // The practitioner records the decision; bad input first.
+    pat.get(&format!("/cases/{case}/decision")).await;
+    let r = pat
+        .post(
+            &format!("/cases/{case}/decision"),
+            &[("outcome", "no_further_action"), ("reasons", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["Give the reasons for no further action"]
+    );
+    assert_eq!(
+        r.attr("input[name=outcome][checked]", "value"),
+        vec!["no_further_action"]
+    );
+    let r = pat
+        .post(
+            &format!("/cases/{case}/decision"),
+            &[
+                ("outcome", "strategy_discussion"),
+                ("reasons", "Grooming by an adult known to the family."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // A practitioner cannot approve it.
+    let (id, version): (Uuid, i32) =
+        sqlx::query_as("SELECT id, version FROM referral_decisions WHERE case_id = $1")
+            .bind(case)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    pat.get(&format!("/cases/{case}/procedure")).await;
+    let r = pat
+        .post(
+            &format!("/cases/{case}/decision/review"),
+            &[
+                ("decision", &id.to_string()),
+                ("version", &version.to_string()),
+                ("action", "approve"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The manager approves it (today, so late) and is asked why it was late.
+    let page = mo.get(&format!("/cases/{case}/procedure")).await;
+    assert!(page.body.contains("Approve the decision"));
+    let r = mo
+        .post(
+            &format!("/cases/{case}/decision/review"),
+            &[
+                ("decision", &id.to_string()),
+                ("version", &version.to_string()),
+                ("action", "approve"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, _, met) = deadline(&app, case, "referral_decision", None)
+        .await
+        .unwrap();
+    assert_eq!(met, Some(utc(2027, 4, 1, 9, 0)));
+    let page = mo.get(&format!("/cases/{case}/procedure")).await;
+    assert!(page.body.contains("Met late"), "{}", page.body);
+    let late: Uuid = sqlx::query_scalar(
+        "SELECT id FROM deadlines WHERE case_id = $1 AND kind = 'referral_decision'",
+    )
+    .bind(case)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let r = mo
+        .post(
+            &format!("/cases/{case}/deadlines/{late}/reason"),
+            &[("reason", "")],
+        )
+        .await;
+    assert_eq!(
+        r.location(),
+        format!("/cases/{case}/procedure?reason=missing#deadlines")
+    );
+    let r = mo
+        .post(
+            &format!("/cases/{case}/deadlines/{late}/reason"),
+            &[("reason", "The duty manager was off sick.")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The strategy discussion clock started at the approval: 3 working days.
+    assert_eq!(
+        deadline(&app, case, "strategy_discussion", None)
+            .await
+            .unwrap()
+            .0,
+        utc(2027, 4, 6, 16, 0)
+    );
+
+    let juniper = child_id(&app, case, "Juniper Ashcombe").await;
+    let rowan = child_id(&app, case, "Rowan Ashcombe").await;
+    // The first discussion, Thursday 3 December 2026: a Section 47 enquiry for Juniper.
+    hold_discussion(
+        &app,
+        &mut pat,
+        case,
+        ("3", "12", "2026", "14:00"),
+        &[(juniper, None)],
+        &[juniper, rowan],
+    )
+    .await;
+    let (due, local, _) = deadline(&app, case, "icpc", Some("Juniper Ashcombe"))
+        .await
+        .unwrap();
+    assert_eq!((due, local), (utc(2026, 12, 24, 17, 0), None));
+    assert!(
+        deadline(&app, case, "icpc", Some("Rowan Ashcombe"))
+            .await
+            .is_none()
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM cases WHERE id = $1")
+        .bind(case)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "section47");
+    // The second, Thursday 10 December: an enquiry for Rowan. Juniper's national date holds;
+    // the local rule's date moves, and the chronology says why.
+    hold_discussion(
+        &app,
+        &mut pat,
+        case,
+        ("10", "12", "2026", "14:00"),
+        &[(juniper, None), (rowan, None)],
+        &[juniper, rowan],
+    )
+    .await;
+    let (due, local, _) = deadline(&app, case, "icpc", Some("Juniper Ashcombe"))
+        .await
+        .unwrap();
+    assert_eq!(
+        due,
+        utc(2026, 12, 24, 17, 0),
+        "a later discussion does not reset the national date"
+    );
+    assert_eq!(local, Some(utc(2027, 1, 5, 17, 0)));
+    assert_eq!(
+        deadline(&app, case, "icpc", Some("Rowan Ashcombe"))
+            .await
+            .unwrap()
+            .0,
+        utc(2027, 1, 5, 17, 0)
+    );
+    let page = pat.get(&format!("/cases/{case}")).await;
+    assert!(
+        page.body.contains(
+            "the national date, from the discussion at which the enquiry started, does not move"
+        ),
+        "chronology explains the moved local date"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM section47_enquiries").await,
+        2,
+        "one enquiry per child, started once"
+    );
+
+    // Outcomes: Juniper likely to suffer significant harm; Rowan not substantiated.
+    let enquiry = |child: Uuid| {
+        let pool = app.pool.clone();
+        async move {
+            let (id, v): (Uuid, i32) =
+                sqlx::query_as("SELECT id, version FROM section47_enquiries WHERE person_id = $1")
+                    .bind(child)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            (id, v.to_string())
+        }
+    };
+    let (ej, vj) = enquiry(juniper).await;
+    pat.get(&format!("/cases/{case}/enquiries/{ej}")).await;
+    let r = pat
+        .post(
+            &format!("/cases/{case}/enquiries/{ej}"),
+            &[
+                ("version", &vj),
+                ("outcome", "likely_significant_harm"),
+                ("reasons", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (er, vr) = enquiry(rowan).await;
+    let r = pat
+        .post(
+            &format!("/cases/{case}/enquiries/{er}"),
+            &[
+                ("version", &vr),
+                ("outcome", "not_substantiated"),
+                ("reasons", ""),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.error_summary(),
+        vec!["Give the reasons: no further child protection action needs them"]
+    );
+    let r = pat
+        .post(
+            &format!("/cases/{case}/enquiries/{er}"),
+            &[
+                ("version", &vr),
+                ("outcome", "not_substantiated"),
+                ("reasons", "No contact with the adult found."),
+                ("hsb", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // An outcome for a child with no enquiry: no such address.
+    let r = pat
+        .post(
+            &format!("/cases/{case}/enquiries/{}", Uuid::now_v7()),
+            &[
+                ("version", "1"),
+                ("outcome", "not_substantiated"),
+                ("reasons", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // The outcomes take effect only when approved: Rowan's conference clock is still there.
+    assert!(
+        deadline(&app, case, "icpc", Some("Rowan Ashcombe"))
+            .await
+            .is_some()
+    );
+    mo.get(&format!("/cases/{case}/procedure")).await;
+    let (_, vr) = enquiry(rowan).await;
+    let r = mo
+        .post(
+            &format!("/cases/{case}/enquiries/{er}/review"),
+            &[("version", &vr), ("action", "return"), ("note", "")],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "sending back needs a reason"
+    );
+    let r = mo
+        .post(
+            &format!("/cases/{case}/enquiries/{er}/review"),
+            &[("version", &vr), ("action", "approve"), ("note", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let (_, vj) = enquiry(juniper).await;
+    let r = mo
+        .post(
+            &format!("/cases/{case}/enquiries/{ej}/review"),
+            &[("version", &vj), ("action", "approve"), ("note", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        deadline(&app, case, "icpc", Some("Rowan Ashcombe"))
+            .await
+            .is_none(),
+        "no conference for Rowan"
+    );
+
+    // The conference: not before the enquiry started, then held on Tuesday 22 December.
+    pat.get(&format!("/cases/{case}/conferences/new")).await;
+    let conf = |day: &str, month: &str, year: &str, kind: &str| -> Vec<(String, String)> {
+        vec![
+            ("child".into(), juniper.to_string()),
+            ("kind".into(), kind.into()),
+            ("held-day".into(), day.into()),
+            ("held-month".into(), month.into()),
+            ("held-year".into(), year.into()),
+            ("time".into(), "10:00".into()),
+            ("chair".into(), "Independent chair Ruth Adebayo".into()),
+            ("plan".into(), "yes".into()),
+            ("category".into(), "sexual_abuse".into()),
+            ("lead".into(), "Sam Whitlock".into()),
+            (
+                "core_group".into(),
+                "Sam Whitlock (CSC)\nFernhill Academy".into(),
+            ),
+        ]
+    };
+    let post = |c: &mut Client, path: String, f: Vec<(String, String)>| {
+        let f2 = f.clone();
+        let path2 = path.clone();
+        let mut c2 = c.fork();
+        async move {
+            let refs: Vec<(&str, &str)> =
+                f2.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            c2.post(&path2, &refs).await
+        }
+    };
+    let r = post(
+        &mut pat,
+        format!("/cases/{case}/conferences"),
+        conf("2", "12", "2026", "initial"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["The conference cannot be before the Section 47 enquiry started"]
+    );
+    assert_eq!(
+        r.attr("input[name=chair]", "value"),
+        vec!["Independent chair Ruth Adebayo"]
+    );
+    let r = post(
+        &mut pat,
+        format!("/cases/{case}/conferences"),
+        conf("22", "12", "2026", "review"),
+    )
+    .await;
+    assert_eq!(
+        r.error_summary(),
+        vec!["A review conference comes after the initial conference"]
+    );
+    let r = post(
+        &mut pat,
+        format!("/cases/{case}/conferences"),
+        conf("22", "12", "2026", "initial"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, _, met) = deadline(&app, case, "icpc", Some("Juniper Ashcombe"))
+        .await
+        .unwrap();
+    assert_eq!(met, Some(utc(2026, 12, 22, 10, 0)), "held in time");
+    // It starts the core group (10 working days: 8 January) and the first review (22 March).
+    assert_eq!(
+        deadline(&app, case, "core_group", Some("Juniper Ashcombe"))
+            .await
+            .unwrap()
+            .0,
+        utc(2027, 1, 8, 17, 0)
+    );
+    assert_eq!(
+        deadline(&app, case, "review_conference", Some("Juniper Ashcombe"))
+            .await
+            .unwrap()
+            .0,
+        utc(2027, 3, 22, 17, 0)
+    );
+    let r = pat
+        .post(
+            &format!("/cases/{case}/core-groups"),
+            &[
+                ("child", &juniper.to_string()),
+                ("held-day", "7"),
+                ("held-month", "1"),
+                ("held-year", "2027"),
+                ("time", "11:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        deadline(&app, case, "core_group", None)
+            .await
+            .unwrap()
+            .2
+            .is_some()
+    );
+    let r = post(
+        &mut pat,
+        format!("/cases/{case}/conferences"),
+        conf("18", "3", "2027", "review"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let next: DateTime<Utc> = sqlx::query_scalar("SELECT due_at FROM deadlines WHERE case_id = $1 AND kind = 'review_conference' AND seq = 2")
+        .bind(case)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        next,
+        utc(2027, 9, 17, 16, 0),
+        "six months later, the Friday before a Saturday, in BST"
+    );
+
+    // Recomputing again changes nothing.
+    let mut tx = app.pool.begin().await.unwrap();
+    let (changes, _) = haven::db::deadlines::recompute(
+        &mut tx,
+        case,
+        &haven::domain::calendar::Calendar::default(),
+        haven::domain::deadlines::Settings::default(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
+
+    // Closing: proposed by the practitioner, approved by the manager; open deadlines end.
+    pat.get(&format!("/cases/{case}/close")).await;
+    let r = pat
+        .post(&format!("/cases/{case}/close"), &[("reason", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = pat
+        .post(
+            &format!("/cases/{case}/close"),
+            &[(
+                "reason",
+                "The plan ended; the family moved away with support in place.",
+            )],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let closure: Uuid = sqlx::query_scalar("SELECT id FROM case_closures WHERE case_id = $1")
+        .bind(case)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    mo.get(&format!("/cases/{case}/procedure")).await;
+    let r = mo
+        .post(
+            &format!("/cases/{case}/close/review"),
+            &[
+                ("closure", &closure.to_string()),
+                ("action", "approve"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let open = app
+        .count("SELECT count(*) FROM deadlines WHERE met_at IS NULL AND ended_at IS NULL")
+        .await;
+    assert_eq!(open, 0);
+    let status: String = sqlx::query_scalar("SELECT status FROM cases WHERE id = $1")
+        .bind(case)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "closed");
+    // Every step is in the audit trail and the chronology.
+    let actions = app.audit_actions().await;
+    for a in [
+        "case.decision_propose",
+        "case.decision_review",
+        "case.strategy_record",
+        "case.outcome_propose",
+        "case.outcome_review",
+        "case.conference_add",
+        "case.core_group_add",
+        "case.closure_propose",
+        "case.closure_review",
+        "case.late_reason",
+    ] {
+        assert!(actions.contains(&a.to_owned()), "{a}");
+    }
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT kind FROM chronology_entries WHERE case_id = $1")
+            .bind(case)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    for k in [
+        "decision",
+        "strategy",
+        "section47",
+        "conference",
+        "deadline",
+        "closure",
+    ] {
+        assert!(kinds.contains(&k.to_owned()), "{k}");
+    }
+}
+
+#[tokio::test]
+async fn nobody_approves_their_own_decision_and_a_stale_form_changes_nothing() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-03T10:00:00Z")]).await;
+    let (mut mo, mo_id) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (mut kim, _) = app
+        .signed_in_as("manager", "kim@example.org", "Team A")
+        .await;
+    let case = case_with_two_children(&app, mo_id, utc(2026, 12, 3, 9, 0), false).await;
+    mo.get(&format!("/cases/{case}/decision")).await;
+    mo.post(
+        &format!("/cases/{case}/decision"),
+        &[("outcome", "single_assessment"), ("reasons", "")],
+    )
+    .await;
+    let (id, version): (Uuid, i32) = sqlx::query_as("SELECT id, version FROM referral_decisions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    mo.get(&format!("/cases/{case}/procedure")).await;
+    let r = mo
+        .post(
+            &format!("/cases/{case}/decision/review"),
+            &[
+                ("decision", &id.to_string()),
+                ("version", &version.to_string()),
+                ("action", "approve"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["You recorded this decision, so another manager must approve it"]
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM referral_decisions WHERE status = 'approved'")
+            .await,
+        0
+    );
+    // The database refuses it too.
+    let err = sqlx::query("UPDATE referral_decisions SET status = 'approved', reviewed_by = proposed_by, reviewed_at = now()")
+        .execute(&app.pool)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("referral_decisions_not_own_approval")
+    );
+    // Another manager approves; a second approval from a stale page changes nothing.
+    kim.get(&format!("/cases/{case}/procedure")).await;
+    let mut kim2 = kim.fork();
+    let r = kim
+        .post(
+            &format!("/cases/{case}/decision/review"),
+            &[
+                ("decision", &id.to_string()),
+                ("version", &version.to_string()),
+                ("action", "approve"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = kim2
+        .post(
+            &format!("/cases/{case}/decision/review"),
+            &[
+                ("decision", &id.to_string()),
+                ("version", &version.to_string()),
+                ("action", "return"),
+                ("note", "Wait"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.count("SELECT count(*) FROM referral_decisions WHERE status = 'approved'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_discussion_refuses_impossible_dates_and_two_people_saving_at_once() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-10T10:00:00Z")]).await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let case = case_with_two_children(&app, pat_id, utc(2026, 12, 3, 9, 0), false).await;
+    pat.get(&format!("/cases/{case}/procedure")).await;
+    let base = pat
+        .post(&format!("/cases/{case}/strategy"), &[])
+        .await
+        .location()
+        .to_owned();
+    pat.get(&format!("{base}/when")).await;
+    let when = |d: &'static str, m: &'static str| {
+        vec![
+            ("version", "1"),
+            ("held-day", d),
+            ("held-month", m),
+            ("held-year", "2026"),
+            ("time", "14:00"),
+        ]
+    };
+    // Before the referral was received.
+    let r = pat.post(&format!("{base}/when"), &when("2", "12")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["The discussion cannot have been held before the referral was received"]
+    );
+    assert_eq!(r.attr("input[name=held-day]", "value"), vec!["2"]);
+    // In the future.
+    let r = pat.post(&format!("{base}/when"), &when("11", "12")).await;
+    assert_eq!(
+        r.error_summary(),
+        vec!["The date and time the discussion was held must be in the past"]
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM strategy_discussions WHERE held_at IS NOT NULL")
+            .await,
+        0
+    );
+    // Two people on the same version: the first wins, the second gets the conflict page.
+    let mut other = pat.fork();
+    let r = pat.post(&format!("{base}/when"), &when("4", "12")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = other.post(&format!("{base}/when"), &when("5", "12")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let held: DateTime<Utc> = sqlx::query_scalar("SELECT held_at FROM strategy_discussions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(held, utc(2026, 12, 4, 14, 0));
+    // Recording before every part is done lists what is missing, and records nothing.
+    pat.get(&format!("{base}/check")).await;
+    let r = pat
+        .post(&format!("{base}/check"), &[("version", "2")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.error_summary()
+            .contains(&"Complete “Who took part”".to_owned())
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM strategy_discussions WHERE status = 'recorded'")
+            .await,
+        0
+    );
+    // Missing the police and health: say why, or add them.
+    let r = pat
+        .post(
+            &format!("{base}/attendees"),
+            &[
+                ("version", "2"),
+                ("name", "Sam Whitlock"),
+                ("agency", "social_care"),
+                ("role", "social_worker"),
+                ("absent_reason", ""),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = pat
+        .post(
+            &format!("{base}/attendees"),
+            &[
+                ("version", "3"),
+                ("name", ""),
+                ("absent_reason", ""),
+                ("action", "continue"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.error_summary()[0].contains("the police, health"),
+        "{:?}",
+        r.error_summary()
+    );
+}
+
+#[tokio::test]
+async fn dashboards_show_what_is_overdue_due_today_and_soon() {
+    // Thursday 3 December 2026, 16:59.
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-03T16:59:00Z")]).await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let overdue = case_with_two_children(&app, pat_id, utc(2026, 12, 1, 10, 0), false).await;
+    let today = case_with_two_children(&app, pat_id, utc(2026, 12, 2, 10, 0), true).await;
+    let soon = case_with_two_children(&app, pat_id, utc(2026, 12, 3, 9, 0), false).await;
+    let r = pat.get("/work").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let o = r.select("#overdue li");
+    let t = r.select("#today li");
+    let s = r.select("#soon li");
+    assert!(
+        o.iter()
+            .any(|l| l.contains("Decision on the referral") && l.contains("1 working day overdue")),
+        "{o:?}"
+    );
+    assert!(
+        t.iter()
+            .any(|l| l.contains("Decision on the referral") && l.contains("Due today by 5pm")),
+        "{t:?}"
+    );
+    assert!(
+        t.iter()
+            .any(|l| l.contains("LADO told about the allegation")),
+        "{t:?}"
+    );
+    assert!(s.iter().any(|l| l.contains("Due tomorrow by 5pm")), "{s:?}");
+    let _ = (overdue, today, soon);
+    // The navigation counts what is overdue or due today: 1 overdue, 2 due today.
+    assert_eq!(
+        r.select(".govuk-service-navigation .haven-count"),
+        vec!["3 due today or overdue"]
+    );
+    // The manager's team view, with timeliness (nothing met in the last 90 days yet).
+    let r = mo.get("/work/team").await;
+    assert!(!r.select("#overdue li").is_empty());
+    assert_eq!(r.select("#timeliness dd")[0], "None in the last 90 days");
+    // The case page and the list show the next deadline.
+    let r = pat.get(&format!("/cases/{today}")).await;
+    assert!(
+        r.select("#next-deadline")[0].contains("due today by 5pm"),
+        "{:?}",
+        r.select("#next-deadline")
+    );
+    let r = pat.get("/cases").await;
+    assert!(r.body.contains("Decision on the referral:"));
+    // At 17:01 the same deadline is overdue.
+    let later = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-03T17:01:00Z")]).await;
+    let (mut p2, p2_id) = later
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    case_with_two_children(&later, p2_id, utc(2026, 12, 2, 10, 0), false).await;
+    let r = p2.get("/work").await;
+    assert!(
+        r.select("#overdue li")
+            .iter()
+            .any(|l| l.contains("Overdue since 5pm today")),
+        "{:?}",
+        r.select("#overdue li")
+    );
+}
+
+#[tokio::test]
+async fn the_calculator_and_the_administrators_calendar() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-11-30T10:00:00Z")]).await;
+    let (mut pat, _) = app.signed_in("practitioner").await;
+    let r = pat
+        .get("/working-days?from-day=3&from-month=12&from-year=2026&days=15")
+        .await;
+    assert_eq!(
+        r.select("#answer"),
+        vec!["15 working days after 3 December 2026 is Thursday 24 December 2026."]
+    );
+    let r = pat
+        .get("/working-days?from-day=28&from-month=12&from-year=2026&days=1")
+        .await;
+    assert_eq!(
+        r.select("#is-working"),
+        vec!["28 December 2026 is not a working day: Boxing Day (substitute day)."]
+    );
+    let r = pat
+        .get("/working-days?from-day=31&from-month=2&from-year=2026&days=x")
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_summary().len(), 2);
+    assert_eq!(r.attr("input[name=days]", "value"), vec!["x"]);
+    // An administrator adds a closure day; the calculator counts it.
+    let (mut admin, _) = app.signed_in("admin").await;
+    admin.get("/admin/calendar").await;
+    let r = admin
+        .post(
+            "/admin/calendar",
+            &[
+                ("day-day", "29"),
+                ("day-month", "12"),
+                ("day-year", "2026"),
+                ("kind", "holiday"),
+                ("name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.error_summary(), vec!["Enter the name of the day"]);
+    let r = admin
+        .post(
+            "/admin/calendar",
+            &[
+                ("day-day", "30"),
+                ("day-month", "12"),
+                ("day-year", "2026"),
+                ("kind", "working"),
+                ("name", ""),
+            ],
+        )
+        .await;
+    assert!(r.error_summary()[0].contains("not a bank holiday"));
+    let r = admin
+        .post(
+            "/admin/calendar",
+            &[
+                ("day-day", "29"),
+                ("day-month", "12"),
+                ("day-year", "2026"),
+                ("kind", "holiday"),
+                ("name", "Council closure day"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = admin.get("/admin/calendar").await;
+    assert!(page.select("#changes")[0].contains("Council closure day"));
+    assert!(page.select("#changes")[0].contains("Added by"));
+    let r = pat
+        .get("/working-days?from-day=24&from-month=12&from-year=2026&days=1")
+        .await;
+    assert_eq!(
+        r.select("#answer"),
+        vec!["1 working day after 24 December 2026 is Wednesday 30 December 2026."]
+    );
+    let r = admin.post("/admin/calendar/2026-12-29/remove", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"calendar.change_add".to_owned())
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"calendar.change_remove".to_owned())
+    );
+    // Settings, with optimistic locking.
+    admin.get("/admin/settings").await;
+    let r = admin
+        .post(
+            "/admin/settings",
+            &[("days", "21"), ("local_rule", "on"), ("version", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.attr("input[name=days]", "value"), vec!["21"]);
+    let r = admin
+        .post(
+            "/admin/settings",
+            &[("days", "1"), ("local_rule", "off"), ("version", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = admin
+        .post(
+            "/admin/settings",
+            &[("days", "2"), ("local_rule", "on"), ("version", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let days: i32 = sqlx::query_scalar("SELECT strategy_discussion_days FROM partnership_settings")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(days, 1);
+}
