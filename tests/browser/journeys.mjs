@@ -5,8 +5,11 @@ import { PASSWORD, signIn, signOut, tabTo, totp, typeInto } from './lib.mjs';
 
 const A = JSON.parse(process.env.HAVEN_BROWSER_ACCOUNTS);
 
+// The server's fixed clock (HAVEN_FIXED_TIME): the journeys' "now".
+const NOW = Date.parse(process.env.HAVEN_BROWSER_NOW);
+
 function yesterday() {
-  const d = new Date(Date.now() - 24 * 3600 * 1000);
+  const d = new Date(NOW - 24 * 3600 * 1000);
   return { day: String(d.getDate()), month: String(d.getMonth() + 1), year: String(d.getFullYear()) };
 }
 
@@ -478,4 +481,169 @@ export async function referralWithJavaScriptOff(v) {
   await submitReferral(v);
   await page.click('button:has-text("Save note")');
   await v.expectErrors('an empty note without JavaScript');
+}
+
+// The procedure after the referral ---------------------------------------------------------------
+
+async function fillDate(page, name, d, m, y) {
+  await page.fill(`#${name}-day`, d);
+  await page.fill(`#${name}-month`, m);
+  await page.fill(`#${name}-year`, y);
+}
+
+/// Record a strategy discussion through its task list. `s47` names the children whose enquiry
+/// starts at it.
+async function holdDiscussion(v, casePath, held, s47, { screenshots = false, badInput = false } = {}) {
+  const page = v.page;
+  await v.goto(`${casePath}/procedure`, 'next steps');
+  await page.click('button:has-text("Record a strategy discussion")');
+  await v.check('strategy discussion task list');
+  if (screenshots) await v.screenshot('strategy-discussion-tasks');
+  await page.click('a:has-text("When it was held")');
+  if (badInput) {
+    await page.click('button:has-text("Save and continue")');
+    await v.expectErrors('a discussion with no date');
+  }
+  await fillDate(page, 'held', held.d, held.m, held.y);
+  await page.fill('#time', held.t);
+  await page.click('button:has-text("Save and continue")');
+  await page.click('a:has-text("Who took part")');
+  for (const [name, agency, role] of [
+    ['Sam Whitlock', 'social_care', 'social_worker'],
+    ['Morag Ellery', 'social_care', 'manager'],
+    ['DC Tunde Okafor', 'police', 'officer'],
+    ['Nurse Asha Patel', 'health', 'practitioner'],
+  ]) {
+    await page.fill('#name', name);
+    await page.check(`input[name=agency][value=${agency}]`);
+    await page.check(`input[name=role][value=${role}]`);
+    await page.click('button:has-text("Add this person")');
+  }
+  await v.check('attendees added');
+  await page.click('button:has-text("Save and continue")');
+  await page.click('a:has-text("Section 47 enquiry for each child")');
+  await v.check('section 47 for each child');
+  const fieldsets = page.locator('fieldset:has(legend:has-text("does a Section 47 enquiry start?"))');
+  const n = await fieldsets.count();
+  for (let i = 0; i < n; i++) {
+    const legend = await fieldsets.nth(i).locator('legend').innerText();
+    const yes = s47.some((child) => legend.includes(child));
+    await fieldsets.nth(i).locator(`input[value=${yes ? 'yes' : 'no'}]`).check();
+  }
+  for (const radio of await page.locator('input[name^=kind-][value=joint]').all()) await radio.check();
+  await page.click('button:has-text("Save and continue")');
+  for (const section of ['Risk to children', 'Work and positions of trust', 'The investigation and protection']) {
+    await page.click(`a:has-text("${section}")`);
+    await v.check(`considerations: ${section}`);
+    for (const area of await page.locator('textarea').all()) await area.fill('Discussed: see the decisions and actions.');
+    await page.click('button:has-text("Save and continue")');
+  }
+  await page.click('a:has-text("Decisions and actions")');
+  await page.fill('#decisions', 'Joint Section 47 enquiry. The tablet is to be seized today.');
+  await page.fill('#action_text', 'Seize the tablet from the school office');
+  await page.fill('#action_owner', 'DC Tunde Okafor');
+  await fillDate(page, 'due', held.d, held.m, held.y);
+  await page.click('button:has-text("Add the action")');
+  await page.click('button:has-text("Save and continue")');
+  await page.click('a:has-text("Telling the family")');
+  await v.check('telling the family');
+  await page.check('input[name=family][value=not_yet]');
+  await page.fill('#family_by', 'DC Tunde Okafor and Morag Ellery');
+  await fillDate(page, 'family', held.d, held.m, held.y);
+  await page.fill('#time', held.t);
+  await page.click('button:has-text("Save and continue")');
+  await page.click('a:has-text("Check and record")');
+  await v.check('check the strategy discussion');
+  if (screenshots) await v.screenshot('strategy-discussion-check');
+  await page.click('button:has-text("Record the strategy discussion")');
+  await v.expectText('This strategy discussion is recorded', 'recorded');
+}
+
+export async function aCaseGoesFromDecisionToConference(browser, v, state) {
+  const page = v.page;
+  const casePath = state.casePath;
+  const now = new Date(NOW);
+  const today = { d: String(now.getUTCDate()), m: String(now.getUTCMonth() + 1), y: String(now.getUTCFullYear()) };
+  const yd = yesterday();
+  const y = { d: yd.day, m: yd.month, y: yd.year };
+  // The practitioner's work: the decision is due today.
+  await signIn(v, A.practitioner);
+  await v.expectUrl('/work', 'my work');
+  await v.expectText('Decision on the referral', 'the decision is due');
+  await v.screenshot('my-work');
+  await v.goto(`${casePath}/procedure`, 'next steps before the decision');
+  await page.click('a:has-text("Record the decision")');
+  await v.check('decision form');
+  await page.click('button:has-text("Record the decision")');
+  await v.expectErrors('a decision with nothing chosen');
+  await page.check('input[name=outcome][value=strategy_discussion]');
+  await page.fill('#reasons', 'An adult is arranging to meet a child.');
+  await page.click('button:has-text("Record the decision")');
+  await v.expectText('Waiting for a manager to approve it', 'waiting for approval');
+  await signOut(v);
+  // The manager approves it from Team work.
+  await signIn(v, A.manager);
+  await v.expectUrl('/work/team', 'team work');
+  await v.expectText('Waiting for a manager\'s approval (1)', 'the decision waits for the manager');
+  await v.screenshot('team-work');
+  await page.click('#waiting a');
+  await page.click('button:has-text("Approve the decision")');
+  await v.expectText('Approved by', 'approved');
+  await signOut(v);
+  // Two strategy discussions: yesterday (an enquiry for Juniper), then this morning (both).
+  await signIn(v, A.practitioner);
+  await holdDiscussion(v, casePath, { ...y, t: '14:00' }, ['Juniper'], { screenshots: true, badInput: true });
+  await holdDiscussion(v, casePath, { ...today, t: '09:00' }, ['Juniper', 'Rowan']);
+  await v.goto(`${casePath}/procedure`, 'next steps after two discussions');
+  await v.expectText('Initial child protection conference: Juniper Ashcombe', 'the conference clock');
+  await v.expectText('The partnership\'s local rule', 'both dates shown');
+  await v.screenshot('next-steps-and-deadlines');
+  // Outcomes for each child.
+  await page.click('a:has-text("Record the outcome for Juniper")');
+  await page.check('input[name=outcome][value=likely_significant_harm]');
+  await page.click('button:has-text("Propose the outcome")');
+  await page.click('a:has-text("Record the outcome for Rowan")');
+  await page.check('input[name=outcome][value=not_substantiated]');
+  await page.click('button:has-text("Propose the outcome")');
+  await v.expectErrors('no further action without reasons');
+  await page.fill('#reasons', 'Rowan had no contact with the adult.');
+  await page.click('button:has-text("Propose the outcome")');
+  await v.check('outcomes proposed');
+  await signOut(v);
+  await signIn(v, A.manager);
+  await v.goto(`${casePath}/procedure`, 'outcomes to approve');
+  await page.click('button:has-text("Approve the outcome for Juniper")');
+  await page.click('button:has-text("Approve the outcome for Rowan")');
+  await v.expectText('Outcome: Concerns not substantiated', 'approved outcome');
+  await signOut(v);
+  // The conference for Juniper this morning, then her core group.
+  await signIn(v, A.practitioner);
+  await v.goto(`${casePath}/conferences/new`, 'record a conference');
+  await page.check('input[name=child] >> nth=0');
+  await page.check('input[name=kind][value=initial]');
+  await fillDate(page, 'held', String(Number(y.d) - 1 || 1), y.m, y.y);
+  await page.fill('#time', '10:00');
+  await page.fill('#chair', 'Ruth Adebayo (independent chair)');
+  await page.check('input[name=plan][value=yes]');
+  await page.check('input[name=category][value=sexual_abuse]');
+  await page.fill('#lead', 'Sam Whitlock');
+  await page.click('button:has-text("Save")');
+  await v.expectErrors('a conference before the enquiry started', { '#chair': 'Ruth Adebayo (independent chair)' });
+  await fillDate(page, 'held', today.d, today.m, today.y);
+  await page.click('button:has-text("Save")');
+  await v.expectText('Initial child protection conference on', 'the conference is recorded');
+  await page.click('a:has-text("Record a core group meeting")');
+  await page.check('input[name=child] >> nth=0');
+  await fillDate(page, 'held', today.d, today.m, today.y);
+  await page.fill('#time', '10:15');
+  await page.click('button:has-text("Save")');
+  await v.expectText('Review child protection conference: Juniper Ashcombe', 'the review clock started');
+  await v.check('next steps after the conference');
+  // The calculator, from My work.
+  await v.goto('/work', 'my work after the conference');
+  await page.click('a:has-text("Work out a date in working days")');
+  await fillDate(page, 'from', '3', '12', '2026');
+  await page.fill('#days', '15');
+  await page.click('button:has-text("Work it out")');
+  await v.expectText('Thursday 24 December 2026', 'the calculator');
 }

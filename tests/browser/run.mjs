@@ -38,6 +38,7 @@ if (state.casePath) {
   await go('a stale edit shows the conflict page', (v, s) => j.aStaleEditShowsTheConflictPage(browser, v, s));
   await go('a manager reads the chronology and the access record', j.managerReadsTheChronologyAndTheAccessRecord);
   await go('after signing out, the back button shows nothing sensitive', j.afterSigningOutTheBackButtonShowsNothing);
+  await go('the case goes from the decision to the conference and its clocks', (v, s) => j.aCaseGoesFromDecisionToConference(browser, v, s));
 }
 await go('an administrator creates an account and a second releases its set-password link', j.adminCreatesAnAccountASecondReleasesItsLink);
 await go('the referral journey by keyboard alone', j.referralByKeyboardAlone);

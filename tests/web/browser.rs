@@ -11,6 +11,7 @@ use crate::helpers::{PASSWORD, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL_CHROMIUM: &str = "apt-get install -y chromium";
+const FIXED_TIME: &str = "2026-12-15T10:30:00Z";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -159,6 +160,9 @@ async fn browser_journeys_pass_with_no_accessibility_violations() {
         .env("DATABASE_URL", &app.owner_url)
         .env("HAVEN_LISTEN", format!("127.0.0.1:{port}"))
         .env("HAVEN_AUDIT_ANCHOR_FILE", out.join("audit-anchors.jsonl"))
+        // The procedure's clock is fixed (Tuesday 15 December 2026, 10:30), so the journeys'
+        // dates and deadlines are the same on every run.
+        .env("HAVEN_FIXED_TIME", FIXED_TIME)
         .env("HAVEN_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -187,6 +191,7 @@ async fn browser_journeys_pass_with_no_accessibility_violations() {
                     serde_json::Value::Object(names).to_string(),
                 )
                 .env("HAVEN_CHROMIUM", CHROMIUM)
+                .env("HAVEN_BROWSER_NOW", FIXED_TIME)
                 .status()
         }
     })

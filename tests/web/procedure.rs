@@ -435,7 +435,7 @@ async fn a_case_with_two_children_goes_from_referral_to_review_conference() {
         &mut pat,
         case,
         ("3", "12", "2026", "14:00"),
-        &[(juniper, None)],
+        &[(juniper, Some("3"))],
         &[juniper, rowan],
     )
     .await;

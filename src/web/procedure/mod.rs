@@ -168,6 +168,8 @@ pub struct DeadlineView {
     pub what: String,
     pub due: String,
     pub standing: String,
+    /// A short word for the tag ("Overdue", "Met late"), and its colour.
+    pub tag_text: &'static str,
     pub tag: &'static str,
     pub local: String,
     pub started_by: String,
@@ -186,32 +188,34 @@ pub fn deadline_view(
         (None, Some(k)) => k.label().to_owned(),
         _ => d.kind.clone(),
     };
-    let (standing, tag) = match (d.met_at, d.ended_at) {
+    let (standing, tag_text, tag) = match (d.met_at, d.ended_at) {
         (Some(m), _) if m > d.due_at => (
             format!(
-                "Met late on {}, by {}",
+                "Met late on {}, by {}.",
                 format_datetime(m),
                 d.met_by.as_deref().unwrap_or("")
             ),
+            "Met late",
             "orange",
         ),
         (Some(m), _) => (
             format!(
-                "Met on {}, by {}",
+                "Met on {}, by {}.",
                 format_datetime(m),
                 d.met_by.as_deref().unwrap_or("")
             ),
+            "Met",
             "green",
         ),
-        (None, Some(_)) => ("Ended when the case closed".to_owned(), "grey"),
+        (None, Some(_)) => ("Ended when the case closed.".to_owned(), "Ended", "grey"),
         (None, None) => {
             let words = deadlines::describe(cal, d.due_at, now);
-            let tag = match deadlines::standing(cal, d.due_at, now) {
-                deadlines::Standing::Overdue(_) => "red",
-                deadlines::Standing::DueToday => "yellow",
-                deadlines::Standing::DueIn(_) => "blue",
+            let (short, tag) = match deadlines::standing(cal, d.due_at, now) {
+                deadlines::Standing::Overdue(_) => ("Overdue", "red"),
+                deadlines::Standing::DueToday => ("Due today", "yellow"),
+                deadlines::Standing::DueIn(_) => ("Open", "blue"),
             };
-            (capitalise(&words), tag)
+            (format!("{}.", capitalise(&words)), short, tag)
         }
     };
     DeadlineView {
@@ -219,6 +223,7 @@ pub fn deadline_view(
         what,
         due: format_datetime(d.due_at),
         standing,
+        tag_text,
         tag,
         local: d.local_due_at.map(format_datetime).unwrap_or_default(),
         started_by: d.started_by.clone(),

@@ -705,8 +705,10 @@ pub async fn page_submit(
         "children" => {
             let mut allowed: Vec<String> = vec!["version".into()];
             for (cid, _) in &l.children {
-                for f in ["s47", "kind", "on-day", "on-month", "on-year"] {
-                    allowed.push(format!("{f}-{cid}"));
+                allowed.push(format!("s47-{cid}"));
+                allowed.push(format!("kind-{cid}"));
+                for part in ["day", "month", "year"] {
+                    allowed.push(format!("on-{cid}-{part}"));
                 }
             }
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
