@@ -281,6 +281,31 @@ pub async fn set_family_decision(
     Ok(())
 }
 
+/// The joint decision about telling the family, from the latest recorded discussion that made
+/// one: (decision code, who decided, when, what was agreed).
+pub async fn family_decision(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+) -> sqlx::Result<Option<(String, String, Option<DateTime<Utc>>, String)>> {
+    let row = sqlx::query!(
+        r#"SELECT family_decision AS "decision!", family_decided_by, family_decided_at, family_agreed
+           FROM strategy_discussions
+           WHERE case_id = $1 AND status = 'recorded' AND family_decision IS NOT NULL
+           ORDER BY held_at DESC LIMIT 1"#,
+        case_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| {
+        (
+            r.decision,
+            r.family_decided_by,
+            r.family_decided_at,
+            r.family_agreed,
+        )
+    }))
+}
+
 #[derive(Clone, Debug)]
 pub struct AttendeeRow {
     pub id: Uuid,

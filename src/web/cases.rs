@@ -336,6 +336,9 @@ struct CasePage {
     immediate_risk: bool,
     /// The next deadline: (what, when, tag colour).
     next: Option<(String, String, &'static str)>,
+    /// The recorded joint decision about telling the family (still "not yet", and its words);
+    /// until there is one, the page shows the warning.
+    family: Option<(bool, String)>,
     children: Vec<PersonView>,
     adults: Vec<PersonView>,
     referral: Vec<SummaryRow>,
@@ -408,6 +411,22 @@ async fn render_case(
 ) -> AppResult<Response> {
     let Audited(case) = case;
     let people = db::cases::people(&state.pool, case.id).await?;
+    let family = db::procedure::family_decision(&state.pool, case.id)
+        .await?
+        .map(|(code, by, at, agreed)| {
+            let label = crate::domain::procedure::FamilyDecision::parse(&code)
+                .map(|f| f.label())
+                .unwrap_or("");
+            let mut words = format!(
+                "{label}. Decided by {by}{}.",
+                at.map(|t| format!(" on {}", format_datetime(t)))
+                    .unwrap_or_default()
+            );
+            if !agreed.is_empty() {
+                words.push_str(&format!(" Agreed: {agreed}"));
+            }
+            (code == "not_yet", words)
+        });
     let referral = db::cases::referral(&state.pool, case.id).await?;
     let mut entries = db::cases::chronology(
         &state.pool,
@@ -561,6 +580,7 @@ async fn render_case(
             .map(ConcernKind::short)
             .collect(),
         immediate_risk: case.immediate_risk,
+        family,
         next: super::procedure::next_deadline_words(
             &super::procedure::calendar(state, &state.pool).await?,
             case.next_due_kind.as_deref(),

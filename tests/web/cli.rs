@@ -206,3 +206,38 @@ async fn serve_creates_its_database_answers_health_checks_and_stops_on_sigterm()
     let exited = exited.expect("the server did not stop after SIGTERM");
     assert!(exited.success(), "exit status {exited:?}");
 }
+
+#[tokio::test]
+async fn working_days_on_the_command_line() {
+    let app = TestApp::new().await;
+    let out = haven(&app, &["working-days", "add", "2026-12-03", "15"], "");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2026-12-24");
+    let out = haven(&app, &["working-days", "is", "2026-12-28"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "2026-12-28 is not a working day: Boxing Day (substitute day)"
+    );
+    let out = haven(&app, &["working-days", "is", "2026-12-29"], "");
+    assert_eq!(out.status.code(), Some(0));
+    let out = haven(&app, &["working-days", "is", "29/12/2026"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2026-12-03"));
+    // An administrator's change in the database counts too.
+    let admin = app.user("admin", "ada@example.org", "Admins").await;
+    sqlx::query("INSERT INTO calendar_changes (day, kind, name, added_by) VALUES ('2026-12-29', 'holiday', 'Council closure day', $1)")
+        .bind(admin)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let out = haven(&app, &["working-days", "is", "2026-12-29"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Council closure day"));
+    let out = haven(&app, &["recompute-deadlines"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -442,6 +442,13 @@ async fn a_case_with_two_children_goes_from_referral_to_review_conference() {
     let (due, local, _) = deadline(&app, case, "icpc", Some("Juniper Ashcombe"))
         .await
         .unwrap();
+    // The intake warning gives way to the recorded joint decision about telling the family.
+    let page = pat.get(&format!("/cases/{case}")).await;
+    let family = page.select("#family-decision");
+    assert!(
+        family[0].contains("Do not tell the family yet") && family[0].contains("DC Okafor"),
+        "{family:?}"
+    );
     assert_eq!((due, local), (utc(2026, 12, 24, 17, 0), None));
     assert!(
         deadline(&app, case, "icpc", Some("Rowan Ashcombe"))
