@@ -161,8 +161,10 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, public_url = %state.config.public_url, "Haven is listening");
     let anchoring = tokio::spawn(keep_anchoring(state.clone()));
+    let sweeping = tokio::spawn(keep_sweeping(state.clone()));
     serve_on(listener, state.clone(), shutdown_signal()).await;
     anchoring.abort();
+    sweeping.abort();
     write_anchor(&state, None).await;
     tracing::info!("Haven has stopped");
     Ok(())
@@ -240,6 +242,21 @@ pub async fn serve_on(
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
             tracing::warn!("requests still running after 30 seconds: stopping anyway");
+        }
+    }
+}
+
+/// Every 30 seconds, record the LADO's same-day steps that have fallen due undone as breaches.
+/// Each instance behind a load balancer runs it; the breach's key makes repeats harmless.
+async fn keep_sweeping(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::db::allegations::sweep_breaches(&state.pool, state.config.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(breaches = n, "same-day steps fell due undone"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep for breaches"),
         }
     }
 }

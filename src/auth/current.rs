@@ -118,6 +118,16 @@ pub struct CurrentUser {
     /// Deadlines due today or overdue: on their own cases, and on their teams' (for the navigation).
     pub due_mine: i64,
     pub due_team: i64,
+    /// When the person last gave their password on this session (for step-up).
+    pub reauthenticated_at: chrono::DateTime<Utc>,
+}
+
+impl CurrentUser {
+    /// Has the person given their password within the last 15 minutes (real time, never the
+    /// procedure's clock)? Opening a restricted record, break-glass and exports need it.
+    pub fn recently_authenticated(&self) -> bool {
+        Utc::now() - self.reauthenticated_at < chrono::Duration::minutes(15)
+    }
 }
 
 impl CurrentUser {
@@ -238,6 +248,7 @@ pub async fn load(
         unseen_notices: s.unseen_notices,
         due_mine: s.due_mine,
         due_team: s.due_team,
+        reauthenticated_at: s.reauthenticated_at,
     })
 }
 

@@ -26,6 +26,8 @@ pub const OVERSIGHT: &[Role] = &[Role::Manager, Role::Lado];
 pub const ADMIN: &[Role] = &[Role::Admin];
 /// People who approve decisions, outcomes and closures.
 pub const MANAGERS: &[Role] = &[Role::Manager];
+/// The LADO's own pages.
+pub const LADO: &[Role] = &[Role::Lado];
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -77,6 +79,7 @@ mod tests {
             unseen_notices: 0,
             due_mine: 0,
             due_team: 0,
+            reauthenticated_at: chrono::Utc::now(),
         }
     }
 

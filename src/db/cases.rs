@@ -14,11 +14,18 @@ use crate::domain::{CaseReference, CaseStatus, ConcernKind};
 #[derive(Clone, Debug)]
 pub struct Viewer<'a> {
     pub team_ids: &'a [Uuid],
+    pub user_id: Uuid,
+    /// The LADO sees every restricted record (except one about themselves).
+    pub is_lado: bool,
 }
 
 // The visibility rule, repeated in every query that reads cases (`find_visible`, `list`):
 //     c.restricted = false AND c.team_id = ANY($1::uuid[])
-// the case belongs to one of the viewer's teams and is not restricted. A list's cursor (the
+// the case belongs to one of the viewer's teams and is not restricted. A restricted case (one
+// linked to an allegation against someone who works with children) is visible, by its address
+// only, to the LADO and to the people the LADO named or whose break-glass request was approved
+// (`record_access`), and never to a Haven user who is the subject of an allegation linked to
+// it. Restricted cases are absent from every list, search, count and dashboard. A list's cursor (the
 // last case of the previous page) passes the same rule, so a cursor naming a case the viewer
 // cannot see behaves exactly like one naming no case at all. (Restricted allegation
 // cases get their own rule with the LADO path.) tests/web/cases.rs checks both queries.
@@ -67,9 +74,16 @@ pub async fn find_visible(
                 c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
                 c.updated_at, c.version, c.next_due_at, c.next_due_kind
          FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
-         WHERE c.restricted = false AND c.team_id = ANY($1::uuid[]) AND c.id = $2",
+         WHERE c.id = $2 AND (
+             (c.restricted = false AND c.team_id = ANY($1::uuid[]))
+             OR (c.restricted
+                 AND ($4 OR EXISTS (SELECT 1 FROM record_access r WHERE r.record_id = c.id AND r.user_id = $3 AND r.revoked_at IS NULL))
+                 AND NOT EXISTS (SELECT 1 FROM allegation_cases l JOIN allegations al ON al.id = l.allegation_id
+                                 WHERE l.case_id = c.id AND al.subject_user_id = $3)))",
         viewer.team_ids,
-        id
+        id,
+        viewer.user_id,
+        viewer.is_lado
     )
     .fetch_optional(db)
     .await

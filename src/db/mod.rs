@@ -1,5 +1,6 @@
 //! The database: creating it, migrating it, the connection pool, and one module per aggregate.
 
+pub mod allegations;
 pub mod audit_log;
 pub mod calendar;
 pub mod cases;

@@ -27,6 +27,8 @@ pub struct SessionWithUser {
     /// (counted up to 1000), for the navigation.
     pub due_mine: i64,
     pub due_team: i64,
+    /// When the person last gave their password on this session (step-up).
+    pub reauthenticated_at: DateTime<Utc>,
 }
 
 pub async fn find_live(
@@ -43,6 +45,7 @@ pub async fn find_live(
                 (SELECT count(*) FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2) AS "due_mine!",
                 (SELECT count(*) FROM (SELECT 1 FROM deadlines d JOIN team_memberships m ON m.team_id = d.team_id AND m.user_id = u.id
                     WHERE u.role IN ('manager', 'lado') AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2 LIMIT 1000) t) AS "due_team!"
+                , s.reauthenticated_at AS "reauthenticated_at!"
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash, due_by)
     .fetch_optional(db)
@@ -78,7 +81,18 @@ pub async fn advance(
     csrf_token: &str,
     stage: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query!("UPDATE sessions SET token_hash = $2, csrf_token = $3, stage = $4, last_seen_at = now(), pending_totp_secret = NULL WHERE id = $1 AND ended_at IS NULL", session_id, token_hash, csrf_token, stage)
+    sqlx::query!("UPDATE sessions SET token_hash = $2, csrf_token = $3, stage = $4, last_seen_at = now(), reauthenticated_at = now(), pending_totp_secret = NULL WHERE id = $1 AND ended_at IS NULL", session_id, token_hash, csrf_token, stage)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The person has just given their password (and code) again on this session.
+pub async fn reauthenticated(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE sessions SET reauthenticated_at = now() WHERE id = $1 AND ended_at IS NULL",
+        session_id
+    )
     .execute(db)
     .await?;
     Ok(())

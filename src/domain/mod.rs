@@ -4,6 +4,7 @@ pub mod calendar;
 pub mod deadlines;
 pub mod email;
 pub mod kinds;
+pub mod lado;
 pub mod password;
 pub mod procedure;
 pub mod reference;

@@ -29,6 +29,8 @@ const AUDIT_PAGE: i64 = 50;
 pub(crate) fn viewer(user: &CurrentUser) -> Viewer<'_> {
     Viewer {
         team_ids: &user.team_ids,
+        user_id: user.id,
+        is_lado: user.role == Role::Lado,
     }
 }
 

@@ -58,6 +58,17 @@ impl FormData {
         form
     }
 
+    /// A form filled in from what is stored, to show on a page before anything is typed.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> FormData {
+        self.pairs.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Whether anything was sent at all.
+    pub fn is_blank(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
     /// The first value of a field, exactly as sent (after decoding), or "".
     pub fn raw(&self, key: &str) -> &str {
         self.pairs

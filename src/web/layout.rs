@@ -38,6 +38,7 @@ pub enum Section {
     MyCases,
     TeamCases,
     NewReferral,
+    Lado,
     Admin,
     Account,
     None,
@@ -74,6 +75,9 @@ impl Layout {
                 item("/referrals/new", "New referral", Section::NewReferral, 0);
             }
             Role::Manager | Role::Lado => {
+                if user.role == Role::Lado {
+                    item("/lado", "LADO", Section::Lado, 0);
+                }
                 item("/work/team", "Team work", Section::TeamWork, user.due_team);
                 item("/work", "My work", Section::MyWork, user.due_mine);
                 item("/cases", "My cases", Section::MyCases, 0);

@@ -1,6 +1,7 @@
 //! The web layer: one module per area, each with its handlers, forms and page structs.
 //! Every route is registered through [`Routes`], which makes it declare a [`Permission`].
 
+pub mod access;
 pub mod account;
 pub mod admin;
 pub mod calendar;
@@ -10,6 +11,7 @@ pub mod guard;
 pub mod headers;
 pub mod health;
 pub mod help;
+pub mod lado;
 pub mod layout;
 pub mod macros_support;
 pub mod procedure;
@@ -25,7 +27,7 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::app::AppState;
 use crate::auth::Permission;
-use crate::auth::policy::{ADMIN, CASEWORK, MANAGERS, OVERSIGHT};
+use crate::auth::policy::{ADMIN, CASEWORK, LADO, MANAGERS, OVERSIGHT};
 use crate::error::AppError;
 
 /// One route and who may use it.
@@ -97,6 +99,7 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
     let oversight = Permission::Roles(OVERSIGHT);
     let admin = Permission::Roles(ADMIN);
     let managers = Permission::Roles(MANAGERS);
+    let lado = Permission::Roles(LADO);
     let r = Routes::new(state.clone())
         // Health checks for load balancers.
         .get("/healthz", Permission::Public, health::healthz)
@@ -302,6 +305,107 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             "/cases/{id}/deadlines/{did}/reason",
             casework,
             procedure::late_reason,
+        )
+        // Restricted records: confirming it is you, and asking the LADO to open one.
+        .get(
+            "/account/confirm",
+            Permission::SignedIn,
+            access::confirm_form,
+        )
+        .post(
+            "/account/confirm",
+            Permission::SignedIn,
+            access::confirm_submit,
+        )
+        .get("/access-requests", casework, access::request_form)
+        .post("/access-requests", casework, access::request_submit)
+        // The LADO's allegations.
+        .get("/lado", lado, lado::dashboard)
+        .get("/lado/reviews", lado, lado::reviews)
+        .get("/lado/allegations/new", lado, lado::new_form)
+        .post("/lado/allegations", lado, lado::create)
+        .get("/lado/allegations/{id}", casework, lado::show)
+        .get(
+            "/lado/allegations/{id}/evidence",
+            casework,
+            lado::evidence_print,
+        )
+        .get(
+            "/lado/allegations/{id}/forms/{form}",
+            lado,
+            lado::forms::show_form,
+        )
+        .post(
+            "/lado/allegations/{id}/steps/{step}",
+            lado,
+            lado::forms::record_step,
+        )
+        .post(
+            "/lado/allegations/{id}/steps/{step}/acknowledge",
+            lado,
+            lado::forms::acknowledge_breach,
+        )
+        .post(
+            "/lado/allegations/{id}/threshold",
+            lado,
+            lado::forms::threshold,
+        )
+        .post("/lado/allegations/{id}/told", lado, lado::forms::told)
+        .post(
+            "/lado/allegations/{id}/meetings",
+            lado,
+            lado::forms::meeting,
+        )
+        .post(
+            "/lado/allegations/{id}/strands/{strand}",
+            lado,
+            lado::forms::strand,
+        )
+        .post(
+            "/lado/allegations/{id}/actions",
+            lado,
+            lado::forms::employee_action,
+        )
+        .post(
+            "/lado/allegations/{id}/evidence",
+            lado,
+            lado::forms::evidence,
+        )
+        .post(
+            "/lado/allegations/{id}/evidence/{item}/access",
+            lado,
+            lado::forms::evidence_access,
+        )
+        .post(
+            "/lado/allegations/{id}/evidence/{item}/custody",
+            lado,
+            lado::forms::custody,
+        )
+        .post("/lado/allegations/{id}/cases", lado, lado::forms::link_case)
+        .post(
+            "/lado/allegations/{id}/access",
+            lado,
+            lado::forms::grant_access,
+        )
+        .post(
+            "/lado/allegations/{id}/access/{person}/remove",
+            lado,
+            lado::forms::revoke_access,
+        )
+        .get(
+            "/lado/allegations/{id}/outcome",
+            lado,
+            lado::forms::outcome_form,
+        )
+        .post(
+            "/lado/allegations/{id}/outcome",
+            lado,
+            lado::forms::outcome_submit,
+        )
+        .post(
+            "/lado/access-requests/{request}",
+            lado,
+            lado::forms::decide_break_glass,
         )
         // Administration.
         .get("/admin/users", admin, admin::users)

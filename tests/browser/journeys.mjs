@@ -647,3 +647,111 @@ export async function aCaseGoesFromDecisionToConference(browser, v, state) {
   await page.click('button:has-text("Work it out")');
   await v.expectText('Thursday 24 December 2026', 'the calculator');
 }
+
+// The LADO path -----------------------------------------------------------------------------------
+
+export async function ladoOpensAnAllegationAndWorksItToAnOutcome(v, state) {
+  const page = v.page;
+  const yd = yesterday();
+  await signIn(v, A.lado);
+  // The last code used may still be this 30 seconds' one: a code is never accepted twice.
+  for (const ahead of [0, 30]) {
+    await page.fill('#code', totp(state.ladoSecret, Date.now() / 1000 + ahead));
+    await page.click('button:has-text("Continue")');
+    if (new URL(page.url()).pathname === '/work/team') break;
+  }
+  await v.expectUrl('/work/team', 'the LADO signed in');
+  await page.click('.govuk-service-navigation a:has-text("LADO")');
+  await v.expectUrl('/lado', 'the LADO dashboard');
+  await v.check('LADO dashboard (empty)');
+  await page.click('a:has-text("Open an allegation")');
+  await v.check('open an allegation');
+  await page.click('button:has-text("Open the allegation")');
+  await v.expectErrors('an allegation with nothing typed');
+  await page.check('input[name=contact_kind][value=phone]');
+  await fillDate(page, 'contact', yd.day, yd.month, yd.year);
+  await page.fill('#contact_time', '09:30');
+  await page.fill('#contact_from', 'Priya Nandakumar, DSL, Fernhill Academy');
+  await page.fill('#subject_name', 'Wendell Ashgrove');
+  await page.fill('#subject_role', 'Teaching assistant');
+  await page.fill('#subject_employer', 'Fernhill Academy');
+  await page.check('input[name=setting][value=school]');
+  await fillDate(page, 'arose', yd.day, yd.month, yd.year);
+  await page.fill('#arose_time', '09:00');
+  await page.fill('#concern_how', 'A pupil showed the DSL messages sent to her on a gaming platform.');
+  await page.check('input[name=conduct][value=outside_work]');
+  await page.click('button:has-text("Open the allegation")');
+  await v.expectText('Restricted allegation', 'the allegation is open');
+  await v.screenshot('lado-allegation');
+  // Telling a manager: a time before the concern arose is refused, with what was typed kept.
+  await page.click('#step-tell_manager a:has-text("Record")');
+  await v.check('record a step');
+  await page.check('input[name=route][value=line_manager]');
+  await fillDate(page, 'done', yd.day, yd.month, yd.year);
+  await page.fill('#time', '08:00');
+  await page.fill('#done_by', 'Morag Ellery, deputy head');
+  await page.click('button:has-text("Save")');
+  await v.expectErrors('a step before the concern arose', { '#done_by': 'Morag Ellery, deputy head' });
+  await page.fill('#time', '10:00');
+  await page.click('button:has-text("Save")');
+  await v.expectText('Done on', 'the step is done');
+  // Securing the device, after the close of the working day: a breach.
+  await page.click('#step-secure_device a:has-text("Record")');
+  await fillDate(page, 'done', yd.day, yd.month, yd.year);
+  await page.fill('#time', '18:00');
+  await page.fill('#done_by', 'Morag Ellery, deputy head');
+  await page.click('button:has-text("Save")');
+  await v.expectText('Done late: breach', 'the late step is a breach');
+  // The device's custody.
+  await page.click('a:has-text("Record a secured device")');
+  await page.fill('#description', 'School laptop, asset tag 4471');
+  await page.fill('#location', 'The head teacher\'s safe');
+  await page.fill('#secured_by', 'Morag Ellery');
+  await fillDate(page, 'secured', yd.day, yd.month, yd.year);
+  await page.fill('#time', '18:00');
+  await page.click('button:has-text("Save")');
+  await page.click('a:has-text("Print the evidence trail")');
+  await v.check('evidence trail to print');
+  await page.click('a:has-text("Back to the allegation")');
+  // The threshold, and the police strand.
+  await page.click('a:has-text("Record whether the harm test is met")');
+  await v.check('threshold');
+  await page.check('input[name=harm_tests][value=unsuitable]');
+  await page.click('button:has-text("Save")');
+  await page.click('a:has-text("Change the police strand")');
+  await page.check('input[name=status][value=concluded]');
+  await page.fill('#owner', 'DC Tunde Okafor');
+  await page.click('button:has-text("Save")');
+  // The outcome: without a date of birth the review date cannot be worked out.
+  await page.click('a:has-text("Record the outcome")');
+  await v.check('the outcome form');
+  await page.check('input[name=outcome][value=unsubstantiated]');
+  await fillDate(page, 'on', yd.day, yd.month, yd.year);
+  await page.fill('#reasons', 'Not enough evidence either way.');
+  await page.check('input[name=dbs_referred][value=no]');
+  await page.fill('#dbs_not_referred_reason', 'Not substantiated.');
+  await page.click('button:has-text("Record the outcome and close the allegation")');
+  await v.expectErrors('an outcome without a date of birth', { '#reasons': 'Not enough evidence either way.' });
+  await fillDate(page, 'dob', '14', '5', '1990');
+  await page.click('button:has-text("Record the outcome and close the allegation")');
+  await v.expectText('An outcome has been recorded and the allegation is closed.', 'closed');
+  await v.expectText('14 May 2058', 'the review date');
+  // The dashboard lists the breach.
+  await v.goto('/lado', 'the dashboard with a breach');
+  await v.expectText('Securing the device', 'the breach is listed');
+  await v.screenshot('lado-dashboard');
+  await page.setViewportSize({ width: 375, height: 800 });
+  await v.check('the LADO dashboard on a phone');
+}
+
+export async function aPractitionerAsksToOpenARestrictedRecord(v) {
+  const page = v.page;
+  await signIn(v, A.practitioner);
+  await v.goto('/access-requests', 'ask to open a restricted record');
+  await page.click('button:has-text("Send the request")');
+  await v.expectErrors('a request with nothing typed');
+  await page.fill('#reference', 'LADO-2026-000001');
+  await page.fill('#reason', 'I am the social worker for the child who made the allegation.');
+  await page.click('button:has-text("Send the request")');
+  await v.expectText('Request sent', 'the request is sent');
+}

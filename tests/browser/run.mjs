@@ -40,6 +40,10 @@ if (state.casePath) {
   await go('after signing out, the back button shows nothing sensitive', j.afterSigningOutTheBackButtonShowsNothing);
   await go('the case goes from the decision to the conference and its clocks', (v, s) => j.aCaseGoesFromDecisionToConference(browser, v, s));
 }
+if (state.ladoSecret) {
+  await go('the LADO opens an allegation and works it to an outcome', j.ladoOpensAnAllegationAndWorksItToAnOutcome);
+}
+await go('a practitioner asks to open a restricted record', j.aPractitionerAsksToOpenARestrictedRecord);
 await go('an administrator creates an account and a second releases its set-password link', j.adminCreatesAnAccountASecondReleasesItsLink);
 await go('the referral journey by keyboard alone', j.referralByKeyboardAlone);
 await go('the referral journey with JavaScript off', j.referralWithJavaScriptOff, { js: false });

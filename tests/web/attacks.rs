@@ -203,12 +203,15 @@ struct Ids {
     token: String,
     discussion: Uuid,
     enquiry: Uuid,
+    allegation: Uuid,
 }
 
 /// Every concrete path for a route: one per value of its repeating placeholders.
 fn concrete(path: &str, ids: &Ids) -> Vec<String> {
     let id = if path.starts_with("/cases/") {
         ids.case
+    } else if path.starts_with("/lado/allegations/") {
+        ids.allegation
     } else if path.starts_with("/admin/users/") {
         ids.user
     } else {
@@ -245,6 +248,20 @@ fn concrete(path: &str, ids: &Ids) -> Vec<String> {
         .into_iter()
         .flat_map(|p| expand(p, "{page}", &pages))
         .flat_map(|p| expand(p, "{kind}", &["lado-told", "assessment-completed"]))
+        .flat_map(|p| {
+            expand(
+                p,
+                "{form}",
+                &[
+                    "step-tell_manager",
+                    "threshold",
+                    "strand-police",
+                    "told",
+                    "link",
+                    "access",
+                ],
+            )
+        })
         .collect()
 }
 
@@ -302,6 +319,16 @@ async fn f1_no_get_or_head_changes_anything_but_the_audit_trail() {
         let (c, _) = app.signed_in(role.code()).await;
         people.push((role, c));
     }
+    // An allegation, opened by the LADO yesterday.
+    let day = crate::domain_date(now - chrono::Duration::days(1));
+    let allegation = crate::lado::open_allegation(
+        &mut people[2].1,
+        "Ulric Fenwick",
+        "",
+        (&day.0, &day.1, &day.2, "09:00"),
+        (&day.0, &day.1, &day.2, "09:30"),
+    )
+    .await;
     // Half signed in: a second factor to enter, and one to set up.
     let (_, lee_id, _) = lado_with_factor(&app, "lee@example.org").await;
     let mut entering = app.client();
@@ -318,6 +345,7 @@ async fn f1_no_get_or_head_changes_anything_but_the_audit_trail() {
         token,
         discussion,
         enquiry,
+        allegation,
     };
     let mut checked = 0;
     for r in app.routes.iter().filter(|r| r.method == Method::GET) {

@@ -75,6 +75,49 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/cases/{id}/close", "casework"),
     ("POST", "/cases/{id}/close/review", "managers"),
     ("POST", "/cases/{id}/deadlines/{did}/reason", "casework"),
+    ("GET", "/account/confirm", "signed-in"),
+    ("POST", "/account/confirm", "signed-in"),
+    ("GET", "/access-requests", "casework"),
+    ("POST", "/access-requests", "casework"),
+    ("GET", "/lado", "lado"),
+    ("GET", "/lado/reviews", "lado"),
+    ("GET", "/lado/allegations/new", "lado"),
+    ("POST", "/lado/allegations", "lado"),
+    ("GET", "/lado/allegations/{id}", "casework"),
+    ("GET", "/lado/allegations/{id}/evidence", "casework"),
+    ("GET", "/lado/allegations/{id}/forms/{form}", "lado"),
+    ("POST", "/lado/allegations/{id}/steps/{step}", "lado"),
+    (
+        "POST",
+        "/lado/allegations/{id}/steps/{step}/acknowledge",
+        "lado",
+    ),
+    ("POST", "/lado/allegations/{id}/threshold", "lado"),
+    ("POST", "/lado/allegations/{id}/told", "lado"),
+    ("POST", "/lado/allegations/{id}/meetings", "lado"),
+    ("POST", "/lado/allegations/{id}/strands/{strand}", "lado"),
+    ("POST", "/lado/allegations/{id}/actions", "lado"),
+    ("POST", "/lado/allegations/{id}/evidence", "lado"),
+    (
+        "POST",
+        "/lado/allegations/{id}/evidence/{item}/access",
+        "lado",
+    ),
+    (
+        "POST",
+        "/lado/allegations/{id}/evidence/{item}/custody",
+        "lado",
+    ),
+    ("POST", "/lado/allegations/{id}/cases", "lado"),
+    ("POST", "/lado/allegations/{id}/access", "lado"),
+    (
+        "POST",
+        "/lado/allegations/{id}/access/{person}/remove",
+        "lado",
+    ),
+    ("GET", "/lado/allegations/{id}/outcome", "lado"),
+    ("POST", "/lado/allegations/{id}/outcome", "lado"),
+    ("POST", "/lado/access-requests/{request}", "lado"),
     ("GET", "/admin/users", "admin"),
     ("GET", "/admin/users/new", "admin"),
     ("POST", "/admin/users", "admin"),
@@ -107,6 +150,7 @@ fn describe(p: Permission) -> String {
         Permission::Roles(r) if r == [Role::Manager, Role::Lado] => "oversight".into(),
         Permission::Roles(r) if r == [Role::Admin] => "admin".into(),
         Permission::Roles(r) if r == [Role::Manager] => "managers".into(),
+        Permission::Roles(r) if r == [Role::Lado] => "lado".into(),
         Permission::Roles(r) => format!("{r:?}"),
     }
 }
@@ -122,6 +166,11 @@ pub fn concrete(path: &str) -> String {
         .replace("{day}", "2026-12-29")
         .replace("{step}", "referrer")
         .replace("{index}", "0")
+        .replace("{strand}", "police")
+        .replace("{form}", "threshold")
+        .replace("{item}", &uuid::Uuid::now_v7().to_string())
+        .replace("{person}", &uuid::Uuid::now_v7().to_string())
+        .replace("{request}", &uuid::Uuid::now_v7().to_string())
         .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 }
 

@@ -1,0 +1,1125 @@
+//! The LADO path through the router with a fixed clock: the same-day steps and their clocks,
+//! breaches that survive late completion, restricted records nobody else can find, break-glass,
+//! step-up, the outcome and its review date, and bad input at each form.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, TimeZone, Utc};
+use uuid::Uuid;
+
+use crate::helpers::{Client, PASSWORD, TestApp};
+
+fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+}
+
+/// (day, month, year, time) as the forms take them.
+type When<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+/// Open an allegation through the form, as the LADO; returns its id.
+pub async fn open_allegation(
+    c: &mut Client,
+    subject: &str,
+    subject_email: &str,
+    arose: When<'_>,
+    contact: When<'_>,
+) -> Uuid {
+    c.get("/lado/allegations/new").await;
+    let r = c
+        .post(
+            "/lado/allegations",
+            &[
+                ("contact_kind", "phone"),
+                ("contact-day", contact.0),
+                ("contact-month", contact.1),
+                ("contact-year", contact.2),
+                ("contact_time", contact.3),
+                ("contact_from", "Priya Nandakumar, DSL, Fernhill Academy"),
+                ("source_case", ""),
+                ("subject_name", subject),
+                ("subject_role", "Teaching assistant"),
+                ("subject_employer", "Fernhill Academy"),
+                ("setting", "school"),
+                ("subject_email", subject_email),
+                ("arose-day", arose.0),
+                ("arose-month", arose.1),
+                ("arose-year", arose.2),
+                ("arose_time", arose.3),
+                (
+                    "concern_how",
+                    "A pupil showed the DSL messages sent on a gaming platform.",
+                ),
+                ("conduct", "outside_work"),
+                ("case_manager", "Head teacher"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.error_summary().join("; ")
+    );
+    r.location().rsplit('/').next().unwrap().parse().unwrap()
+}
+
+async fn due(app: &TestApp, id: Uuid, step: &str) -> Option<DateTime<Utc>> {
+    sqlx::query_scalar("SELECT due_at FROM escalation_steps WHERE allegation_id = $1 AND step = $2")
+        .bind(id)
+        .bind(step)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn breaches(app: &TestApp, id: Uuid) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT step FROM allegation_breaches WHERE allegation_id = $1 ORDER BY step",
+    )
+    .bind(id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+async fn record_step(c: &mut Client, id: Uuid, step: &str, done: When<'_>) -> crate::helpers::Res {
+    c.get(&format!("/lado/allegations/{id}/forms/step-{step}"))
+        .await;
+    c.post(
+        &format!("/lado/allegations/{id}/steps/{step}"),
+        &[
+            ("done-day", done.0),
+            ("done-month", done.1),
+            ("done-year", done.2),
+            ("time", done.3),
+            ("done_by", "Morag Ellery, deputy head"),
+            ("route", "line_manager"),
+            ("notes", ""),
+            ("version", "1"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn same_day_steps_run_to_the_close_of_the_working_day() {
+    // 1 April 2027, in British Summer Time.
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2027-04-01T09:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    // A minute before the close (Thursday 3 December 2026, GMT): due at 17:00 the same day.
+    let a = open_allegation(
+        &mut lee,
+        "Avery Tollemache",
+        "",
+        ("3", "12", "2026", "16:59"),
+        ("3", "12", "2026", "16:59"),
+    )
+    .await;
+    assert_eq!(
+        due(&app, a, "tell_manager").await,
+        Some(utc(2026, 12, 3, 17, 0))
+    );
+    assert_eq!(
+        due(&app, a, "secure_device").await,
+        Some(utc(2026, 12, 3, 17, 0))
+    );
+    // "Immediately" is an hour; the last two steps have no fixed clock.
+    assert_eq!(
+        due(&app, a, "contact_police").await,
+        Some(utc(2026, 12, 3, 17, 59))
+    );
+    assert_eq!(due(&app, a, "immediate_actions").await, None);
+    assert_eq!(due(&app, a, "procedures_followed").await, None);
+    // A minute after the close: the next working day (Friday).
+    let b = open_allegation(
+        &mut lee,
+        "Blaise Penhallow",
+        "",
+        ("3", "12", "2026", "17:01"),
+        ("4", "12", "2026", "09:00"),
+    )
+    .await;
+    assert_eq!(
+        due(&app, b, "tell_manager").await,
+        Some(utc(2026, 12, 4, 17, 0))
+    );
+    // Friday evening: Monday.
+    let c = open_allegation(
+        &mut lee,
+        "Corin Vassallo",
+        "",
+        ("4", "12", "2026", "18:30"),
+        ("7", "12", "2026", "09:00"),
+    )
+    .await;
+    assert_eq!(
+        due(&app, c, "tell_manager").await,
+        Some(utc(2026, 12, 7, 17, 0))
+    );
+    // Christmas Eve evening: Christmas Day (Friday) and the Boxing Day substitute (Monday 28th)
+    // are bank holidays, so Tuesday 29 December.
+    let d = open_allegation(
+        &mut lee,
+        "Dorian Quenby",
+        "",
+        ("24", "12", "2026", "17:30"),
+        ("29", "12", "2026", "09:00"),
+    )
+    .await;
+    assert_eq!(
+        due(&app, d, "tell_manager").await,
+        Some(utc(2026, 12, 29, 17, 0))
+    );
+    // The clocks go forward on Easter Sunday, 28 March 2027. A concern on the Thursday evening
+    // before: Good Friday and Easter Monday are bank holidays, so the steps are due at 17:00
+    // London time on Tuesday 30 March, which is 16:00 UTC.
+    let e = open_allegation(
+        &mut lee,
+        "Ellis Marchbank",
+        "",
+        ("25", "3", "2027", "18:00"),
+        ("30", "3", "2027", "09:00"),
+    )
+    .await;
+    assert_eq!(
+        due(&app, e, "tell_manager").await,
+        Some(utc(2027, 3, 30, 16, 0))
+    );
+    // The LADO heard the next working day after the close: contacting the LADO was late.
+    assert_eq!(breaches(&app, b).await, Vec::<String>::new());
+    let f = open_allegation(
+        &mut lee,
+        "Farrah Ogunleye",
+        "",
+        ("1", "3", "2027", "10:00"),
+        ("2", "3", "2027", "09:00"),
+    )
+    .await;
+    assert_eq!(breaches(&app, f).await, vec!["contact_lado".to_owned()]);
+    // The page says how each clock stands.
+    let page = lee.get(&format!("/lado/allegations/{a}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let steps = page.select("#step-list .govuk-summary-list__value");
+    assert!(
+        steps[0].contains("due by 3 December 2026 at 5pm") || steps[0].contains("was due by"),
+        "{steps:?}"
+    );
+    assert!(page.body.contains("Done"));
+}
+
+#[tokio::test]
+async fn a_breach_is_recorded_by_the_sweep_and_survives_late_completion() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    let a = open_allegation(
+        &mut lee,
+        "Gideon Ashworth",
+        "",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    let now = app.config.clock.now();
+    // Several instances sweep at once: each breach is recorded once.
+    let (x, y) = tokio::join!(
+        haven::db::allegations::sweep_breaches(&app.pool, now),
+        haven::db::allegations::sweep_breaches(&app.pool, now)
+    );
+    assert_eq!(x.unwrap() + y.unwrap(), 3);
+    assert_eq!(
+        haven::db::allegations::sweep_breaches(&app.pool, now)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        breaches(&app, a).await,
+        vec!["contact_police", "secure_device", "tell_manager"]
+    );
+    // Done late: still a breach.
+    let r = record_step(&mut lee, a, "secure_device", ("3", "12", "2026", "18:15")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Done in time but recorded late: still on the list, said as such.
+    let r = record_step(&mut lee, a, "tell_manager", ("3", "12", "2026", "11:00")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(breaches(&app, a).await.len(), 3);
+    let page = lee.get(&format!("/lado/allegations/{a}")).await;
+    let tags = page.select("#step-list .govuk-tag");
+    assert_eq!(tags[0], "Done, recorded late");
+    assert_eq!(tags[1], "Done late: breach");
+    assert_eq!(tags[3], "Breach: not done");
+    assert!(
+        page.body
+            .contains("was not recorded as done by 17:00 on 03 Dec 2026"),
+        "sweep entry missing"
+    );
+    // Recording a step twice is a conflict, not a second entry.
+    let again = record_step(&mut lee, a, "secure_device", ("3", "12", "2026", "18:20")).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    // The dashboard lists the breaches; acknowledging one takes it off the list but keeps it.
+    let dash = lee.get("/lado").await;
+    assert_eq!(dash.select("#breach-list li").len(), 3);
+    assert!(dash.body.contains(
+        "done in time on 3 December 2026 at 11am but not recorded until after it was due"
+    ));
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/steps/tell_manager/acknowledge"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(lee.get("/lado").await.select("#breach-list li").len(), 2);
+    assert_eq!(breaches(&app, a).await.len(), 3);
+    // A breach cannot be deleted, even by the server's own login.
+    let deleted = sqlx::query("DELETE FROM allegation_breaches")
+        .execute(&app.pool)
+        .await;
+    assert!(deleted.is_err());
+
+    // Without a sweep in between, completing late records the breach at once, with an entry.
+    let b = open_allegation(
+        &mut lee,
+        "Hollis Treadwell",
+        "",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    let r = record_step(&mut lee, b, "secure_device", ("3", "12", "2026", "17:30")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(breaches(&app, b).await, vec!["secure_device"]);
+    let page = lee.get(&format!("/lado/allegations/{b}")).await;
+    assert!(
+        page.body
+            .contains("Breach: Securing the device was done after it was due.")
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"allegation.step".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn steps_and_forms_refuse_bad_input_and_keep_what_was_typed() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    // The opening form: nothing filled in.
+    lee.get("/lado/allegations/new").await;
+    let r = lee
+        .post("/lado/allegations", &[("subject_name", "Imogen Strand")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.error_summary().len() >= 8, "{:?}", r.error_summary());
+    assert_eq!(r.attr("#subject_name", "value"), vec!["Imogen Strand"]);
+    // Contacted before the concern arose.
+    let r = lee
+        .post(
+            "/lado/allegations",
+            &[
+                ("contact_kind", "email"),
+                ("contact-day", "1"),
+                ("contact-month", "12"),
+                ("contact-year", "2026"),
+                ("contact_time", "09:00"),
+                ("contact_from", "DSL"),
+                ("subject_name", "Imogen Strand"),
+                ("subject_role", "Coach"),
+                ("subject_employer", "Club"),
+                ("setting", "sport"),
+                ("arose-day", "2"),
+                ("arose-month", "12"),
+                ("arose-year", "2026"),
+                ("arose_time", "09:00"),
+                ("concern_how", "Messages"),
+                ("conduct", "at_work"),
+                ("subject_email", "nobody@example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = r.error_summary().join("; ");
+    assert!(
+        errors.contains("cannot have been contacted before the concern arose"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("No Haven account has that email address"),
+        "{errors}"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM allegations").await, 0);
+
+    let a = open_allegation(
+        &mut lee,
+        "Jasper Okonjo",
+        "",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    // A step done before the concern arose, or in the future, is refused, with what was typed.
+    let r = record_step(&mut lee, a, "tell_manager", ("2", "12", "2026", "09:00")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.error_summary()[0].contains("cannot be before the concern arose"));
+    assert_eq!(
+        r.attr("#done_by", "value"),
+        vec!["Morag Ellery, deputy head"]
+    );
+    let r = record_step(&mut lee, a, "tell_manager", ("5", "12", "2026", "09:00")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Telling a manager needs the route it took.
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/steps/tell_manager"),
+            &[
+                ("done-day", "3"),
+                ("done-month", "12"),
+                ("done-year", "2026"),
+                ("time", "10:00"),
+                ("done_by", "TA"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_summary(), vec!["Select how the employee raised it"]);
+    assert_eq!(
+        app.count("SELECT count(*) FROM escalation_steps WHERE done_at IS NOT NULL")
+            .await,
+        1,
+        "only contacting the LADO is done"
+    );
+    // An unknown step or form is not found.
+    assert_eq!(
+        lee.get(&format!("/lado/allegations/{a}/forms/step-nonsense"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        lee.post(
+            &format!("/lado/allegations/{a}/steps/nonsense"),
+            &[("done_by", "x")]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    // Every form page renders, for a device too.
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/evidence"),
+            &[
+                ("description", "School laptop, asset 4471"),
+                ("location", "Head's safe"),
+                ("secured_by", "Morag Ellery"),
+                ("secured-day", "3"),
+                ("secured-month", "12"),
+                ("secured-year", "2026"),
+                ("time", "12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let item: Uuid = sqlx::query_scalar("SELECT id FROM evidence_items")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    for form in [
+        "step-tell_manager".to_owned(),
+        "threshold".into(),
+        "told".into(),
+        "meeting".into(),
+        "strand-police".into(),
+        "action".into(),
+        "evidence".into(),
+        format!("evidence-{item}-access"),
+        format!("evidence-{item}-custody"),
+        "link".into(),
+        "access".into(),
+    ] {
+        let r = lee
+            .get(&format!("/lado/allegations/{a}/forms/{form}"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{form}");
+        assert_eq!(r.select("h1").len(), 1, "{form}");
+    }
+    // The custody trail: handed to the police, and printed.
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/evidence/{item}/custody"),
+            &[
+                ("kind", "handed_to_police"),
+                ("when-day", "3"),
+                ("when-month", "12"),
+                ("when-year", "2026"),
+                ("time", "15:00"),
+                ("by_person", "Morag Ellery"),
+                ("to_person", "DC Okafor 4471"),
+                ("details", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let print = lee.get(&format!("/lado/allegations/{a}/evidence")).await;
+    assert_eq!(print.select("ol li").len(), 2, "{}", print.body);
+    assert!(print.body.contains("Handed to the police"));
+    // The threshold: none of the tests met needs the advice given.
+    let v: i32 = sqlx::query_scalar("SELECT version FROM allegations WHERE id = $1")
+        .bind(a)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/threshold"),
+            &[("version", &v.to_string()), ("advice_given", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/threshold"),
+            &[
+                ("version", &v.to_string()),
+                ("harm_tests", "unsuitable"),
+                ("harm_tests", "risk_of_harm"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // A stale version is a conflict.
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/threshold"),
+            &[("version", &v.to_string()), ("harm_tests", "harmed")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn the_outcome_needs_the_work_behind_it_and_a_date_of_birth_for_the_review_date() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    let a = open_allegation(
+        &mut lee,
+        "Kit Farrant",
+        "",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    let version = |app: &TestApp| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i32>("SELECT version FROM allegations WHERE id = $1")
+                .bind(a)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .to_string()
+        }
+    };
+    let v = version(&app).await;
+    let outcome = |v: String, dob: (&'static str, &'static str, &'static str)| {
+        vec![
+            ("version".to_owned(), v),
+            ("outcome".into(), "malicious".into()),
+            ("on-day".into(), "4".into()),
+            ("on-month".into(), "12".into()),
+            ("on-year".into(), "2026".into()),
+            (
+                "reasons".into(),
+                "Messages were shown to have been made up.".into(),
+            ),
+            ("child_referral_considered".into(), "".into()),
+            ("dbs_referred".into(), "no".into()),
+            ("dbs_not_referred_reason".into(), "Not substantiated".into()),
+            ("dob-day".into(), dob.0.into()),
+            ("dob-month".into(), dob.1.into()),
+            ("dob-year".into(), dob.2.into()),
+        ]
+    };
+    lee.get(&format!("/lado/allegations/{a}/outcome")).await;
+    let fields = outcome(v.clone(), ("", "", ""));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = lee
+        .post(&format!("/lado/allegations/{a}/outcome"), &pairs)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = r.error_summary().join("; ");
+    // No strand under way; a malicious outcome asks about referring the child; no date of birth.
+    assert!(errors.contains("strand"), "{errors}");
+    assert!(
+        errors.contains("referred to children's social care"),
+        "{errors}"
+    );
+    assert!(errors.to_lowercase().contains("date of birth"), "{errors}");
+    assert!(r.body.contains("Messages were shown to have been made up."));
+    // The police strand concludes.
+    lee.get(&format!("/lado/allegations/{a}/forms/strand-police"))
+        .await;
+    let sv: i32 = sqlx::query_scalar(
+        "SELECT version FROM allegation_strands WHERE allegation_id = $1 AND strand = 'police'",
+    )
+    .bind(a)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/strands/police"),
+            &[
+                ("status", "concluded"),
+                ("owner", "DC Okafor"),
+                ("version", &sv.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let mut fields = outcome(version(&app).await, ("14", "5", "1990"));
+    fields.push((
+        "child_referral_considered".into(),
+        "Yes: referred for support on 4 December.".into(),
+    ));
+    fields.retain(|(k, v)| !(k == "child_referral_considered" && v.is_empty()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = lee
+        .post(&format!("/lado/allegations/{a}/outcome"), &pairs)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    let (status, review): (String, Option<chrono::NaiveDate>) =
+        sqlx::query_as("SELECT status, review_on FROM allegations WHERE id = $1")
+            .bind(a)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "closed");
+    // Born 14 May 1990: pension age 68, later than ten years on.
+    assert_eq!(review, chrono::NaiveDate::from_ymd_opt(2058, 5, 14));
+    let page = lee.get(&format!("/lado/allegations/{a}")).await;
+    assert!(
+        page.body
+            .contains("No: only substantiated allegations may be")
+    );
+    assert!(
+        page.body
+            .contains("personnel file, unless they consent to keeping it")
+    );
+}
+
+#[tokio::test]
+async fn a_restricted_allegation_and_its_cases_are_invisible_to_everyone_not_named() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut sam, _) = app
+        .signed_in_as("practitioner", "sam@example.org", "Team A")
+        .await;
+    // The allegation is about a manager in the same team, who uses Haven.
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (mut other_manager, _) = app
+        .signed_in_as("manager", "nia@example.org", "Team A")
+        .await;
+    let (mut officer, _) = app
+        .signed_in_as("practitioner", "dc.okafor@example.org", "Team B")
+        .await;
+    let (mut admin, _) = app.signed_in("admin").await;
+    let case =
+        crate::procedure::case_with_two_children(&app, pat_id, utc(2026, 12, 3, 9, 0), true).await;
+    let case_ref: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
+        .bind(case)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let a = open_allegation(
+        &mut lee,
+        "Quentin Marlowe",
+        "MO@example.org",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    let reference: String = sqlx::query_scalar("SELECT reference FROM allegations WHERE id = $1")
+        .bind(a)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // Before the link, the team sees the case, in its lists, dashboards and searches.
+    assert_eq!(
+        sam.get(&format!("/cases/{case}")).await.status,
+        StatusCode::OK
+    );
+    assert!(
+        other_manager
+            .get("/cases/team")
+            .await
+            .body
+            .contains(&case_ref)
+    );
+    assert!(
+        other_manager
+            .get("/work/team")
+            .await
+            .body
+            .contains(&case_ref)
+    );
+    other_manager.get("/cases").await;
+    assert!(
+        other_manager
+            .post("/cases/search", &[("name", "Ashcombe"), ("scope", "team")])
+            .await
+            .body
+            .contains(&case_ref)
+    );
+    lee.get(&format!("/lado/allegations/{a}/forms/link")).await;
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/cases"),
+            &[("reference", &case_ref.to_lowercase()), ("restrict", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The subject can never be named.
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/access"),
+            &[("email", "mo@example.org")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.error_summary()[0].contains("can never be given access"));
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/access"),
+            &[("email", "dc.okafor@example.org")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    let allegation_urls = [
+        format!("/lado/allegations/{a}"),
+        format!("/lado/allegations/{a}/evidence"),
+    ];
+    let case_urls = [
+        format!("/cases/{case}"),
+        format!("/cases/{case}/procedure"),
+        format!("/cases/{case}/edit"),
+    ];
+    // Not named: every address is "not found", and the case is in no list or search.
+    for (who, c) in [
+        ("sam", &mut sam),
+        ("mo (the subject)", &mut mo),
+        ("another manager", &mut other_manager),
+    ] {
+        for url in allegation_urls.iter().chain(case_urls.iter()) {
+            assert_eq!(
+                c.get(url).await.status,
+                StatusCode::NOT_FOUND,
+                "{who} {url}"
+            );
+        }
+        for list in ["/cases", "/cases/team", "/work", "/work/team"] {
+            let r = c.get(list).await;
+            assert!(!r.body.contains(&case_ref), "{who} saw the case in {list}");
+            assert!(
+                !r.body.contains("Ashcombe"),
+                "{who} saw a child's name in {list}"
+            );
+        }
+        c.get("/cases").await;
+        let r = c
+            .post("/cases/search", &[("name", "Ashcombe"), ("scope", "team")])
+            .await;
+        assert!(!r.body.contains(&case_ref), "{who} found it by searching");
+        assert_eq!(c.get("/lado").await.status, StatusCode::FORBIDDEN, "{who}");
+    }
+    // The administrator has no route to any of it.
+    for url in allegation_urls.iter().chain(case_urls.iter()) {
+        assert_eq!(admin.get(url).await.status, StatusCode::FORBIDDEN, "{url}");
+    }
+    // The case's worker keeps the case (not the allegation); the named officer has both.
+    assert_eq!(
+        pat.get(&format!("/cases/{case}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        pat.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    for url in allegation_urls
+        .iter()
+        .chain([format!("/cases/{case}")].iter())
+    {
+        let r = officer.get(url).await;
+        assert_eq!(r.status, StatusCode::OK, "officer {url}");
+    }
+    let page = officer.get(&format!("/lado/allegations/{a}")).await;
+    assert!(page.body.contains("Quentin Marlowe"));
+    assert!(
+        page.select("form[action*='/access/']").is_empty(),
+        "only the LADO manages access"
+    );
+    // Every view is recorded.
+    let views: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'allegation.view' AND entity_id = $1",
+    )
+    .bind(a.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(views >= 2);
+    // Withdrawn: gone again, from the allegation and its case.
+    let officer_id: Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'dc.okafor@example.org'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    lee.get(&format!("/lado/allegations/{a}")).await;
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/access/{officer_id}/remove"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        officer.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        officer.get(&format!("/cases/{case}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A non-LADO cannot change anything on it, even by posting.
+    for c in [&mut pat, &mut officer] {
+        let r = c
+            .post(
+                &format!("/lado/allegations/{a}/access"),
+                &[("email", "sam@example.org")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    let _ = reference;
+}
+
+#[tokio::test]
+async fn break_glass_answers_the_same_whatever_exists_and_the_lado_decides() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    let (mut pat, _) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let a = open_allegation(
+        &mut lee,
+        "Rafe Linwood",
+        "mo@example.org",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    let reference: String = sqlx::query_scalar("SELECT reference FROM allegations WHERE id = $1")
+        .bind(a)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // No reason: the form comes back with the reference kept.
+    pat.get("/access-requests").await;
+    let r = pat
+        .post(
+            "/access-requests",
+            &[("reference", &reference), ("reason", " ")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.attr("#reference", "value"), vec![reference.clone()]);
+    // A made-up reference, the subject asking, and a real request: the same answer each time.
+    let made_up = pat
+        .post(
+            "/access-requests",
+            &[
+                ("reference", "LADO-2026-999999"),
+                ("reason", "Assigned to it"),
+            ],
+        )
+        .await;
+    mo.get("/access-requests").await;
+    let subject = mo
+        .post(
+            "/access-requests",
+            &[("reference", &reference), ("reason", "Curious")],
+        )
+        .await;
+    let real = pat
+        .post(
+            "/access-requests",
+            &[
+                ("reference", &reference),
+                ("reason", "I am the child's social worker"),
+            ],
+        )
+        .await;
+    for r in [&made_up, &subject, &real] {
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.location(), "/access-requests?sent=1");
+    }
+    let sent = pat.get("/access-requests?sent=1").await;
+    assert_eq!(sent.select(".govuk-notification-banner__heading").len(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM break_glass_requests").await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'access.break_glass_request'")
+            .await,
+        3
+    );
+    // Still closed until the LADO approves.
+    assert_eq!(
+        pat.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let dash = lee.get("/lado").await;
+    assert!(dash.body.contains("social worker"));
+    let request: Uuid = sqlx::query_scalar("SELECT id FROM break_glass_requests")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = lee
+        .post(
+            &format!("/lado/access-requests/{request}"),
+            &[("action", "approve")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        pat.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::OK
+    );
+    // Deciding twice is a conflict.
+    let r = lee
+        .post(
+            &format!("/lado/access-requests/{request}"),
+            &[("action", "refuse")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // Urgent opening, when the partnership allows it: at once, then reviewed by the LADO.
+    let (mut sam, _) = app
+        .signed_in_as("practitioner", "sam@example.org", "Team A")
+        .await;
+    let form = sam.get("/access-requests").await;
+    assert!(
+        form.select("#urgent").is_empty(),
+        "urgent opening is off by default"
+    );
+    let mut owner = app.owner().await;
+    sqlx::query("UPDATE partnership_settings SET urgent_break_glass = true")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(sam.get("/access-requests").await.select("#urgent").len(), 1);
+    let r = sam
+        .post(
+            "/access-requests",
+            &[
+                ("reference", &reference.to_lowercase()),
+                ("reason", "Child missing tonight"),
+                ("urgent", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        sam.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::OK
+    );
+    let dash = lee.get("/lado").await;
+    assert!(
+        dash.body
+            .contains("opened it at once because it was urgent")
+    );
+    let urgent: Uuid =
+        sqlx::query_scalar("SELECT id FROM break_glass_requests WHERE status = 'opened_urgently'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let r = lee
+        .post(
+            &format!("/lado/access-requests/{urgent}"),
+            &[("action", "review")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        !lee.get("/lado")
+            .await
+            .body
+            .contains("Child missing tonight")
+    );
+    // The allegation's chronology says who opened it and why.
+    let page = lee.get(&format!("/lado/allegations/{a}")).await;
+    assert!(page.body.contains("Break-glass request by"));
+}
+
+#[tokio::test]
+async fn opening_a_restricted_record_long_after_signing_in_asks_for_the_password_again() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, lee_id) = app.signed_in("lado").await;
+    let a = open_allegation(
+        &mut lee,
+        "Sorcha Pennant",
+        "",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    sqlx::query(
+        "UPDATE sessions SET reauthenticated_at = now() - interval '20 minutes' WHERE user_id = $1",
+    )
+    .bind(lee_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let r = lee.get(&format!("/lado/allegations/{a}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        r.location().starts_with("/account/confirm?next="),
+        "{}",
+        r.location()
+    );
+    let form = lee.follow(&r).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_eq!(
+        form.attr("input[name=next]", "value"),
+        vec![format!("/lado/allegations/{a}")]
+    );
+    // A GET of the confirm page changed nothing: the allegation is still out of reach.
+    assert_eq!(
+        lee.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let r = lee
+        .post(
+            "/account/confirm",
+            &[
+                ("password", "wrong password entirely"),
+                ("code", "000000"),
+                ("next", &format!("/lado/allegations/{a}")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"auth.reauthentication_failed".to_owned())
+    );
+    // Right password and code: back where they were going.
+    let secret: String = {
+        let sealed: String = sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
+            .bind(lee_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        haven::auth::secret_box::open(app.config.secret_key.expose(), &sealed).unwrap()
+    };
+    // A code from the next 30-second step (the sign-in used this one).
+    let code =
+        haven::auth::totp::code_at(&secret, chrono::Utc::now().timestamp() as u64 + 30).unwrap();
+    let r = lee
+        .post(
+            "/account/confirm",
+            &[
+                ("password", PASSWORD),
+                ("code", &code),
+                ("next", &format!("/lado/allegations/{a}")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    assert_eq!(r.location(), format!("/lado/allegations/{a}"));
+    assert_eq!(
+        lee.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn every_lado_response_that_shows_the_allegation_writes_its_access_record() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    let a = open_allegation(
+        &mut lee,
+        "Tamsin Wolverton",
+        "",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    let reference: String = sqlx::query_scalar("SELECT reference FROM allegations WHERE id = $1")
+        .bind(a)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let views = |app: &TestApp| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM audit_events WHERE action LIKE 'allegation.%'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let mut shown = 0;
+    for r in app.routes.iter().filter(|r| r.path.starts_with("/lado")) {
+        let path = r
+            .path
+            .replace("{id}", &a.to_string())
+            .replace("{step}", "tell_manager")
+            .replace("{strand}", "police")
+            .replace("{form}", "threshold")
+            .replace("{item}", &Uuid::now_v7().to_string())
+            .replace("{person}", &Uuid::now_v7().to_string())
+            .replace("{request}", &Uuid::now_v7().to_string());
+        for body in [vec![], vec![("version", "1"), ("done-day", "1")]] {
+            let before = views(&app).await;
+            let res = if r.method == axum::http::Method::GET {
+                lee.get(&path).await
+            } else {
+                lee.post(&path, &body).await
+            };
+            assert_ne!(
+                res.status,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{} {path}",
+                r.method
+            );
+            if res.body.contains("Wolverton") || res.body.contains(&reference) {
+                shown += 1;
+                assert!(
+                    views(&app).await > before,
+                    "{} {path} showed the allegation without an access record",
+                    r.method
+                );
+            }
+        }
+    }
+    assert!(shown >= 8, "only {shown} responses showed it");
+}
