@@ -26,6 +26,8 @@ pub struct AppState {
     pub hash_gate: Arc<crate::auth::password::Gate>,
     /// The audit trail's keys (derived from `HAVEN_SECRET_KEY`; never in the database).
     pub audit: crate::audit::ChainKey,
+    /// Turns for document uploads and downloads (this instance's memory, like the hash gate).
+    pub documents: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
         );
         AppState {
             audit: crate::audit::ChainKey::from_secret(config.secret_key.expose()),
+            documents: Arc::new(tokio::sync::Semaphore::new(config.document_workers)),
             pool,
             config,
             hash_gate: Arc::new(gate),
@@ -44,8 +47,13 @@ impl AppState {
     }
 }
 
-/// The largest request body accepted (forms only; there are no uploads yet).
+/// The largest request body accepted for a form.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// The largest upload body read (a 10 MB document, the form's fields and the multipart framing).
+/// A larger one is read on to [`UPLOAD_DRAIN_LIMIT`] and thrown away, so the form can say why;
+/// beyond that the connection is refused with 413.
+pub const UPLOAD_LIMIT: usize = crate::domain::documents::MAX_BYTES + 256 * 1024;
+pub const UPLOAD_DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     router_with_table(state).0

@@ -54,6 +54,9 @@ pub struct Config {
     /// Password hashes that may run at once, and how many more may wait for a turn.
     pub hash_workers: usize,
     pub hash_queue: usize,
+    /// Document uploads and downloads that may run at once (each holds up to 10 MB); more are
+    /// turned away with "busy".
+    pub document_workers: usize,
     /// Open client connections this instance accepts; more are closed at once.
     pub max_connections: usize,
     /// A client must send a request's headers within this time, and an idle kept-alive
@@ -168,6 +171,7 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let hash_workers = count("HAVEN_HASH_WORKERS", cores)?;
         let hash_queue = count("HAVEN_HASH_QUEUE", hash_workers * 8)?;
+        let document_workers = count("HAVEN_DOCUMENT_WORKERS", 4)?;
         let audit_anchor_file = match get("HAVEN_AUDIT_ANCHOR_FILE").as_deref().map(str::trim) {
             Some("off") => None,
             Some(path) => Some(std::path::PathBuf::from(path)),
@@ -243,6 +247,7 @@ impl Config {
             migrate_on_start,
             hash_workers,
             hash_queue,
+            document_workers,
             max_connections: count("HAVEN_MAX_CONNECTIONS", 512)?,
             header_timeout: seconds("HAVEN_HEADER_TIMEOUT_SECONDS", 10)?,
             audit_anchor_file,

@@ -30,6 +30,13 @@ pub enum AppError {
     /// Too many password checks are running or waiting: come back in a few seconds.
     #[error("busy")]
     Busy,
+    /// As many documents are moving as this instance allows at once.
+    #[error("documents busy")]
+    DocumentsBusy,
+    /// A restricted record, and the person last gave their password more than 15 minutes ago:
+    /// ask for it again, then come back to this local path.
+    #[error("confirm it is you")]
+    StepUp(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -173,6 +180,14 @@ impl IntoResponse for AppError {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
                 res
             }
+            AppError::StepUp(back_to) => {
+                let next = percent_encoding::utf8_percent_encode(
+                    &back_to,
+                    percent_encoding::NON_ALPHANUMERIC,
+                );
+                axum::response::Redirect::to(&format!("/account/confirm?next={next}"))
+                    .into_response()
+            }
             AppError::Conflict => error_page(
                 StatusCode::CONFLICT,
                 "Someone else changed this first",
@@ -185,6 +200,20 @@ impl IntoResponse for AppError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Haven is busy",
                     "Too many people are signing in at this moment. Nothing you sent has been saved. Wait a few seconds, then try again.",
+                    None,
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res
+            }
+            AppError::DocumentsBusy => {
+                tracing::warn!(
+                    "document uploads and downloads are at capacity: turned a request away"
+                );
+                let mut res = error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Haven is busy",
+                    "Haven is moving as many documents as it can at this moment, so this one was not taken and nothing has been saved. Wait a few seconds, go back and try again.",
                     None,
                 );
                 res.headers_mut()

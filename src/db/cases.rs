@@ -49,6 +49,8 @@ pub struct CaseRow {
     /// The next open deadline (kept by `db::deadlines::recompute`).
     pub next_due_at: Option<DateTime<Utc>>,
     pub next_due_kind: Option<String>,
+    /// Linked to an allegation and restricted by the LADO (decision 010).
+    pub restricted: bool,
 }
 
 impl CaseRow {
@@ -72,7 +74,7 @@ pub async fn find_visible(
         CaseRow,
         "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                 c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                c.updated_at, c.version, c.next_due_at, c.next_due_kind
+                c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted
          FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
          WHERE c.id = $2 AND (
              (c.restricted = false AND c.team_id = ANY($1::uuid[]))
@@ -131,7 +133,7 @@ pub async fn list(
             CaseRow,
             "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                     c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                    c.updated_at, c.version, c.next_due_at, c.next_due_kind
+                    c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted
              FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
              WHERE c.restricted = false AND c.team_id = ANY($1::uuid[])
                AND c.search_names LIKE $2
@@ -157,7 +159,7 @@ pub async fn list(
             CaseRow,
             "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                     c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                    c.updated_at, c.version, c.next_due_at, c.next_due_kind
+                    c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted
              FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
              WHERE c.restricted = false AND c.team_id = ANY($1::uuid[])
                AND c.owner_id = $2
@@ -182,7 +184,7 @@ pub async fn list(
                 c.owner_id AS "owner_id!", u.display_name AS owner_name, c.status AS "status!",
                 c.title AS "title!", c.concern_kinds AS "concern_kinds!", c.immediate_risk AS "immediate_risk!",
                 c.received_at AS "received_at!", c.created_at AS "created_at!", c.updated_at AS "updated_at!",
-                c.version AS "version!", c.next_due_at, c.next_due_kind
+                c.version AS "version!", c.next_due_at, c.next_due_kind, c.restricted AS "restricted!"
          FROM unnest($1::uuid[]) AS vt(team_id)
          CROSS JOIN LATERAL (
              SELECT * FROM cases c

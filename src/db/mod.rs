@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod cases;
 pub mod deadlines;
 pub mod demo;
+pub mod documents;
 pub mod drafts;
 pub mod notices;
 pub mod procedure;

@@ -2,6 +2,7 @@
 
 pub mod calendar;
 pub mod deadlines;
+pub mod documents;
 pub mod email;
 pub mod kinds;
 pub mod lado;

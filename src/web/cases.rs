@@ -349,6 +349,8 @@ struct CasePage {
     older_href: String,
     oldest_first: bool,
     can_see_audit: bool,
+    documents: Vec<super::documents::DocumentView>,
+    restricted: bool,
     // The note form.
     errors: Errors,
     note: String,
@@ -384,6 +386,7 @@ fn entry_kind(kind: &str) -> &'static str {
         "deadline" => "Deadline",
         "milestone" => "Milestone",
         "closure" => "Closure",
+        "document" => "Document",
         _ => "Event",
     }
 }
@@ -601,6 +604,11 @@ async fn render_case(
         older_href,
         oldest_first: page.oldest_first,
         can_see_audit: matches!(user.role, Role::Manager | Role::Lado),
+        documents: super::documents::views(
+            &format!("/cases/{}", case.id),
+            db::documents::list(&state.pool, db::documents::Owner::Case(case.id), 50).await?,
+        ),
+        restricted: case.restricted,
         errors: note.errors,
         note: note.body,
         note_date: note.date,
@@ -635,6 +643,9 @@ pub(crate) async fn open_case(
     let case = db::cases::find_visible(&mut *tx, &viewer(user), id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if case.restricted && !user.recently_authenticated() {
+        return Err(AppError::StepUp(format!("/cases/{id}")));
+    }
     audit::record(
         &mut tx,
         &state.audit,

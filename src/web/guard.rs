@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::app::{AppState, BODY_LIMIT};
+use crate::app::{AppState, BODY_LIMIT, UPLOAD_DRAIN_LIMIT, UPLOAD_LIMIT};
 use crate::audit::{self, Event};
 use crate::auth::current::{self, LoadError, NoSession, RequestMeta};
 use crate::auth::policy::{Decision, decide};
@@ -20,6 +20,95 @@ use super::form::FormData;
 pub struct GuardState {
     pub app: AppState,
     pub permission: Permission,
+    /// A route that takes a file (multipart): a larger body, read under the documents' limit.
+    pub upload: bool,
+}
+
+/// A file sent to an upload route, read by the guard (which also checked the form's token).
+#[derive(Clone, Debug, Default)]
+pub struct Upload {
+    pub file_name: String,
+    pub bytes: axum::body::Bytes,
+    /// The body was larger than Haven reads: nothing in it was looked at, not even the token.
+    pub too_large: bool,
+    /// This request's turn under the documents' limit, held until the response is made.
+    pub turn: Option<std::sync::Arc<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Upload {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Upload>()
+            .cloned()
+            .ok_or(AppError::BadRequest("no file"))
+    }
+}
+
+/// Read a body up to `keep` bytes; past it, read on (throwing it away) up to `drain`, so the
+/// browser gets the answer rather than a broken connection. `None`: too large.
+async fn read_capped(
+    body: Body,
+    keep: usize,
+    drain: usize,
+) -> Result<Option<axum::body::Bytes>, Response> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|_| AppError::BadRequest("the upload was cut short").into_response())?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > drain {
+                return Err(AppError::TooLarge.into_response());
+            }
+            if seen <= keep {
+                kept.extend_from_slice(&data);
+            } else if !kept.is_empty() {
+                kept = Vec::new();
+            }
+        }
+    }
+    Ok((seen <= keep).then(|| axum::body::Bytes::from(kept)))
+}
+
+/// The text fields and the one file of a multipart body (already read whole, under the cap).
+async fn parse_multipart(
+    content_type: &str,
+    bytes: axum::body::Bytes,
+) -> Result<(FormData, String, axum::body::Bytes), Response> {
+    let bad = || AppError::BadRequest("not a form with a file").into_response();
+    let boundary = multer::parse_boundary(content_type).map_err(|_| bad())?;
+    let stream =
+        futures_util::stream::once(std::future::ready(Ok::<_, std::convert::Infallible>(bytes)));
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut form = FormData::default();
+    let mut file: Option<(String, axum::body::Bytes)> = None;
+    while let Some(field) = multipart.next_field().await.map_err(|_| bad())? {
+        let name = field.name().unwrap_or("").to_owned();
+        match field.file_name().map(str::to_owned) {
+            Some(file_name) if name == "file" && file.is_none() => {
+                file = Some((file_name, field.bytes().await.map_err(|_| bad())?));
+            }
+            Some(_) => return Err(bad()),
+            None => {
+                let text = field.text().await.map_err(|_| bad())?;
+                if text.len() > 20_000 {
+                    return Err(bad());
+                }
+                form = form.with(&name, text);
+            }
+        }
+    }
+    let (file_name, bytes) = file.unwrap_or_default();
+    Ok((form, file_name, bytes))
 }
 
 pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Response {
@@ -81,7 +170,48 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
         tracing::Span::current().record("user_id", tracing::field::display(u.id));
     }
 
-    let body = if is_post {
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = if is_post && g.upload && content_type.starts_with("multipart/form-data") {
+        let turn = g
+            .app
+            .documents
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::DocumentsBusy.into_response())?;
+        let expected = user
+            .as_ref()
+            .map(|u| u.csrf_token.clone())
+            .unwrap_or_default();
+        match read_capped(body, UPLOAD_LIMIT, UPLOAD_DRAIN_LIMIT).await? {
+            None => {
+                parts.extensions.insert(FormData::default());
+                parts.extensions.insert(Upload {
+                    too_large: true,
+                    turn: Some(std::sync::Arc::new(turn)),
+                    ..Upload::default()
+                });
+            }
+            Some(bytes) => {
+                let (form, file_name, bytes) = parse_multipart(&content_type, bytes).await?;
+                if !csrf::tokens_match(form.raw("_csrf"), &expected) {
+                    return Err(forbidden_post("missing or wrong CSRF token"));
+                }
+                parts.extensions.insert(form);
+                parts.extensions.insert(Upload {
+                    file_name,
+                    bytes,
+                    too_large: false,
+                    turn: Some(std::sync::Arc::new(turn)),
+                });
+            }
+        }
+        Body::empty()
+    } else if is_post {
         let bytes = axum::body::to_bytes(body, BODY_LIMIT)
             .await
             .map_err(|_| AppError::TooLarge.into_response())?;

@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod calendar;
 pub mod cases;
+pub mod documents;
 pub mod form;
 pub mod guard;
 pub mod headers;
@@ -55,16 +56,28 @@ impl Routes {
     }
 
     fn add(
-        mut self,
+        self,
         method: Method,
         path: &'static str,
         permission: Permission,
         route: MethodRouter<AppState>,
     ) -> Self {
+        self.add_guarded(method, path, permission, route, false)
+    }
+
+    fn add_guarded(
+        mut self,
+        method: Method,
+        path: &'static str,
+        permission: Permission,
+        route: MethodRouter<AppState>,
+        upload: bool,
+    ) -> Self {
         let guarded = route.layer(axum::middleware::from_fn_with_state(
             guard::GuardState {
                 app: self.state.clone(),
                 permission,
+                upload,
             },
             guard::guard,
         ));
@@ -91,6 +104,15 @@ impl Routes {
         T: 'static,
     {
         self.add(Method::POST, path, permission, post(handler))
+    }
+
+    /// A POST that takes one file (multipart/form-data), under the documents' limits.
+    pub fn upload<H, T>(self, path: &'static str, permission: Permission, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add_guarded(Method::POST, path, permission, post(handler), true)
     }
 }
 
@@ -205,6 +227,13 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/cases/{id}/edit", casework, cases::edit_form)
         .post("/cases/{id}/edit", casework, cases::edit_submit)
         .get("/cases/{id}/audit", oversight, cases::audit)
+        .get("/cases/{id}/documents/new", casework, documents::case_form)
+        .upload("/cases/{id}/documents", casework, documents::case_upload)
+        .get(
+            "/cases/{id}/documents/{doc}",
+            casework,
+            documents::case_download,
+        )
         // The procedure after the referral.
         .get("/cases/{id}/procedure", casework, procedure::overview)
         .get("/cases/{id}/decision", casework, procedure::decision::form)
@@ -382,6 +411,22 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             lado::forms::custody,
         )
         .post("/lado/allegations/{id}/cases", lado, lado::forms::link_case)
+        .get(
+            "/lado/allegations/{id}/documents/new",
+            lado,
+            documents::allegation_form,
+        )
+        .upload(
+            "/lado/allegations/{id}/documents",
+            lado,
+            documents::allegation_upload,
+        )
+        // The people the LADO names on an allegation may read its documents too.
+        .get(
+            "/lado/allegations/{id}/documents/{doc}",
+            casework,
+            documents::allegation_download,
+        )
         .post(
             "/lado/allegations/{id}/access",
             lado,

@@ -1,7 +1,11 @@
 // The journeys that matter, as people meet them in a real Chromium. Each takes a `Visit` (its own
 // browser context) and the shared state; later issues add theirs here and to run.mjs.
 
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PASSWORD, signIn, signOut, tabTo, totp, typeInto } from './lib.mjs';
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'documents');
 
 const A = JSON.parse(process.env.HAVEN_BROWSER_ACCOUNTS);
 
@@ -713,6 +717,20 @@ export async function ladoOpensAnAllegationAndWorksItToAnOutcome(v, state) {
   await page.click('a:has-text("Print the evidence trail")');
   await v.check('evidence trail to print');
   await page.click('a:has-text("Back to the allegation")');
+  // A document: a photograph renamed to look like a PDF is refused with the reason; the
+  // employer's minutes are kept.
+  await page.click('a:has-text("Add a document")');
+  await v.expectText('Never add images or videos', 'the upload page warns first');
+  await page.setInputFiles('#file', { name: 'statement.pdf', mimeType: 'application/pdf', buffer: (await import('node:fs')).readFileSync(path.join(FIXTURES, 'square.jpg')) });
+  await page.fill('#description', 'Statement from the deputy head');
+  await page.click('button:has-text("Add the document")');
+  await v.expectErrors('a picture renamed as a PDF', { '#description': 'Statement from the deputy head' });
+  await v.expectText('This is a JPEG image', 'the refusal says why');
+  await v.screenshot('document-refused');
+  await page.setInputFiles('#file', path.join(FIXTURES, 'text.pdf'));
+  await page.fill('#description', 'Initial evaluation minutes');
+  await page.click('button:has-text("Add the document")');
+  await v.expectText('Document added: text.pdf (Initial evaluation minutes).', 'the document is on the allegation');
   // The threshold, and the police strand.
   await page.click('a:has-text("Record whether the harm test is met")');
   await v.check('threshold');

@@ -204,21 +204,25 @@ struct Ids {
     discussion: Uuid,
     enquiry: Uuid,
     allegation: Uuid,
+    /// A document on the case, and one on the allegation.
+    case_doc: Uuid,
+    allegation_doc: Uuid,
 }
 
 /// Every concrete path for a route: one per value of its repeating placeholders.
 fn concrete(path: &str, ids: &Ids) -> Vec<String> {
-    let id = if path.starts_with("/cases/") {
-        ids.case
+    let (id, doc) = if path.starts_with("/cases/") {
+        (ids.case, ids.case_doc)
     } else if path.starts_with("/lado/allegations/") {
-        ids.allegation
+        (ids.allegation, ids.allegation_doc)
     } else if path.starts_with("/admin/users/") {
-        ids.user
+        (ids.user, ids.draft)
     } else {
-        ids.draft
+        (ids.draft, ids.draft)
     };
     let base = path
         .replace("{id}", &id.to_string())
+        .replace("{doc}", &doc.to_string())
         .replace("{token}", &ids.token)
         .replace("{sid}", &ids.discussion.to_string())
         .replace("{eid}", &ids.enquiry.to_string());
@@ -329,6 +333,38 @@ async fn f1_no_get_or_head_changes_anything_but_the_audit_trail() {
         (&day.0, &day.1, &day.2, "09:30"),
     )
     .await;
+    // A document on each.
+    let text = b"Fictional notes of a call.\n";
+    people[0]
+        .1
+        .get(&format!("/cases/{case}/documents/new"))
+        .await;
+    let r = people[0]
+        .1
+        .upload(&format!("/cases/{case}/documents"), &[], "call.txt", text)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    people[2]
+        .1
+        .get(&format!("/lado/allegations/{allegation}/documents/new"))
+        .await;
+    let r = people[2]
+        .1
+        .upload(
+            &format!("/lado/allegations/{allegation}/documents"),
+            &[],
+            "call.txt",
+            text,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let doc_of = |sql: &'static str| sqlx::query_scalar::<_, Uuid>(sql).fetch_one(&app.pool);
+    let case_doc = doc_of("SELECT id FROM documents WHERE case_id IS NOT NULL")
+        .await
+        .unwrap();
+    let allegation_doc = doc_of("SELECT id FROM documents WHERE allegation_id IS NOT NULL")
+        .await
+        .unwrap();
     // Half signed in: a second factor to enter, and one to set up.
     let (_, lee_id, _) = lado_with_factor(&app, "lee@example.org").await;
     let mut entering = app.client();
@@ -346,6 +382,8 @@ async fn f1_no_get_or_head_changes_anything_but_the_audit_trail() {
         discussion,
         enquiry,
         allegation,
+        case_doc,
+        allegation_doc,
     };
     let mut checked = 0;
     for r in app.routes.iter().filter(|r| r.method == Method::GET) {

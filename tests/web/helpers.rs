@@ -241,6 +241,8 @@ pub struct Res {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body exactly as sent (for downloads).
+    pub bytes: Vec<u8>,
 }
 
 impl Res {
@@ -297,6 +299,17 @@ fn encode(fields: &[(&str, &str)]) -> String {
 
 impl Client {
     pub async fn send(&mut self, method: Method, path: &str, body: Option<Vec<u8>>) -> Res {
+        self.send_as(method, path, body, "application/x-www-form-urlencoded")
+            .await
+    }
+
+    pub async fn send_as(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Res {
         let mut req = Request::builder().method(method.clone()).uri(path);
         let cookie = self
             .cookies
@@ -308,7 +321,7 @@ impl Client {
             req = req.header(header::COOKIE, cookie);
         }
         if method == Method::POST {
-            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            req = req.header(header::CONTENT_TYPE, content_type);
             if let Some(o) = &self.origin {
                 req = req.header(header::ORIGIN, o);
             }
@@ -334,6 +347,7 @@ impl Client {
             status,
             headers,
             body,
+            bytes: bytes.to_vec(),
         };
         if let Some(t) = r.attr("input[name=_csrf]", "value").into_iter().next() {
             self.csrf = t;
@@ -368,6 +382,42 @@ impl Client {
         all.extend_from_slice(fields);
         self.send(Method::POST, path, Some(encode(&all).into_bytes()))
             .await
+    }
+
+    /// Post a form with one file, as a browser does (multipart/form-data, the token first).
+    pub async fn upload(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_name: &str,
+        file: &[u8],
+    ) -> Res {
+        let boundary = "----haven-test-7d3f1a";
+        let mut body = Vec::new();
+        let csrf = self.csrf.clone();
+        for (k, v) in std::iter::once(&("_csrf", csrf.as_str())).chain(fields.iter()) {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/pdf\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send_as(
+            Method::POST,
+            path,
+            Some(body),
+            &format!("multipart/form-data; boundary={boundary}"),
+        )
+        .await
     }
 
     /// Post raw bytes as the form body (for malformed input).

@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod cases;
 mod cli;
+mod documents;
 mod lado;
 mod procedure;
 mod referrals;

@@ -44,6 +44,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/cases/search", "casework"),
     ("GET", "/cases/{id}", "casework"),
     ("POST", "/cases/{id}/notes", "casework"),
+    ("GET", "/cases/{id}/documents/new", "casework"),
+    ("POST", "/cases/{id}/documents", "casework"),
+    ("GET", "/cases/{id}/documents/{doc}", "casework"),
     ("GET", "/cases/{id}/edit", "casework"),
     ("POST", "/cases/{id}/edit", "casework"),
     ("GET", "/cases/{id}/audit", "oversight"),
@@ -109,6 +112,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "lado",
     ),
     ("POST", "/lado/allegations/{id}/cases", "lado"),
+    ("GET", "/lado/allegations/{id}/documents/new", "lado"),
+    ("POST", "/lado/allegations/{id}/documents", "lado"),
+    ("GET", "/lado/allegations/{id}/documents/{doc}", "casework"),
     ("POST", "/lado/allegations/{id}/access", "lado"),
     (
         "POST",
@@ -169,6 +175,7 @@ pub fn concrete(path: &str) -> String {
         .replace("{strand}", "police")
         .replace("{form}", "threshold")
         .replace("{item}", &uuid::Uuid::now_v7().to_string())
+        .replace("{doc}", &uuid::Uuid::now_v7().to_string())
         .replace("{person}", &uuid::Uuid::now_v7().to_string())
         .replace("{request}", &uuid::Uuid::now_v7().to_string())
         .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")

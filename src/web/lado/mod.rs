@@ -591,6 +591,7 @@ pub struct AllegationPage {
     pub access: Vec<(Uuid, String, String)>,
     pub outcome: Vec<SummaryRow>,
     pub events: Vec<(String, String, String)>,
+    pub documents: Vec<super::documents::DocumentView>,
     pub version: i32,
 }
 
@@ -611,6 +612,8 @@ pub async fn page(
     let linked = db::allegations::linked_cases(&mut *conn, a.id).await?;
     let access = db::allegations::access(&mut *conn, a.id).await?;
     let events = db::allegations::events(&mut *conn, a.id).await?;
+    let documents =
+        db::documents::list(&mut *conn, db::documents::Owner::Allegation(a.id), 50).await?;
     drop(conn);
     let mut summary = vec![
         SummaryRow::new("Reference", a.reference.clone()),
@@ -874,6 +877,7 @@ pub async fn page(
                 )
             })
             .collect(),
+        documents: super::documents::views(&format!("/lado/allegations/{}", a.id), documents),
         version: a.version,
     })
 }
