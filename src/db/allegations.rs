@@ -1137,3 +1137,31 @@ pub async fn linked_cases(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Vec
     .fetch_all(db)
     .await
 }
+
+/// The allegations the annual figures read: contacts in `[from_at, to_at)` and outcomes dated
+/// `from..=to`, never one about `viewer` (the same rule as every other read). Both parts read
+/// their own index.
+pub async fn report_rows(
+    db: impl PgExecutor<'_>,
+    from_at: DateTime<Utc>,
+    to_at: DateTime<Utc>,
+    from: NaiveDate,
+    to: NaiveDate,
+    viewer: Uuid,
+) -> sqlx::Result<Vec<crate::domain::lado_report::Row>> {
+    sqlx::query_as!(
+        crate::domain::lado_report::Row,
+        "SELECT id, setting, contact_kind, subject_employer, contact_at, concern_arose_at, threshold_met, outcome, outcome_on
+         FROM allegations
+         WHERE ((contact_at >= $1 AND contact_at < $2) OR (outcome_on >= $3 AND outcome_on <= $4))
+           AND subject_user_id IS DISTINCT FROM $5
+         ORDER BY contact_at, id",
+        from_at,
+        to_at,
+        from,
+        to,
+        viewer
+    )
+    .fetch_all(db)
+    .await
+}

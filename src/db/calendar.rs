@@ -88,6 +88,8 @@ pub async fn remove(
 pub struct SettingsRow {
     pub strategy_discussion_days: i32,
     pub icpc_local_rule: bool,
+    pub urgent_break_glass: bool,
+    pub lado_file_retention_years: i32,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
     pub updated_by_name: Option<String>,
@@ -105,7 +107,8 @@ impl SettingsRow {
 pub async fn settings(db: impl PgExecutor<'_>) -> sqlx::Result<SettingsRow> {
     sqlx::query_as!(
         SettingsRow,
-        r#"SELECT s.strategy_discussion_days, s.icpc_local_rule, s.version, s.updated_at,
+        r#"SELECT s.strategy_discussion_days, s.icpc_local_rule, s.urgent_break_glass,
+                  s.lado_file_retention_years, s.version, s.updated_at,
                   u.display_name AS "updated_by_name?"
            FROM partnership_settings s LEFT JOIN users u ON u.id = s.updated_by WHERE s.id = 1"#
     )
@@ -113,21 +116,32 @@ pub async fn settings(db: impl PgExecutor<'_>) -> sqlx::Result<SettingsRow> {
     .await
 }
 
+/// The settings an administrator changes, all at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewSettings {
+    pub strategy_discussion_days: i32,
+    pub icpc_local_rule: bool,
+    pub urgent_break_glass: bool,
+    pub lado_file_retention_years: i32,
+}
+
 /// Change the settings if nobody has since `version`; false on a stale form.
 pub async fn update_settings(
     db: impl PgExecutor<'_>,
     version: i32,
-    strategy_discussion_days: i32,
-    icpc_local_rule: bool,
+    new: NewSettings,
     by: Uuid,
 ) -> sqlx::Result<bool> {
     let r = sqlx::query!(
         "UPDATE partnership_settings SET strategy_discussion_days = $2, icpc_local_rule = $3,
-                updated_by = $4, updated_at = now(), version = version + 1
+                urgent_break_glass = $4, lado_file_retention_years = $5,
+                updated_by = $6, updated_at = now(), version = version + 1
          WHERE id = 1 AND version = $1",
         version,
-        strategy_discussion_days,
-        icpc_local_rule,
+        new.strategy_discussion_days,
+        new.icpc_local_rule,
+        new.urgent_break_glass,
+        new.lado_file_retention_years,
         by
     )
     .execute(db)

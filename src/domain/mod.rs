@@ -6,6 +6,7 @@ pub mod documents;
 pub mod email;
 pub mod kinds;
 pub mod lado;
+pub mod lado_report;
 pub mod password;
 pub mod procedure;
 pub mod reference;

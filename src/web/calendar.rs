@@ -315,24 +315,38 @@ struct SettingsPage {
     errors: Errors,
     days: String,
     local_rule: Vec<Choice>,
+    urgent: Vec<Choice>,
+    retention: String,
     version: i32,
     changed: String,
     conflict: bool,
+}
+
+/// What was typed into the settings form, to show back.
+struct TypedSettings {
+    days: String,
+    local_rule: String,
+    urgent: String,
+    retention: String,
+}
+
+fn on_off(b: bool) -> String {
+    if b { "on" } else { "off" }.to_owned()
 }
 
 async fn render_settings(
     state: &AppState,
     user: &CurrentUser,
     errors: Errors,
-    typed: Option<(String, String)>,
+    typed: Option<TypedSettings>,
     conflict: bool,
 ) -> AppResult<Response> {
     let s = db::calendar::settings(&state.pool).await?;
-    let (days, rule) = typed.unwrap_or_else(|| {
-        (
-            s.strategy_discussion_days.to_string(),
-            if s.icpc_local_rule { "on" } else { "off" }.to_owned(),
-        )
+    let t = typed.unwrap_or_else(|| TypedSettings {
+        days: s.strategy_discussion_days.to_string(),
+        local_rule: on_off(s.icpc_local_rule),
+        urgent: on_off(s.urgent_break_glass),
+        retention: s.lado_file_retention_years.to_string(),
     });
     let status = if conflict {
         StatusCode::CONFLICT
@@ -344,15 +358,28 @@ async fn render_settings(
     let page = SettingsPage {
         layout: Layout::for_user("Partnership settings", user, Section::Admin).with_errors(&errors),
         errors,
-        days,
+        days: t.days,
         local_rule: vec![
             Choice::new(
                 "on",
                 "Yes: also show the date 15 working days after the last strategy discussion",
-                rule == "on",
+                t.local_rule == "on",
             ),
-            Choice::new("off", "No: only the national date", rule == "off"),
+            Choice::new("off", "No: only the national date", t.local_rule == "off"),
         ],
+        urgent: vec![
+            Choice::new(
+                "on",
+                "Yes: a request marked urgent opens the record at once, and the LADO reviews it afterwards",
+                t.urgent == "on",
+            ),
+            Choice::new(
+                "off",
+                "No: the LADO approves every request first",
+                t.urgent == "off",
+            ),
+        ],
+        retention: t.retention,
         version: s.version,
         changed: match s.updated_by_name {
             Some(by) => format!("Last changed by {by} on {}", format_datetime(s.updated_at)),
@@ -367,39 +394,92 @@ pub async fn settings(State(state): State<AppState>, user: CurrentUser) -> AppRe
     render_settings(&state, &user, Errors::default(), None, false).await
 }
 
+fn yes_no(form: &FormData, field: &str, e: &mut Errors, message: &str) -> Option<bool> {
+    match form.raw(field) {
+        "on" => Some(true),
+        "off" => Some(false),
+        _ => {
+            e.add(field, message);
+            None
+        }
+    }
+}
+
+fn number_in(
+    form: &FormData,
+    field: &str,
+    range: std::ops::RangeInclusive<i32>,
+    e: &mut Errors,
+    message: &str,
+) -> Option<i32> {
+    let n = form
+        .raw(field)
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|d| range.contains(d));
+    if n.is_none() {
+        e.add(field, message);
+    }
+    n
+}
+
 pub async fn settings_submit(
     State(state): State<AppState>,
     user: CurrentUser,
     form: FormData,
 ) -> AppResult<Response> {
-    form.only(&["days", "local_rule", "version"])?;
+    form.only(&["days", "local_rule", "urgent", "retention", "version"])?;
     let version: i32 = form
         .raw("version")
         .parse()
         .map_err(|_| AppError::BadRequest("missing version"))?;
     let mut e = Errors::default();
-    let days_text = form.raw("days").trim().to_owned();
-    let days = days_text
-        .parse::<i32>()
-        .ok()
-        .filter(|d| (0..=20).contains(d));
-    if days.is_none() {
-        e.add("days", "Enter a number of working days from 0 to 20");
-    }
-    let rule = match form.raw("local_rule") {
-        "on" => Some(true),
-        "off" => Some(false),
-        _ => {
-            e.add("local_rule", "Select whether to use the local rule");
-            None
-        }
+    let days = number_in(
+        &form,
+        "days",
+        0..=20,
+        &mut e,
+        "Enter a number of working days from 0 to 20",
+    );
+    let rule = yes_no(
+        &form,
+        "local_rule",
+        &mut e,
+        "Select whether to use the local rule",
+    );
+    let urgent = yes_no(
+        &form,
+        "urgent",
+        &mut e,
+        "Select whether an urgent request may open a restricted record before the LADO approves it",
+    );
+    let retention = number_in(
+        &form,
+        "retention",
+        1..=100,
+        &mut e,
+        "Enter a number of years from 1 to 100",
+    );
+    let typed = TypedSettings {
+        days: form.raw("days").trim().to_owned(),
+        local_rule: form.raw("local_rule").to_owned(),
+        urgent: form.raw("urgent").to_owned(),
+        retention: form.raw("retention").trim().to_owned(),
     };
-    let typed = Some((days_text, form.raw("local_rule").to_owned()));
-    let (Some(days), Some(rule), true) = (days, rule, e.is_empty()) else {
-        return render_settings(&state, &user, e, typed, false).await;
+    let (Some(days), Some(rule), Some(urgent), Some(retention), true) =
+        (days, rule, urgent, retention, e.is_empty())
+    else {
+        return render_settings(&state, &user, e, Some(typed), false).await;
+    };
+    let new = db::calendar::NewSettings {
+        strategy_discussion_days: days,
+        icpc_local_rule: rule,
+        urgent_break_glass: urgent,
+        lado_file_retention_years: retention,
     };
     let mut tx = state.pool.begin().await?;
-    if !db::calendar::update_settings(&mut *tx, version, days, rule, user.id).await? {
+    if !db::calendar::update_settings(&mut *tx, version, new, user.id).await? {
         tx.rollback().await?;
         return render_settings(&state, &user, Errors::default(), None, true).await;
     }
@@ -407,9 +487,12 @@ pub async fn settings_submit(
         &mut tx,
         &state.audit,
         &user.actor(),
-        Event::new("settings.update", "partnership_settings").details(
-            serde_json::json!({ "strategy_discussion_days": days, "icpc_local_rule": rule }),
-        ),
+        Event::new("settings.update", "partnership_settings").details(serde_json::json!({
+            "strategy_discussion_days": days,
+            "icpc_local_rule": rule,
+            "urgent_break_glass": urgent,
+            "lado_file_retention_years": retention,
+        })),
     )
     .await?;
     tx.commit().await?;

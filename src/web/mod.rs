@@ -353,6 +353,8 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/lado/reviews", lado, lado::reviews)
         .get("/lado/allegations/new", lado, lado::new_form)
         .post("/lado/allegations", lado, lado::create)
+        .get("/lado/report", lado, lado::report::show)
+        .post("/lado/report/export", lado, lado::report::export)
         .get("/lado/allegations/{id}", casework, lado::show)
         .get(
             "/lado/allegations/{id}/evidence",

@@ -336,6 +336,14 @@ export async function adminCreatesAnAccountASecondReleasesItsLink(v, state) {
   await v.check('teams');
   await page.click('button:has-text("Add team")');
   await v.expectErrors('a team with no name');
+  // The partnership's settings, with a retention period that cannot be.
+  await v.goto('/admin/settings', 'partnership settings');
+  await page.fill('#retention', '0');
+  await page.click('button:has-text("Save the settings")');
+  await v.expectErrors('a retention of 0 years', { '#retention': '0' });
+  await page.fill('#retention', '25');
+  await page.click('button:has-text("Save the settings")');
+  await v.expectText('Last changed by', 'settings saved');
   await v.goto('/admin/users', 'users again');
   await page.click('a:has-text("Create an account")');
   await v.check('create an account');
@@ -758,7 +766,21 @@ export async function ladoOpensAnAllegationAndWorksItToAnOutcome(v, state) {
   await v.goto('/lado', 'the dashboard with a breach');
   await v.expectText('Securing the device', 'the breach is listed');
   await v.screenshot('lado-dashboard');
+  // The year's figures: a period that cannot be, then this reporting year.
+  await page.setViewportSize({ width: 1024, height: 800 });
+  await page.click('a:has-text("Annual figures")');
+  await v.check('annual figures for the last reporting year');
+  await fillDate(page, 'from', '31', '2', '2026');
+  await fillDate(page, 'to', '31', '3', '2027');
+  await page.click('button:has-text("Show the figures")');
+  await v.expectErrors('a period starting on 31 February', { '#from-day': '31' });
+  await fillDate(page, 'from', '1', '4', '2026');
+  await page.click('button:has-text("Show the figures")');
+  await v.expectText('1 April 2026 to 31 March 2027', 'this reporting year');
+  await v.expectText('1 (100%)', 'one contact, an allegation');
   await page.setViewportSize({ width: 375, height: 800 });
+  await v.check('the annual figures on a phone');
+  await v.goto('/lado', 'the dashboard on a phone');
   await v.check('the LADO dashboard on a phone');
 }
 

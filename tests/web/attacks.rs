@@ -196,21 +196,21 @@ async fn f1_replacing_or_removing_a_factor_needs_the_password_and_a_current_code
 }
 
 /// Real ids for every kind of placeholder a route takes.
-struct Ids {
-    case: Uuid,
-    user: Uuid,
-    draft: Uuid,
-    token: String,
-    discussion: Uuid,
-    enquiry: Uuid,
-    allegation: Uuid,
+pub struct Ids {
+    pub case: Uuid,
+    pub user: Uuid,
+    pub draft: Uuid,
+    pub token: String,
+    pub discussion: Uuid,
+    pub enquiry: Uuid,
+    pub allegation: Uuid,
     /// A document on the case, and one on the allegation.
-    case_doc: Uuid,
-    allegation_doc: Uuid,
+    pub case_doc: Uuid,
+    pub allegation_doc: Uuid,
 }
 
 /// Every concrete path for a route: one per value of its repeating placeholders.
-fn concrete(path: &str, ids: &Ids) -> Vec<String> {
+pub fn concrete(path: &str, ids: &Ids) -> Vec<String> {
     let (id, doc) = if path.starts_with("/cases/") {
         (ids.case, ids.case_doc)
     } else if path.starts_with("/lado/allegations/") {

@@ -682,6 +682,22 @@ async fn a_restricted_allegation_and_its_cases_are_invisible_to_everyone_not_nam
             .body
             .contains(&case_ref)
     );
+    // A document on the case, whose words must not leak either.
+    pat.get(&format!("/cases/{case}/documents/new")).await;
+    let r = pat
+        .upload(
+            &format!("/cases/{case}/documents"),
+            &[],
+            "call.txt",
+            b"Notes of the call about the Ashcombe children.\n",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let case_doc: Uuid = sqlx::query_scalar("SELECT id FROM documents WHERE case_id = $1")
+        .bind(case)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     lee.get(&format!("/lado/allegations/{a}/forms/link")).await;
     let r = lee
         .post(
@@ -748,6 +764,62 @@ async fn a_restricted_allegation_and_its_cases_are_invisible_to_everyone_not_nam
     for url in allegation_urls.iter().chain(case_urls.iter()) {
         assert_eq!(admin.get(url).await.status, StatusCode::FORBIDDEN, "{url}");
     }
+    // Every GET route in the table (a new one is walked without being listed here), with the
+    // restricted case's and the allegation's ids in every placeholder, as each person not named:
+    // nothing of either shows on any page, list, dashboard or download.
+    let ids = crate::attacks::Ids {
+        case,
+        user: pat_id,
+        draft: Uuid::now_v7(),
+        token: "x".into(),
+        discussion: Uuid::now_v7(),
+        enquiry: Uuid::now_v7(),
+        allegation: a,
+        case_doc,
+        allegation_doc: Uuid::now_v7(),
+    };
+    let markers = [
+        case_ref.as_str(),
+        "Ashcombe",
+        reference.as_str(),
+        "Quentin Marlowe",
+    ];
+    let mut walked = 0;
+    for (who, c) in [
+        ("sam", &mut sam),
+        ("mo (the subject)", &mut mo),
+        ("another manager", &mut other_manager),
+        ("an administrator", &mut admin),
+    ] {
+        for route in app
+            .routes
+            .iter()
+            .filter(|r| r.method == axum::http::Method::GET)
+        {
+            for path in crate::attacks::concrete(route.path, &ids) {
+                let r = c.get(&path).await;
+                assert_ne!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{who} {path}");
+                for m in markers {
+                    assert!(!r.body.contains(m), "{who} saw {m:?} at {path}");
+                }
+                walked += 1;
+            }
+        }
+        // Searches, by a child's name and by the reference, in every scope.
+        c.get("/cases").await;
+        for scope in ["mine", "team"] {
+            for term in ["Ashcombe", case_ref.as_str()] {
+                let r = c
+                    .post("/cases/search", &[("name", term), ("scope", scope)])
+                    .await;
+                // The words typed come back in the search box; nothing else may.
+                for m in markers.iter().filter(|m| **m != term) {
+                    assert!(!r.body.contains(m), "{who} found {m:?} searching {term:?}");
+                }
+            }
+        }
+    }
+    assert!(walked > 250, "walked only {walked} pages");
     // The case's worker keeps the case (not the allegation); the named officer has both.
     assert_eq!(
         pat.get(&format!("/cases/{case}")).await.status,
@@ -1122,4 +1194,297 @@ async fn every_lado_response_that_shows_the_allegation_writes_its_access_record(
         }
     }
     assert!(shown >= 8, "only {shown} responses showed it");
+}
+
+/// One allegation as the annual figures see it, put straight into the table.
+#[allow(clippy::too_many_arguments)]
+async fn fixture_allegation(
+    app: &TestApp,
+    owner: Uuid,
+    n: u32,
+    setting: &str,
+    employer: &str,
+    contact_kind: &str,
+    arose: DateTime<Utc>,
+    contact: DateTime<Utc>,
+    harm_tests: &[&str],
+    threshold: Option<bool>,
+    outcome: Option<(&str, chrono::NaiveDate)>,
+) {
+    let status = match (threshold, outcome) {
+        (_, Some(_)) => "closed",
+        (Some(false), None) => "advice_only",
+        _ => "open",
+    };
+    sqlx::query(
+        "INSERT INTO allegations (id, reference, owner_id, contact_kind, contact_at, contact_from,
+            subject_name, subject_role, subject_employer, setting, concern_arose_at, concern_how,
+            conduct, created_by, harm_tests, threshold_met, outcome, outcome_on, status)
+         VALUES ($1, $2, $3, $4, $5, 'A DSL', 'Fictional Person', 'Coach', $6, $7, $8,
+            'Fictional account.', 'at_work', $3, $9, $10, $11, $12, $13)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(format!("LADO-2026-9{n:05}"))
+    .bind(owner)
+    .bind(contact_kind)
+    .bind(contact)
+    .bind(employer)
+    .bind(setting)
+    .bind(arose)
+    .bind(harm_tests.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    .bind(threshold)
+    .bind(outcome.map(|o| o.0))
+    .bind(outcome.map(|o| o.1))
+    .bind(status)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_annual_figures_match_a_hand_worked_fixture_and_the_export_is_guarded_and_audited() {
+    use sha2::Digest;
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2027-05-10T10:00:00Z")]).await;
+    let (mut lee, lee_id) = app.signed_in("lado").await;
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let formula = "=HYPERLINK(\"http://example.org\")";
+    // A: a school, told in time, substantiated two weeks later (14 calendar days; 8 working
+    // days, Good Friday and Easter Monday 2026 falling between).
+    fixture_allegation(
+        &app,
+        lee_id,
+        1,
+        "school",
+        "Fernhill Academy",
+        "phone",
+        utc(2026, 4, 1, 9, 0),
+        utc(2026, 4, 1, 10, 0),
+        &["unsuitable"],
+        Some(true),
+        Some(("substantiated", day(2026, 4, 15))),
+    )
+    .await;
+    // B: the same school by another spelling; arose Thursday 2 April, told after the close of
+    // the next working day (Tuesday 7 April, 16:00 UTC): late. Advice only.
+    fixture_allegation(
+        &app,
+        lee_id,
+        2,
+        "school",
+        " fernhill academy",
+        "email",
+        utc(2026, 4, 2, 9, 0),
+        utc(2026, 4, 7, 16, 30),
+        &[],
+        Some(false),
+        None,
+    )
+    .await;
+    // C: contacted before the period, concluded in it (40 calendar days, 26 working days).
+    fixture_allegation(
+        &app,
+        lee_id,
+        3,
+        "sport",
+        "Harbour Swim Club",
+        "phone",
+        utc(2026, 3, 20, 9, 0),
+        utc(2026, 3, 20, 9, 30),
+        &["harmed"],
+        Some(true),
+        Some(("unfounded", day(2026, 4, 29))),
+    )
+    .await;
+    // D: after the period: 23:30 UTC on 31 March 2027 is 1 April in London.
+    fixture_allegation(
+        &app,
+        lee_id,
+        4,
+        "health",
+        formula,
+        "in_person",
+        utc(2027, 3, 31, 23, 30),
+        utc(2027, 3, 31, 23, 30),
+        &[],
+        None,
+        None,
+    )
+    .await;
+    // E and F: a health employer whose name looks like a formula; in time, undecided.
+    fixture_allegation(
+        &app,
+        lee_id,
+        5,
+        "health",
+        formula,
+        "in_person",
+        utc(2026, 10, 26, 8, 0),
+        utc(2026, 10, 26, 9, 0),
+        &[],
+        None,
+        None,
+    )
+    .await;
+    fixture_allegation(
+        &app,
+        lee_id,
+        6,
+        "health",
+        formula,
+        "phone",
+        utc(2026, 11, 2, 8, 0),
+        utc(2026, 11, 3, 9, 0),
+        &[],
+        None,
+        None,
+    )
+    .await;
+
+    // With no dates, the last complete reporting year: 1 April 2026 to 31 March 2027.
+    let dash = lee.get("/lado").await;
+    assert!(dash.body.contains("href=\"/lado/report\""));
+    let r = lee.get("/lado/report").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.select("h2#figures"),
+        vec!["1 April 2026 to 31 March 2027"]
+    );
+    assert_eq!(
+        r.select("#headline dd"),
+        vec![
+            "4",
+            "1 (25%)",
+            "1 (25%)",
+            "2",
+            "3 (75%)",
+            "2",
+            "27.0 calendar days (17.0 working days)",
+            "27.0 calendar days (17.0 working days)",
+        ]
+    );
+    let settings = r.select("#settings tbody tr");
+    assert!(
+        settings[0].contains("School or college") && settings[0].ends_with("211"),
+        "{settings:?}"
+    );
+    assert!(
+        settings[2].contains("Health") && settings[2].ends_with("200"),
+        "{settings:?}"
+    );
+    assert!(r.body.contains("Fernhill Academy"));
+    let viewed: i64 = sqlx::query_scalar(
+        "SELECT jsonb_array_length(details::jsonb->'allegations')::bigint FROM audit_events WHERE action = 'lado.report' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(viewed, 5);
+
+    // The export: the same figures, every cell guarded, audited with what it held.
+    let fields = [
+        ("from-day", "1"),
+        ("from-month", "4"),
+        ("from-year", "2026"),
+        ("to-day", "31"),
+        ("to-month", "3"),
+        ("to-year", "2027"),
+    ];
+    let r = lee.post("/lado/report/export", &fields).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.header("content-type"), "text/csv; charset=utf-8");
+    assert_eq!(
+        r.header("content-disposition"),
+        "attachment; filename=\"lado-figures-2026-04-01-to-2027-03-31.csv\""
+    );
+    assert_eq!(r.header("x-content-type-options"), "nosniff");
+    let csv = r.body.trim_start_matches('\u{feff}');
+    for line in [
+        "Section,Measure,Value",
+        "Contacts,Contacts with the LADO,4",
+        "Timeliness,LADO told within one working day (%),75",
+        "Setting: contacts,School or college,2",
+        "Outcomes,Substantiated,1",
+        "Outcomes,Unfounded,1",
+        "Time to outcome,Mean working days,17.0",
+        "Employers with more than one contact,\"'=HYPERLINK(\"\"http://example.org\"\")\",2",
+        "Employers with more than one contact,Fernhill Academy,2",
+    ] {
+        assert!(csv.lines().any(|l| l == line), "missing {line:?} in\n{csv}");
+    }
+    let (held, digest): (i64, String) = sqlx::query_as(
+        "SELECT jsonb_array_length(details::jsonb->'allegations')::bigint, details::jsonb->>'sha256'
+         FROM audit_events WHERE action = 'lado.report.export'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, 5);
+    assert_eq!(
+        digest,
+        hex::encode(sha2::Sha256::digest(r.bytes.as_slice()))
+    );
+
+    // Bad periods come back with the message and what was typed.
+    let r = lee
+        .get("/lado/report?from-day=31&from-month=2&from-year=2026&to-day=31&to-month=3&to-year=2027")
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["The start of the period must be a real date"]
+    );
+    assert_eq!(r.attr("#from-day", "value"), vec!["31"]);
+    assert!(r.select("#headline").is_empty());
+    let r = lee
+        .get(
+            "/lado/report?from-day=1&from-month=4&from-year=2026&to-day=31&to-month=3&to-year=2026",
+        )
+        .await;
+    assert_eq!(
+        r.error_summary(),
+        vec!["The end of the period must be on or after its start"]
+    );
+    let r = lee
+        .get("/lado/report?from-day=1&from-month=4&from-year=2020&to-day=1&to-month=4&to-year=2025")
+        .await;
+    assert_eq!(
+        r.error_summary(),
+        vec!["Choose a period of 5 years or less"]
+    );
+    let r = lee
+        .post(
+            "/lado/report/export",
+            &[
+                ("from-day", "x"),
+                ("from-month", "4"),
+                ("from-year", "2026"),
+                ("to-day", "31"),
+                ("to-month", "3"),
+                ("to-year", "2027"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.attr("#from-day", "value"), vec!["x"]);
+
+    // An export long after signing in asks for the password first, then comes back here.
+    sqlx::query(
+        "UPDATE sessions SET reauthenticated_at = now() - interval '20 minutes' WHERE user_id = $1",
+    )
+    .bind(lee_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    lee.get("/lado/report").await;
+    let r = lee.post("/lado/report/export", &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.location(),
+        "/account/confirm?next=%2Flado%2Freport%3Ffrom%2Dday%3D1%26from%2Dmonth%3D4%26from%2Dyear%3D2026%26to%2Dday%3D31%26to%2Dmonth%3D3%26to%2Dyear%3D2027"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'lado.report.export'")
+            .await,
+        1
+    );
 }

@@ -1165,22 +1165,61 @@ async fn the_calculator_and_the_administrators_calendar() {
     let r = admin
         .post(
             "/admin/settings",
-            &[("days", "21"), ("local_rule", "on"), ("version", "1")],
+            &[
+                ("days", "21"),
+                ("local_rule", "on"),
+                ("urgent", "maybe"),
+                ("retention", "0"),
+                ("version", "1"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec![
+            "Enter a number of working days from 0 to 20",
+            "Select whether an urgent request may open a restricted record before the LADO approves it",
+            "Enter a number of years from 1 to 100",
+        ]
+    );
     assert_eq!(r.attr("input[name=days]", "value"), vec!["21"]);
+    assert_eq!(r.attr("input[name=retention]", "value"), vec!["0"]);
     let r = admin
         .post(
             "/admin/settings",
-            &[("days", "1"), ("local_rule", "off"), ("version", "1")],
+            &[
+                ("days", "1"),
+                ("local_rule", "off"),
+                ("urgent", "on"),
+                ("retention", "30"),
+                ("version", "1"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let (urgent, years): (bool, i32) = sqlx::query_as(
+        "SELECT urgent_break_glass, lado_file_retention_years FROM partnership_settings",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((urgent, years), (true, 30));
+    let page = admin.get("/admin/settings").await;
+    assert_eq!(
+        page.attr("input[name=urgent][checked]", "value"),
+        vec!["on"]
+    );
     let r = admin
         .post(
             "/admin/settings",
-            &[("days", "2"), ("local_rule", "on"), ("version", "1")],
+            &[
+                ("days", "2"),
+                ("local_rule", "on"),
+                ("urgent", "off"),
+                ("retention", "25"),
+                ("version", "1"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);

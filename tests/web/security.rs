@@ -112,6 +112,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "lado",
     ),
     ("POST", "/lado/allegations/{id}/cases", "lado"),
+    ("GET", "/lado/report", "lado"),
+    ("POST", "/lado/report/export", "lado"),
     ("GET", "/lado/allegations/{id}/documents/new", "lado"),
     ("POST", "/lado/allegations/{id}/documents", "lado"),
     ("GET", "/lado/allegations/{id}/documents/{doc}", "casework"),

@@ -3,6 +3,7 @@
 //! change is the LADO's, in `forms`).
 
 pub mod forms;
+pub mod report;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
