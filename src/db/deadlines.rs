@@ -340,7 +340,8 @@ pub async fn counts_for_owner(
     let r = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE due_at <= $2) AS "overdue!",
                   count(*) FILTER (WHERE due_at > $2) AS "today!"
-           FROM deadlines WHERE owner_id = $1 AND met_at IS NULL AND ended_at IS NULL AND due_at <= $3"#,
+           FROM deadlines d WHERE owner_id = $1 AND met_at IS NULL AND ended_at IS NULL AND due_at <= $3
+             AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id)"#,
         owner,
         now,
         end_of_today
@@ -360,7 +361,8 @@ pub async fn timeliness(
     let r = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE d.met_at <= d.due_at) AS "in_time!", count(*) AS "all!"
            FROM unnest($1::uuid[]) AS vt(team_id)
-           JOIN deadlines d ON d.team_id = vt.team_id AND d.kind = $2 AND d.met_at >= $3"#,
+           JOIN deadlines d ON d.team_id = vt.team_id AND d.kind = $2 AND d.met_at >= $3
+           WHERE NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id)"#,
         teams,
         kind.code(),
         since

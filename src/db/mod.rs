@@ -9,6 +9,7 @@ pub mod demo;
 pub mod documents;
 pub mod drafts;
 pub mod notices;
+pub mod pathways;
 pub mod procedure;
 pub mod sessions;
 pub mod teams;

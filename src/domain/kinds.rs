@@ -52,10 +52,12 @@ vocabulary! {
         IndecentImages => "indecent_images", "Indecent images of children (an adult accessing, making, holding or sharing them)";
         Grooming => "grooming", "Online grooming or sexual communication with a child";
         HarmfulMaterial => "harmful_material", "A child exposed to pornography or other harmful material";
-        Extremism => "extremism", "A child drawn towards extremism or gang violence online";
+        Extremism => "extremism", "A child drawn towards extremist ideas online (Prevent)";
+        CriminalExploitation => "criminal_exploitation", "A child drawn into gang violence or criminal exploitation online";
         Bullying => "bullying", "Online bullying";
         YouthImagery => "youth_imagery", "Nudes or semi-nudes shared by or between young people";
         IntimateImageThreats => "intimate_image_threats", "Sharing, or threatening to share, private sexual images";
+        Sextortion => "sextortion", "Sextortion: a child threatened with their images unless they pay or send more";
     }
 }
 
@@ -70,6 +72,8 @@ impl ConcernKind {
             ConcernKind::Bullying => "Bullying",
             ConcernKind::YouthImagery => "Youth-produced imagery",
             ConcernKind::IntimateImageThreats => "Intimate image abuse",
+            ConcernKind::CriminalExploitation => "Criminal exploitation",
+            ConcernKind::Sextortion => "Sextortion",
         }
     }
 
@@ -81,7 +85,7 @@ impl ConcernKind {
                 "Refer to Children's Social Care."
             }
             ConcernKind::Extremism => {
-                "Seek advice from the school's Prevent single point of contact; report terrorist material under your own name."
+                "Seek advice from your setting's Prevent lead (in a school, its single point of contact). Report terrorist material under your own name, never anonymously."
             }
             ConcernKind::Bullying => {
                 "Consider whether severe bullying is abuse by another young person."
@@ -91,6 +95,12 @@ impl ConcernKind {
             }
             ConcernKind::IntimateImageThreats => {
                 "Threats to share are an offence too; involve the police."
+            }
+            ConcernKind::CriminalExploitation => {
+                "Gang violence online is criminal exploitation, not Prevent: refer to Children's Social Care and the police."
+            }
+            ConcernKind::Sextortion => {
+                "A crime against the child whatever the motive: involve the police. The child should not pay or send more, and the messages should be kept."
             }
         }
     }
@@ -137,7 +147,7 @@ mod tests {
             assert_eq!(Role::parse(r.code()), Some(*r));
         }
         assert_eq!(Role::parse("superuser"), None);
-        assert_eq!(ConcernKind::ALL.len(), 7);
+        assert_eq!(ConcernKind::ALL.len(), 9);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod kinds;
 pub mod lado;
 pub mod lado_report;
 pub mod password;
+pub mod pathways;
 pub mod procedure;
 pub mod reference;
 pub mod time;

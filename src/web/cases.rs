@@ -350,6 +350,7 @@ struct CasePage {
     oldest_first: bool,
     can_see_audit: bool,
     documents: Vec<super::documents::DocumentView>,
+    pathways: Vec<super::pathways::PathwayView>,
     restricted: bool,
     // The note form.
     errors: Errors,
@@ -604,6 +605,7 @@ async fn render_case(
         older_href,
         oldest_first: page.oldest_first,
         can_see_audit: matches!(user.role, Role::Manager | Role::Lado),
+        pathways: super::pathways::views(case.id, &db::pathways::list(&state.pool, case.id).await?),
         documents: super::documents::views(
             &format!("/cases/{}", case.id),
             db::documents::list(&state.pool, db::documents::Owner::Case(case.id), 50).await?,

@@ -15,6 +15,7 @@ pub mod help;
 pub mod lado;
 pub mod layout;
 pub mod macros_support;
+pub mod pathways;
 pub mod procedure;
 pub mod referrals;
 pub mod second_factor;
@@ -227,6 +228,8 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/cases/{id}/edit", casework, cases::edit_form)
         .post("/cases/{id}/edit", casework, cases::edit_submit)
         .get("/cases/{id}/audit", oversight, cases::audit)
+        .get("/cases/{id}/pathways/{kind}", casework, pathways::form)
+        .post("/cases/{id}/pathways/{kind}", casework, pathways::submit)
         .get("/cases/{id}/documents/new", casework, documents::case_form)
         .upload("/cases/{id}/documents", casework, documents::case_upload)
         .get(

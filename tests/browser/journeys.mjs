@@ -263,6 +263,14 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
   await v.expectText('Corrected by a later note', 'the original is marked corrected');
   await v.check('case with notes');
   await v.screenshot('case-with-chronology');
+  // The other pathways: the form for a child alleged to have harmed, sent empty, then left.
+  await page.click('a:has-text("Record harmful sexual behaviour by a child")');
+  await v.check('the harmful sexual behaviour form');
+  await page.fill('#child_age', '19');
+  await page.click('button:has-text("Save")');
+  await v.expectErrors('a pathway form with an adult\'s age', { '#child_age': '19' });
+  await page.click('a:has-text("Back to")');
+  await v.expectUrl(`${casePath}#pathways`, 'back on the case');
 }
 
 export async function aStaleEditShowsTheConflictPage(browser, v, state) {

@@ -251,7 +251,19 @@ pub fn concrete(path: &str, ids: &Ids) -> Vec<String> {
     expand(base, "{step}", &steps)
         .into_iter()
         .flat_map(|p| expand(p, "{page}", &pages))
-        .flat_map(|p| expand(p, "{kind}", &["lado-told", "assessment-completed"]))
+        .flat_map(|p| {
+            expand(
+                p,
+                "{kind}",
+                &[
+                    "lado-told",
+                    "assessment-completed",
+                    "prevent",
+                    "nudes",
+                    "hsb",
+                ],
+            )
+        })
         .flat_map(|p| {
             expand(
                 p,
@@ -896,7 +908,18 @@ async fn f4_every_response_that_shows_a_case_writes_its_access_record() {
         .unwrap();
     let mut requests = 0;
     let mut shown = 0;
-    for r in &app.routes {
+    let kinds_of = |p: &str| {
+        if p.contains("{kind}") {
+            vec!["lado-told", "prevent", "nudes", "hsb"]
+        } else {
+            vec![""]
+        }
+    };
+    for (r, kind) in app
+        .routes
+        .iter()
+        .flat_map(|r| kinds_of(r.path).into_iter().map(move |k| (r, k)))
+    {
         let Permission::Roles(roles) = r.permission else {
             continue;
         };
@@ -911,7 +934,7 @@ async fn f4_every_response_that_shows_a_case_writes_its_access_record() {
             .replace("{sid}", &discussion)
             .replace("{page}", "when")
             .replace("{eid}", &enquiry.to_string())
-            .replace("{kind}", "lado-told")
+            .replace("{kind}", kind)
             .replace("{aid}", &Uuid::now_v7().to_string())
             .replace("{did}", &Uuid::now_v7().to_string());
         // Each route as a browser would use it, and with what an attacker would send: nothing,

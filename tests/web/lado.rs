@@ -682,6 +682,16 @@ async fn a_restricted_allegation_and_its_cases_are_invisible_to_everyone_not_nam
             .body
             .contains(&case_ref)
     );
+    // The case's deadlines count in the team's navigation badge, and in the case worker's.
+    let badge = |r: &crate::helpers::Res, href: &str| {
+        r.select(&format!(
+            ".govuk-service-navigation a[href='{href}'] .haven-count"
+        ))
+    };
+    let before = other_manager.get("/cases/team").await;
+    assert_eq!(badge(&before, "/work/team").len(), 1, "{}", before.body);
+    let mine_before = pat.get("/cases").await;
+    assert_eq!(badge(&mine_before, "/work").len(), 1);
     // A document on the case, whose words must not leak either.
     pat.get(&format!("/cases/{case}/documents/new")).await;
     let r = pat
@@ -706,6 +716,14 @@ async fn a_restricted_allegation_and_its_cases_are_invisible_to_everyone_not_nam
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Restricted: no count anywhere includes it.
+    let after = other_manager.get("/cases/team").await;
+    assert!(
+        badge(&after, "/work/team").is_empty(),
+        "{:?}",
+        badge(&after, "/work/team")
+    );
+    assert!(badge(&pat.get("/cases").await, "/work").is_empty());
     // The subject can never be named.
     let r = lee
         .post(
@@ -1487,4 +1505,108 @@ async fn the_annual_figures_match_a_hand_worked_fixture_and_the_export_is_guarde
             .await,
         1
     );
+}
+
+#[tokio::test]
+async fn an_action_about_the_employee_records_why_and_whether_they_were_told_in_writing_in_time() {
+    // Tuesday 8 December 2026, 10:00.
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-08T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    let a = open_allegation(
+        &mut lee,
+        "Odile Farrant",
+        "",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    let path = format!("/lado/allegations/{a}/actions");
+    lee.get(&format!("/lado/allegations/{a}/forms/action"))
+        .await;
+    // Nothing chosen, no reasons, agreed before the concern arose: each said, nothing saved.
+    let r = lee
+        .post(
+            &path,
+            &[
+                ("action", ""),
+                ("alternatives", ""),
+                ("rationale", ""),
+                ("agreed_by", ""),
+                ("agreed-day", "2"),
+                ("agreed-month", "12"),
+                ("agreed-year", "2026"),
+                ("agreed_time", "10:00"),
+                ("police_view", "Police content with suspension"),
+                ("written-day", ""),
+                ("written-month", ""),
+                ("written-year", ""),
+                ("written_time", ""),
+                ("named_contact", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = r.error_summary();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e == "Select the action about the employee"),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("before the concern arose")),
+        "{errors:?}"
+    );
+    // What was typed is kept.
+    assert!(r.body.contains("Police content with suspension"));
+    assert_eq!(app.count("SELECT count(*) FROM employee_actions").await, 0);
+    // Two actions agreed on Friday 4 December: one confirmed in writing the next working day
+    // (Monday 7th), one never; by Tuesday the second is overdue.
+    for (action, written) in [("suspension", "7"), ("redeployment", "")] {
+        let r = lee
+            .post(
+                &path,
+                &[
+                    ("action", action),
+                    (
+                        "alternatives",
+                        "Working from home was considered: the role needs contact with pupils.",
+                    ),
+                    (
+                        "rationale",
+                        "Agreed with the head teacher while the police enquire.",
+                    ),
+                    ("agreed_by", "Head teacher and LADO"),
+                    ("agreed-day", "4"),
+                    ("agreed-month", "12"),
+                    ("agreed-year", "2026"),
+                    ("agreed_time", "11:00"),
+                    ("police_view", "No objection."),
+                    ("written-day", written),
+                    ("written-month", if written.is_empty() { "" } else { "12" }),
+                    ("written-year", if written.is_empty() { "" } else { "2026" }),
+                    (
+                        "written_time",
+                        if written.is_empty() { "" } else { "16:00" },
+                    ),
+                    ("named_contact", "Deputy head"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    }
+    let page = lee.get(&format!("/lado/allegations/{a}")).await;
+    assert!(
+        page.body
+            .contains("Written confirmation: sent 7 December 2026 at 4pm (within one working day)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Written confirmation: not sent, and overdue since 7 December 2026 at 5pm")
+    );
+    assert!(page.body.contains("Working from home was considered"));
 }

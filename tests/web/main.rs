@@ -11,6 +11,7 @@ mod cases;
 mod cli;
 mod documents;
 mod lado;
+mod pathways;
 mod procedure;
 mod referrals;
 mod security;

@@ -44,6 +44,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/cases/search", "casework"),
     ("GET", "/cases/{id}", "casework"),
     ("POST", "/cases/{id}/notes", "casework"),
+    ("GET", "/cases/{id}/pathways/{kind}", "casework"),
+    ("POST", "/cases/{id}/pathways/{kind}", "casework"),
     ("GET", "/cases/{id}/documents/new", "casework"),
     ("POST", "/cases/{id}/documents", "casework"),
     ("GET", "/cases/{id}/documents/{doc}", "casework"),

@@ -596,6 +596,27 @@ pub struct AllegationPage {
     pub version: i32,
 }
 
+/// Whether the person was sent written confirmation of an action about them within one working
+/// day of its being agreed.
+fn written_confirmation(
+    cal: &crate::domain::calendar::Calendar,
+    agreed_at: DateTime<Utc>,
+    sent: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> String {
+    let due = cal.working_days_after(agreed_at, 1);
+    match sent {
+        Some(t) if t <= due => format!("sent {} (within one working day)", format_datetime(t)),
+        Some(t) => format!(
+            "sent {}, later than one working day (it was due by {})",
+            format_datetime(t),
+            format_datetime(due)
+        ),
+        None if now > due => format!("not sent, and overdue since {}", format_datetime(due)),
+        None => format!("not yet sent; due by {}", format_datetime(due)),
+    }
+}
+
 /// Build the page from what is stored.
 pub async fn page(
     state: &AppState,
@@ -604,6 +625,7 @@ pub async fn page(
 ) -> AppResult<AllegationPage> {
     let now = state.config.clock.now();
     let mut conn = state.pool.acquire().await?;
+    let cal = calendar(state, &mut *conn).await?;
     let steps = db::allegations::steps(&mut *conn, a.id).await?;
     let strands = db::allegations::strands(&mut *conn, a.id).await?;
     let meetings = db::allegations::meetings(&mut *conn, a.id).await?;
@@ -852,7 +874,7 @@ pub async fn page(
                     x.alternatives,
                     x.rationale,
                     x.police_view,
-                    x.written_confirmation_at.map(format_datetime).unwrap_or_else(|| "not yet sent".into()),
+                    written_confirmation(&cal, x.agreed_at, x.written_confirmation_at, now),
                     x.named_contact
                 )
             })
