@@ -176,11 +176,20 @@ pub async fn create(
         .execute(&mut *db)
         .await?;
     }
-    // Contacting the LADO is done when the allegation is opened: late if after its clock.
+    // Contacting the LADO is done when the allegation is opened: late if after its clock, a
+    // breach recorded at once with its chronology entry.
     sqlx::query!(
-        "INSERT INTO allegation_breaches (allegation_id, step, due_at, detected_at)
-         SELECT allegation_id, step, due_at, $2 FROM escalation_steps
-         WHERE allegation_id = $1 AND done_at > due_at",
+        "WITH found AS (
+             INSERT INTO allegation_breaches (allegation_id, step, due_at, detected_at)
+             SELECT allegation_id, step, due_at, $2 FROM escalation_steps
+             WHERE allegation_id = $1 AND done_at > due_at
+             RETURNING allegation_id, due_at
+         )
+         INSERT INTO allegation_events (id, allegation_id, occurred_at, kind, summary)
+         SELECT gen_random_uuid(), f.allegation_id, $2, 'breach',
+                'Breach: the LADO was contacted after the close of the working day on which the concern arose ('
+                || to_char(f.due_at AT TIME ZONE 'Europe/London', 'HH24:MI on DD Mon YYYY') || ').'
+         FROM found f",
         id,
         now
     )
@@ -476,10 +485,13 @@ pub struct OutcomeFields<'a> {
     pub lado_file_retain_until: NaiveDate,
 }
 
+/// Close the allegation with its outcome. The caller sweeps for breaches first, so a step that
+/// fell due moments before is a breach, not silently ended.
 pub async fn set_outcome(
     db: impl PgExecutor<'_>,
     id: Uuid,
     o: OutcomeFields<'_>,
+    now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "WITH closed AS (
@@ -489,7 +501,7 @@ pub async fn set_outcome(
                     subject_scheme_age = $13, review_on = $14, lado_file_retain_until = $15, status = 'closed'
              WHERE id = $1 RETURNING id
          )
-         UPDATE escalation_steps SET ended_at = now() WHERE allegation_id IN (SELECT id FROM closed) AND done_at IS NULL",
+         UPDATE escalation_steps SET ended_at = $16 WHERE allegation_id IN (SELECT id FROM closed) AND done_at IS NULL",
         id,
         o.outcome,
         o.outcome_on,
@@ -504,7 +516,8 @@ pub async fn set_outcome(
         o.subject_date_of_birth,
         o.subject_scheme_age,
         o.review_on,
-        o.lado_file_retain_until
+        o.lado_file_retain_until,
+        now
     )
     .execute(db)
     .await?;
@@ -897,28 +910,43 @@ pub struct BreakGlassRow {
 }
 
 /// Requests waiting for the LADO, and opened records waiting for review.
-pub async fn break_glass_open(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<BreakGlassRow>> {
+/// Requests waiting for the LADO `viewer`, never one about a record whose allegation is about them.
+pub async fn break_glass_open(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+) -> sqlx::Result<Vec<BreakGlassRow>> {
     sqlx::query_as!(
         BreakGlassRow,
         r#"SELECT b.id, b.record_kind, b.record_id,
                   coalesce((SELECT reference FROM allegations WHERE id = b.record_id), (SELECT reference FROM cases WHERE id = b.record_id)) AS reference,
                   b.user_id, u.display_name AS user_name, b.reason, b.status, b.created_at
            FROM break_glass_requests b JOIN users u ON u.id = b.user_id
-           WHERE b.status = 'pending' OR (b.reviewed_at IS NULL AND b.status IN ('approved', 'opened_urgently'))
-           ORDER BY b.created_at LIMIT 200"#
+           WHERE (b.status = 'pending' OR (b.reviewed_at IS NULL AND b.status IN ('approved', 'opened_urgently')))
+             AND NOT EXISTS (SELECT 1 FROM allegations al WHERE al.subject_user_id = $1
+                             AND (al.id = b.record_id OR EXISTS (SELECT 1 FROM allegation_cases l WHERE l.allegation_id = al.id AND l.case_id = b.record_id)))
+           ORDER BY b.created_at LIMIT 200"#,
+        viewer
     )
     .fetch_all(db)
     .await
 }
 
-pub async fn break_glass(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<BreakGlassRow>> {
+/// One request, for the LADO `viewer` to decide or review (not one about them).
+pub async fn break_glass(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    viewer: Uuid,
+) -> sqlx::Result<Option<BreakGlassRow>> {
     sqlx::query_as!(
         BreakGlassRow,
         r#"SELECT b.id, b.record_kind, b.record_id,
                   coalesce((SELECT reference FROM allegations WHERE id = b.record_id), (SELECT reference FROM cases WHERE id = b.record_id)) AS reference,
                   b.user_id, u.display_name AS user_name, b.reason, b.status, b.created_at
-           FROM break_glass_requests b JOIN users u ON u.id = b.user_id WHERE b.id = $1"#,
-        id
+           FROM break_glass_requests b JOIN users u ON u.id = b.user_id WHERE b.id = $1
+             AND NOT EXISTS (SELECT 1 FROM allegations al WHERE al.subject_user_id = $2
+                             AND (al.id = b.record_id OR EXISTS (SELECT 1 FROM allegation_cases l WHERE l.allegation_id = al.id AND l.case_id = b.record_id)))"#,
+        id,
+        viewer
     )
     .fetch_optional(db)
     .await
@@ -978,12 +1006,18 @@ pub struct ListRow {
 }
 
 /// Open allegations and recent advice-only contacts, newest first.
-pub async fn open_list(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<ListRow>> {
+pub async fn open_list(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<ListRow>> {
     sqlx::query_as!(
         ListRow,
         "SELECT id, reference, subject_name, subject_employer, status, contact_at, review_on FROM allegations
-         WHERE status IN ('open', 'advice_only') ORDER BY contact_at DESC, id DESC LIMIT $1",
-        limit
+         WHERE status IN ('open', 'advice_only') AND subject_user_id IS DISTINCT FROM $2
+         ORDER BY contact_at DESC, id DESC LIMIT $1",
+        limit,
+        viewer
     )
     .fetch_all(db)
     .await
@@ -993,14 +1027,17 @@ pub async fn open_list(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<
 pub async fn due_for_review(
     db: impl PgExecutor<'_>,
     by: NaiveDate,
+    viewer: Uuid,
     limit: i64,
 ) -> sqlx::Result<Vec<ListRow>> {
     sqlx::query_as!(
         ListRow,
         "SELECT id, reference, subject_name, subject_employer, status, contact_at, review_on FROM allegations
-         WHERE review_on IS NOT NULL AND review_on <= $1 ORDER BY review_on, id LIMIT $2",
+         WHERE review_on IS NOT NULL AND review_on <= $1 AND subject_user_id IS DISTINCT FROM $3
+         ORDER BY review_on, id LIMIT $2",
         by,
-        limit
+        limit,
+        viewer
     )
     .fetch_all(db)
     .await
@@ -1020,6 +1057,7 @@ pub struct DueStepRow {
 pub async fn steps_due(
     db: impl PgExecutor<'_>,
     until: DateTime<Utc>,
+    viewer: Uuid,
     limit: i64,
 ) -> sqlx::Result<Vec<DueStepRow>> {
     sqlx::query_as!(
@@ -1028,9 +1066,11 @@ pub async fn steps_due(
                   EXISTS (SELECT 1 FROM allegation_breaches b WHERE b.allegation_id = s.allegation_id AND b.step = s.step) AS "breached!"
            FROM escalation_steps s JOIN allegations a ON a.id = s.allegation_id
            WHERE s.done_at IS NULL AND s.ended_at IS NULL AND s.due_at IS NOT NULL AND s.due_at < $1 AND a.status = 'open'
+             AND a.subject_user_id IS DISTINCT FROM $3
            ORDER BY s.due_at LIMIT $2"#,
         until,
-        limit
+        limit,
+        viewer
     )
     .fetch_all(db)
     .await
@@ -1048,14 +1088,20 @@ pub struct BreachRow {
 }
 
 /// Breaches not yet acknowledged, newest first.
-pub async fn breaches(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<BreachRow>> {
+pub async fn breaches(
+    db: impl PgExecutor<'_>,
+    viewer: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<BreachRow>> {
     sqlx::query_as!(
         BreachRow,
         "SELECT b.allegation_id, a.reference, a.subject_name, b.step, b.due_at, b.detected_at, s.done_at
          FROM allegation_breaches b JOIN allegations a ON a.id = b.allegation_id
          JOIN escalation_steps s ON s.allegation_id = b.allegation_id AND s.step = b.step
-         WHERE b.acknowledged_by IS NULL ORDER BY b.detected_at DESC LIMIT $1",
-        limit
+         WHERE b.acknowledged_by IS NULL AND a.subject_user_id IS DISTINCT FROM $2
+         ORDER BY b.detected_at DESC LIMIT $1",
+        limit,
+        viewer
     )
     .fetch_all(db)
     .await

@@ -19,16 +19,20 @@ pub struct Viewer<'a> {
     pub is_lado: bool,
 }
 
-// The visibility rule, repeated in every query that reads cases (`find_visible`, `list`):
-//     c.restricted = false AND c.team_id = ANY($1::uuid[])
-// the case belongs to one of the viewer's teams and is not restricted. A restricted case (one
-// linked to an allegation against someone who works with children) is visible, by its address
-// only, to the LADO and to the people the LADO named or whose break-glass request was approved
-// (`record_access`), and never to a Haven user who is the subject of an allegation linked to
-// it. Restricted cases are absent from every list, search, count and dashboard. A list's cursor (the
-// last case of the previous page) passes the same rule, so a cursor naming a case the viewer
-// cannot see behaves exactly like one naming no case at all. (Restricted allegation
-// cases get their own rule with the LADO path.) tests/web/cases.rs checks both queries.
+// The visibility rule, in every query that reads cases (`find_visible`, `list`, the deadline
+// lists and counts, the dashboards):
+//     (c.restricted = false AND c.team_id = ANY(<the viewer's teams>))
+//     OR (c.restricted AND haven_sees_restricted_case(c.id, <viewer>, <viewer is a LADO>))
+// A case that is not restricted is visible to its team. A restricted case (linked to an
+// allegation against someone who works with children) is visible only to the LADO and to the
+// people with unrevoked access (`record_access`: named by the LADO, the case worker when the case
+// was restricted, or an approved break-glass request), and never to a Haven user who is the
+// subject of an allegation linked to it; that half of the rule is the one SQL function
+// `haven_sees_restricted_case` (migration 20261129000012), so it is written once. Visible
+// restricted cases appear in their viewer's lists, searches, counts and dashboards; to everyone
+// else they do not exist. A list's cursor passes the same rule, so a cursor naming a case the
+// viewer cannot see behaves exactly like one naming no case at all. tests/web/lado.rs walks every
+// GET route as people who may not see a restricted case.
 
 #[derive(Clone, Debug)]
 pub struct CaseRow {
@@ -78,10 +82,7 @@ pub async fn find_visible(
          FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
          WHERE c.id = $2 AND (
              (c.restricted = false AND c.team_id = ANY($1::uuid[]))
-             OR (c.restricted
-                 AND ($4 OR EXISTS (SELECT 1 FROM record_access r WHERE r.record_id = c.id AND r.user_id = $3 AND r.revoked_at IS NULL))
-                 AND NOT EXISTS (SELECT 1 FROM allegation_cases l JOIN allegations al ON al.id = l.allegation_id
-                                 WHERE l.case_id = c.id AND al.subject_user_id = $3)))",
+             OR (c.restricted AND haven_sees_restricted_case(c.id, $3, $4)))",
         viewer.team_ids,
         id,
         viewer.user_id,
@@ -104,7 +105,8 @@ pub struct ListFilter {
     pub after: Option<Uuid>,
 }
 
-/// One page of cases, newest first: one query, walking an index in list order.
+/// One page of cases, the most recently received referral first: one query, walking an index in
+/// list order.
 ///
 /// Three shapes, chosen by the filter, so each is served by its own index:
 /// - someone's own cases: `cases_owner_order`, with the team rule as a filter;
@@ -135,13 +137,14 @@ pub async fn list(
                     c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
                     c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted
              FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
-             WHERE c.restricted = false AND c.team_id = ANY($1::uuid[])
+             WHERE ((c.restricted = false AND c.team_id = ANY($1::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $8, $9)))
                AND c.search_names LIKE $2
                AND ($3::uuid IS NULL OR c.owner_id = $3)
                AND ($4::text IS NULL OR c.status = $4)
                AND ($5::text IS NULL OR c.concern_kinds @> ARRAY[$5::text])
-               AND ($6::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $6 AND a.restricted = false AND a.team_id = ANY($1::uuid[])))
-             ORDER BY c.created_at DESC, c.id DESC
+               AND ($6::uuid IS NULL OR (c.received_at, c.id) < (SELECT a.received_at, a.id FROM cases a WHERE a.id = $6
+                    AND ((a.restricted = false AND a.team_id = ANY($1::uuid[])) OR (a.restricted AND haven_sees_restricted_case(a.id, $8, $9)))))
+             ORDER BY c.received_at DESC, c.id DESC
              LIMIT $7",
             viewer.team_ids,
             pattern,
@@ -149,7 +152,9 @@ pub async fn list(
             status,
             concern,
             f.after,
-            limit
+            limit,
+            viewer.user_id,
+            viewer.is_lado
         )
         .fetch_all(db)
         .await;
@@ -161,19 +166,22 @@ pub async fn list(
                     c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
                     c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted
              FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
-             WHERE c.restricted = false AND c.team_id = ANY($1::uuid[])
+             WHERE ((c.restricted = false AND c.team_id = ANY($1::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $7, $8)))
                AND c.owner_id = $2
                AND ($3::text IS NULL OR c.status = $3)
                AND ($4::text IS NULL OR c.concern_kinds @> ARRAY[$4::text])
-               AND ($5::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $5 AND a.restricted = false AND a.team_id = ANY($1::uuid[])))
-             ORDER BY c.created_at DESC, c.id DESC
+               AND ($5::uuid IS NULL OR (c.received_at, c.id) < (SELECT a.received_at, a.id FROM cases a WHERE a.id = $5
+                    AND ((a.restricted = false AND a.team_id = ANY($1::uuid[])) OR (a.restricted AND haven_sees_restricted_case(a.id, $7, $8)))))
+             ORDER BY c.received_at DESC, c.id DESC
              LIMIT $6",
             viewer.team_ids,
             owner,
             status,
             concern,
             f.after,
-            limit
+            limit,
+            viewer.user_id,
+            viewer.is_lado
         )
         .fetch_all(db)
         .await;
@@ -188,21 +196,24 @@ pub async fn list(
          FROM unnest($1::uuid[]) AS vt(team_id)
          CROSS JOIN LATERAL (
              SELECT * FROM cases c
-             WHERE c.team_id = vt.team_id AND c.restricted = false
+             WHERE c.team_id = vt.team_id AND (c.restricted = false OR haven_sees_restricted_case(c.id, $6, $7))
                AND ($2::text IS NULL OR c.status = $2)
                AND ($3::text IS NULL OR c.concern_kinds @> ARRAY[$3::text])
-               AND ($4::uuid IS NULL OR (c.created_at, c.id) < (SELECT a.created_at, a.id FROM cases a WHERE a.id = $4 AND a.restricted = false AND a.team_id = ANY($1::uuid[])))
-             ORDER BY c.created_at DESC, c.id DESC
+               AND ($4::uuid IS NULL OR (c.received_at, c.id) < (SELECT a.received_at, a.id FROM cases a WHERE a.id = $4 AND a.team_id = ANY($1::uuid[])
+                    AND (a.restricted = false OR haven_sees_restricted_case(a.id, $6, $7))))
+             ORDER BY c.received_at DESC, c.id DESC
              LIMIT $5
          ) c
          JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
-         ORDER BY c.created_at DESC, c.id DESC
+         ORDER BY c.received_at DESC, c.id DESC
          LIMIT $5"#,
         viewer.team_ids,
         status,
         concern,
         f.after,
-        limit
+        limit,
+        viewer.user_id,
+        viewer.is_lado
     )
     .fetch_all(db)
     .await
@@ -269,6 +280,8 @@ pub struct ChronologyRow {
     pub corrects_note_id: Option<Uuid>,
     /// A later note corrects this one.
     pub corrected: bool,
+    /// False for an entry about a day whose time nobody knew.
+    pub occurred_time_known: bool,
 }
 
 /// A page of the chronology, newest first or (for reading a case from the start) oldest first,
@@ -285,7 +298,8 @@ pub async fn chronology(
             ChronologyRow,
             r#"SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
                       e.note_id, n.body AS "note_body?", n.corrects_note_id AS "corrects_note_id?",
-                      EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS "corrected!"
+                      EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS "corrected!",
+                      e.occurred_time_known
                FROM chronology_entries e
                JOIN users u ON u.id = e.recorded_by
                LEFT JOIN case_notes n ON n.id = e.note_id
@@ -304,7 +318,8 @@ pub async fn chronology(
         ChronologyRow,
         r#"SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
                   e.note_id, n.body AS "note_body?", n.corrects_note_id AS "corrects_note_id?",
-                  EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS "corrected!"
+                  EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS "corrected!",
+                  e.occurred_time_known
            FROM chronology_entries e
            JOIN users u ON u.id = e.recorded_by
            LEFT JOIN case_notes n ON n.id = e.note_id
@@ -329,8 +344,34 @@ pub async fn add_chronology(
     note_id: Option<Uuid>,
     recorded_by: Uuid,
 ) -> sqlx::Result<Uuid> {
+    add_chronology_flagged(
+        db,
+        case_id,
+        occurred_at,
+        true,
+        kind,
+        summary,
+        note_id,
+        recorded_by,
+    )
+    .await
+}
+
+/// A chronology entry whose time may not be known (`time_known` false: `occurred_at` is the
+/// start of its day).
+#[allow(clippy::too_many_arguments)]
+pub async fn add_chronology_flagged(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    time_known: bool,
+    kind: &str,
+    summary: &str,
+    note_id: Option<Uuid>,
+    recorded_by: Uuid,
+) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query!("INSERT INTO chronology_entries (id, case_id, occurred_at, kind, summary, note_id, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7)", id, case_id, occurred_at, kind, summary, note_id, recorded_by)
+    sqlx::query!("INSERT INTO chronology_entries (id, case_id, occurred_at, kind, summary, note_id, recorded_by, occurred_time_known) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", id, case_id, occurred_at, kind, summary, note_id, recorded_by, time_known)
     .execute(db)
     .await?;
     Ok(id)
@@ -352,16 +393,19 @@ pub async fn note_in_case(
     Ok(found.is_some())
 }
 
+/// Add a note and its chronology entry. `time_known` false: `occurred_at` is the start of a day
+/// whose time was not given.
 pub async fn add_note(
     db: &mut PgConnection,
     case_id: Uuid,
     body: &str,
     occurred_at: DateTime<Utc>,
+    time_known: bool,
     corrects: Option<Uuid>,
     author: Uuid,
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
-    sqlx::query!("INSERT INTO case_notes (id, case_id, body, occurred_at, corrects_note_id, created_by) VALUES ($1, $2, $3, $4, $5, $6)", id, case_id, body, occurred_at, corrects, author)
+    sqlx::query!("INSERT INTO case_notes (id, case_id, body, occurred_at, corrects_note_id, created_by, occurred_time_known) VALUES ($1, $2, $3, $4, $5, $6, $7)", id, case_id, body, occurred_at, corrects, author, time_known)
     .execute(&mut *db)
     .await?;
     let summary = if corrects.is_some() {
@@ -369,10 +413,11 @@ pub async fn add_note(
     } else {
         "Case note"
     };
-    add_chronology(
+    add_chronology_flagged(
         &mut *db,
         case_id,
         occurred_at,
+        time_known,
         if corrects.is_some() {
             "correction"
         } else {

@@ -285,10 +285,11 @@ pub async fn for_case(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Ve
 pub async fn open_before(
     db: impl PgExecutor<'_>,
     owner: Option<Uuid>,
-    teams: &[Uuid],
+    viewer: &crate::db::cases::Viewer<'_>,
     until: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<DeadlineRow>> {
+    let teams = viewer.team_ids;
     if let Some(owner) = owner {
         return sqlx::query_as!(
             DeadlineRow,
@@ -296,13 +297,15 @@ pub async fn open_before(
                       d.due_at, d.local_due_at, d.met_at, d.met_by, d.ended_at, d.late_reason
                FROM deadlines d JOIN cases c ON c.id = d.case_id LEFT JOIN case_people p ON p.id = d.person_id
                WHERE d.owner_id = $1 AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at < $2
-                 AND c.restricted = false AND c.team_id = ANY($3::uuid[])
+                 AND ((c.restricted = false AND c.team_id = ANY($3::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $5, $6)))
                ORDER BY d.due_at, d.id
                LIMIT $4"#,
             owner,
             until,
             teams,
-            limit
+            limit,
+            viewer.user_id,
+            viewer.is_lado
         )
         .fetch_all(db)
         .await;
@@ -319,12 +322,14 @@ pub async fn open_before(
                LIMIT $3
            ) d
            JOIN cases c ON c.id = d.case_id LEFT JOIN case_people p ON p.id = d.person_id
-           WHERE c.restricted = false
+           WHERE (c.restricted = false OR haven_sees_restricted_case(c.id, $4, $5))
            ORDER BY d.due_at, d.id
            LIMIT $3"#,
         teams,
         until,
-        limit
+        limit,
+        viewer.user_id,
+        viewer.is_lado
     )
     .fetch_all(db)
     .await
@@ -341,7 +346,8 @@ pub async fn counts_for_owner(
         r#"SELECT count(*) FILTER (WHERE due_at <= $2) AS "overdue!",
                   count(*) FILTER (WHERE due_at > $2) AS "today!"
            FROM deadlines d WHERE owner_id = $1 AND met_at IS NULL AND ended_at IS NULL AND due_at <= $3
-             AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id)"#,
+             AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
+                             AND NOT haven_sees_restricted_case(r.id, $1, false))"#,
         owner,
         now,
         end_of_today
@@ -354,18 +360,22 @@ pub async fn counts_for_owner(
 /// Timeliness over a period for some teams: (met in time, met) for one kind of deadline.
 pub async fn timeliness(
     db: impl PgExecutor<'_>,
-    teams: &[Uuid],
+    viewer: &crate::db::cases::Viewer<'_>,
     kind: Kind,
     since: DateTime<Utc>,
 ) -> sqlx::Result<(i64, i64)> {
+    let teams = viewer.team_ids;
     let r = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE d.met_at <= d.due_at) AS "in_time!", count(*) AS "all!"
            FROM unnest($1::uuid[]) AS vt(team_id)
            JOIN deadlines d ON d.team_id = vt.team_id AND d.kind = $2 AND d.met_at >= $3
-           WHERE NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id)"#,
+           WHERE NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
+                             AND NOT haven_sees_restricted_case(r.id, $4, $5))"#,
         teams,
         kind.code(),
-        since
+        since,
+        viewer.user_id,
+        viewer.is_lado
     )
     .fetch_one(db)
     .await?;

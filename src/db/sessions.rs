@@ -43,10 +43,12 @@ pub async fn find_live(
                 array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS "team_ids!",
                 (SELECT count(*) FROM account_notices n WHERE n.user_id = u.id AND n.seen_at IS NULL) AS "unseen_notices!",
                 (SELECT count(*) FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2
-                    AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id)) AS "due_mine!",
+                    AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
+                                    AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado'))) AS "due_mine!",
                 (SELECT count(*) FROM (SELECT 1 FROM deadlines d JOIN team_memberships m ON m.team_id = d.team_id AND m.user_id = u.id
                     WHERE u.role IN ('manager', 'lado') AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2
-                      AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id) LIMIT 1000) t) AS "due_team!"
+                      AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
+                                      AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) LIMIT 1000) t) AS "due_team!"
                 , s.reauthenticated_at AS "reauthenticated_at!"
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash, due_by)

@@ -72,6 +72,10 @@ pub enum Refusal {
     )]
     HoldsAttachment,
     #[error(
+        "This document carries a preview picture of its first page, which Haven does not keep. In LibreOffice, untick \"Save preview image with this document\" (Tools, Options, Load/Save, General), save it again and add it"
+    )]
+    HoldsPreview,
+    #[error(
         "Haven takes PDF, Word (.docx), Excel (.xlsx), OpenDocument text (.odt) and plain text documents only"
     )]
     Unknown,
@@ -159,9 +163,48 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// `/Subtype /Image` with any whitespace between, an inline image (`BI ... ID`), or an
-/// attachment or script.
-fn pdf_marks(b: &[u8]) -> Result<(), Refusal> {
+/// PDF names may spell any byte as `#hh` (`/Im#61ge` is `/Image`): decode them, so a mark
+/// cannot hide behind an escape.
+fn decode_name_escapes(b: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !b.contains(&b'#') {
+        return std::borrow::Cow::Borrowed(b);
+    }
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'#'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `/Subtype /Image` with any whitespace between, an image-only compression filter, an inline
+/// image (`BI ... ID`), or an attachment or script; names are decoded first.
+fn pdf_marks(raw: &[u8]) -> Result<(), Refusal> {
+    let decoded = decode_name_escapes(raw);
+    let b: &[u8] = &decoded;
+    // Filters used only for pictures: JPEG, JPEG 2000, JBIG2 and fax images.
+    for filter in [
+        &b"/DCTDecode"[..],
+        b"/JPXDecode",
+        b"/JBIG2Decode",
+        b"/CCITTFaxDecode",
+    ] {
+        if contains(b, filter) {
+            return Err(Refusal::HoldsPicture);
+        }
+    }
     let mut i = 0;
     while let Some(p) = find_from(b, b"/Subtype", i) {
         let mut j = p + 8;
@@ -260,7 +303,15 @@ fn pdf(b: &[u8]) -> Result<(), Refusal> {
 }
 
 /// The names in a ZIP file's central directory.
-fn zip_names(b: &[u8]) -> Option<Vec<String>> {
+/// One file inside a ZIP, from its central directory.
+struct ZipEntry {
+    name: String,
+    method: u16,
+    compressed: usize,
+    local_header: usize,
+}
+
+fn zip_entries(b: &[u8]) -> Option<Vec<ZipEntry>> {
     let tail_start = b.len().saturating_sub(22 + 65535);
     let eocd = (tail_start..=b.len().checked_sub(22)?)
         .rev()
@@ -274,17 +325,45 @@ fn zip_names(b: &[u8]) -> Option<Vec<String>> {
     };
     let count = u16_at(eocd + 10)?;
     let mut at = u32_at(eocd + 16)?;
-    let mut names = Vec::with_capacity(count.min(10_000));
+    let mut entries = Vec::with_capacity(count.min(10_000));
     for _ in 0..count.min(10_000) {
         if !b.get(at..)?.starts_with(b"PK\x01\x02") {
             return None;
         }
         let (name_len, extra, comment) = (u16_at(at + 28)?, u16_at(at + 30)?, u16_at(at + 32)?);
         let name = b.get(at + 46..at + 46 + name_len)?;
-        names.push(String::from_utf8_lossy(name).into_owned());
+        entries.push(ZipEntry {
+            name: String::from_utf8_lossy(name).into_owned(),
+            method: u16_at(at + 10)? as u16,
+            compressed: u32_at(at + 20)?,
+            local_header: u32_at(at + 42)?,
+        });
         at += 46 + name_len + extra + comment;
     }
-    Some(names)
+    Some(entries)
+}
+
+/// Up to `limit` bytes of an entry's content (stored or deflated); `None` if it cannot be read.
+fn zip_read(b: &[u8], e: &ZipEntry, limit: u64) -> Option<Vec<u8>> {
+    let h = e.local_header;
+    if !b.get(h..)?.starts_with(b"PK\x03\x04") {
+        return None;
+    }
+    let name_len = u16::from_le_bytes([*b.get(h + 26)?, *b.get(h + 27)?]) as usize;
+    let extra = u16::from_le_bytes([*b.get(h + 28)?, *b.get(h + 29)?]) as usize;
+    let start = h + 30 + name_len + extra;
+    let data = b.get(start..start.checked_add(e.compressed)?.min(b.len()))?;
+    let mut out = Vec::new();
+    match e.method {
+        0 => out.extend_from_slice(&data[..data.len().min(limit as usize)]),
+        8 => {
+            let _ = flate2::read::DeflateDecoder::new(data)
+                .take(limit)
+                .read_to_end(&mut out);
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 const PICTURE_EXTENSIONS: &[&str] = &[
@@ -294,7 +373,8 @@ const PICTURE_EXTENSIONS: &[&str] = &[
 ];
 
 fn office(b: &[u8]) -> Result<Kind, Refusal> {
-    let names = zip_names(b).ok_or(Refusal::Unknown)?;
+    let entries = zip_entries(b).ok_or(Refusal::Unknown)?;
+    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
     let has = |n: &str| names.iter().any(|x| x == n);
     let kind = if has("word/document.xml") {
         Kind::Docx
@@ -308,6 +388,12 @@ fn office(b: &[u8]) -> Result<Kind, Refusal> {
     } else {
         return Err(Refusal::Unknown);
     };
+    if names
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case("Thumbnails/thumbnail.png"))
+    {
+        return Err(Refusal::HoldsPreview);
+    }
     for n in &names {
         let lower = n.to_ascii_lowercase();
         let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
@@ -323,6 +409,41 @@ fn office(b: &[u8]) -> Result<Kind, Refusal> {
             || lower.starts_with("scripts/")
         {
             return Err(Refusal::HoldsAttachment);
+        }
+    }
+    // Names can lie: look inside. Each file's first bytes must not be a picture, and the
+    // package's list of content types must declare none (a picture under a neutral name still
+    // has to be declared for the document to show it).
+    let mut budget: u64 = 64 * 1024 * 1024;
+    for e in &entries {
+        let lower = e.name.to_ascii_lowercase();
+        let manifest = lower == "[content_types].xml" || lower == "meta-inf/manifest.xml";
+        let limit = if manifest {
+            budget.min(4 * 1024 * 1024)
+        } else {
+            64
+        };
+        let Some(content) = zip_read(b, e, limit) else {
+            return Err(Refusal::Unknown);
+        };
+        budget = budget.saturating_sub(content.len() as u64);
+        if picture(&content).is_some() {
+            return Err(Refusal::HoldsPicture);
+        }
+        if manifest {
+            // A part declared by name as a picture (an Override in a Word or Excel package, a
+            // file entry in an OpenDocument manifest); Defaults by extension are covered above.
+            let text = String::from_utf8_lossy(&content).to_ascii_lowercase();
+            let declared = text.split('<').any(|el| {
+                (el.starts_with("override") || el.starts_with("manifest:file-entry"))
+                    && (el.contains("image/") || el.contains("video/"))
+            });
+            if declared {
+                return Err(Refusal::HoldsPicture);
+            }
+        }
+        if budget == 0 {
+            return Err(Refusal::Unknown);
         }
     }
     Ok(kind)
@@ -369,6 +490,100 @@ pub fn tidy_name(given: &str, kind: Kind) -> String {
         name = format!("{name}.{ext}");
     }
     name
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    /// A ZIP of stored (uncompressed) files, as an office package is laid out.
+    fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut central = Vec::new();
+        for (name, data) in files {
+            let offset = out.len() as u32;
+            let crc = 0u32;
+            out.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            out.extend_from_slice(&crc.to_le_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(&0u16.to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(data);
+            central
+                .extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            central.extend_from_slice(&crc.to_le_bytes());
+            central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            central.extend_from_slice(&[0u8; 12]);
+            central.extend_from_slice(&offset.to_le_bytes());
+            central.extend_from_slice(name.as_bytes());
+        }
+        let at = out.len() as u32;
+        let n = files.len() as u16;
+        out.extend_from_slice(&central);
+        out.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00");
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+        out.extend_from_slice(&at.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn office_files_are_looked_inside_not_judged_by_their_names() {
+        let types = b"<?xml version=\"1.0\"?><Types><Default Extension=\"xml\" ContentType=\"application/xml\"/></Types>";
+        let plain = stored_zip(&[
+            ("[Content_Types].xml", types),
+            ("word/document.xml", b"<w:document/>"),
+        ]);
+        assert_eq!(classify(&plain), Ok(Kind::Docx));
+        // A JPEG hidden under a neutral name.
+        let hidden = stored_zip(&[
+            ("[Content_Types].xml", types),
+            ("word/document.xml", b"<w:document/>"),
+            ("word/notes.bin", b"\xFF\xD8\xFF\xE0 not really text"),
+        ]);
+        assert_eq!(classify(&hidden), Err(Refusal::HoldsPicture));
+        // A part declared as a picture by name.
+        let declared = stored_zip(&[
+            (
+                "[Content_Types].xml",
+                b"<Types><Override PartName=\"/word/a.bin\" ContentType=\"image/png\"/></Types>",
+            ),
+            ("word/document.xml", b"<w:document/>"),
+        ]);
+        assert_eq!(classify(&declared), Err(Refusal::HoldsPicture));
+        // An OpenDocument file with its first-page preview.
+        let mut odt = vec![("mimetype", &b"application/vnd.oasis.opendocument.text"[..])];
+        odt.push(("content.xml", b"<office:document-content/>"));
+        assert_eq!(classify(&stored_zip(&odt)), Ok(Kind::Odt));
+        odt.push(("Thumbnails/thumbnail.png", b"\x89PNG\r\n\x1a\n"));
+        assert_eq!(classify(&stored_zip(&odt)), Err(Refusal::HoldsPreview));
+    }
+
+    #[test]
+    fn escaped_names_and_image_filters_are_seen_through() {
+        let doc =
+            |body: &str| format!("%PDF-1.7\n1 0 obj << {body} >> endobj\n%%EOF\n").into_bytes();
+        assert_eq!(
+            classify(&doc("/Type /XObject /Subtype /Im#61ge /Width 2")),
+            Err(Refusal::HoldsPicture)
+        );
+        assert_eq!(
+            classify(&doc("/Filter /DCT#44ecode")),
+            Err(Refusal::HoldsPicture)
+        );
+        assert_eq!(
+            classify(&doc("/Type /Emb#65ddedFile")),
+            Err(Refusal::HoldsAttachment)
+        );
+        // A '#' that is not an escape changes nothing.
+        assert_eq!(classify(&doc("/Title (Item #1 of 3)")), Ok(Kind::Pdf));
+    }
 }
 
 #[cfg(test)]

@@ -81,9 +81,10 @@ impl ConcernKind {
     pub fn route_hint(self) -> &'static str {
         match self {
             ConcernKind::IndecentImages => "Share with Police and Children's Social Care.",
-            ConcernKind::Grooming | ConcernKind::HarmfulMaterial => {
-                "Refer to Children's Social Care."
+            ConcernKind::Grooming => {
+                "Sexual communication with a child is an offence: refer to the police (who may involve CEOP) and to Children's Social Care."
             }
+            ConcernKind::HarmfulMaterial => "Refer to Children's Social Care.",
             ConcernKind::Extremism => {
                 "Seek advice from your setting's Prevent lead (in a school, its single point of contact). Report terrorist material under your own name, never anonymously."
             }

@@ -224,10 +224,11 @@ pub enum ReviewDateError {
     NeedsDateOfBirthOrSchemeAge,
 }
 
-/// The state pension age for someone born on `dob` (simplified to the ages that apply to people
-/// working now: 66 for those born before 6 April 1960, rising to 67 for those born from
-/// 6 March 1961, and 68 for those born from 6 April 1977). A scheme's normal pension age, when
-/// recorded, is used instead.
+/// The state pension age for someone born on `dob`, simplified to whole years: 66 for those
+/// born before 6 April 1960, 67 from then (the law phases the change in month by month for
+/// people born between 6 April 1960 and 5 March 1961; Haven rounds that up to 67, which gives a
+/// later review date, never an earlier one), and 68 from 6 April 1977. A scheme's normal pension
+/// age, when recorded, is used instead.
 pub fn normal_pension_age(dob: NaiveDate) -> u32 {
     let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("a fixed date");
     if dob < d(1960, 4, 6) {

@@ -290,7 +290,10 @@ pub async fn search(
     } else {
         Scope::Mine
     };
-    if errors.is_empty() && name.chars().count() == 1 {
+    if errors.is_empty() && name.is_empty() {
+        // Blank or only spaces: not "every case".
+        errors.add("name", "Enter at least 2 letters of a name to search for");
+    } else if errors.is_empty() && name.chars().count() == 1 {
         errors.add("name", "Enter at least 2 letters of the name");
     }
     let filter = ListFilter {
@@ -557,7 +560,16 @@ async fn render_case(
     let entries = entries
         .into_iter()
         .map(|e| EntryView {
-            when: format_datetime(e.occurred_at),
+            when: if e.occurred_time_known {
+                format_datetime(e.occurred_at)
+            } else {
+                format!(
+                    "{} (no time given)",
+                    crate::domain::time::format_date(crate::domain::time::london_date(
+                        e.occurred_at
+                    ))
+                )
+            },
             kind: entry_kind(&e.kind),
             summary: e.summary,
             recorded: format!(
@@ -727,7 +739,30 @@ pub async fn add_note(
     let mut e = Errors::default();
     let body = e.text(&form, "body", "The note", true, 20_000);
     let now = state.config.clock.now();
-    let when = e.past_moment(&form, "when", "time", "it happened", false, now);
+    // A day alone (no time) is allowed for a note: some things are known only by their date.
+    let date_only = !form.raw("when-day").trim().is_empty() && form.raw("time").trim().is_empty();
+    let when = if date_only {
+        let (parts, day) = e.date(&form, "when", "The date it happened", true);
+        let today = crate::domain::time::london_date(now);
+        let at = match day {
+            Some(d) if d > today => {
+                e.add(
+                    "when-day",
+                    "The date it happened must be today or in the past",
+                );
+                None
+            }
+            Some(d) => crate::domain::time::london_to_utc(d, chrono::NaiveTime::MIN),
+            None => None,
+        };
+        super::form::Moment {
+            date: parts,
+            time: String::new(),
+            at,
+        }
+    } else {
+        e.past_moment(&form, "when", "time", "it happened", false, now)
+    };
     let corrects = match form.raw("corrects") {
         "" => None,
         other => {
@@ -768,7 +803,16 @@ pub async fn add_note(
         // Already handled (a double click or a resubmitted form): show the result, create nothing.
         return Ok(Redirect::to(&earlier).into_response());
     }
-    let note_id = db::cases::add_note(&mut tx, id, &body, occurred_at, corrects, user.id).await?;
+    let note_id = db::cases::add_note(
+        &mut tx,
+        id,
+        &body,
+        occurred_at,
+        !date_only,
+        corrects,
+        user.id,
+    )
+    .await?;
     audit::record(
         &mut tx,
         &state.audit,

@@ -187,7 +187,7 @@ pub async fn allegation_upload(
 fn refusal_message(why: &Refusal) -> String {
     match why {
         Refusal::TooLarge => format!("{why}. Choose a smaller file, or split it into parts"),
-        Refusal::Picture(_) | Refusal::HoldsPicture => format!("{why}."),
+        Refusal::Picture(_) | Refusal::HoldsPicture | Refusal::HoldsPreview => format!("{why}."),
         _ => format!("{why}. Choose another file"),
     }
 }

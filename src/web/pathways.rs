@@ -406,6 +406,18 @@ async fn check(
             let police_reference =
                 e.text(form, "police_reference", "The police reference", false, 100);
             let notes = e.text(form, "notes", "Notes", false, 5000);
+            // An adult involved makes it child sexual abuse: the police must have it.
+            if triggers.iter().any(|t| t == NudesTrigger::Adult.code())
+                && matches!(
+                    police,
+                    Some(PoliceRecord::NotReported | PoliceRecord::Outcome21)
+                )
+            {
+                e.add(
+                    "police",
+                    "An adult is involved, so this is child sexual abuse: report it to the police urgently, then record that it is waiting for their decision or what they recorded",
+                );
+            }
             let (Some(police), true) = (police, e.is_empty()) else {
                 return Ok(None);
             };

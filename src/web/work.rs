@@ -60,7 +60,9 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
     let horizon_day = cal.add_working_days(london_date(now), 5);
     let until = cal.close_on(horizon_day) + Duration::seconds(1);
     let owner = (!team).then_some(user.id);
-    let rows = db::deadlines::open_before(&mut *conn, owner, &user.team_ids, until, LIMIT).await?;
+    let rows =
+        db::deadlines::open_before(&mut *conn, owner, &super::cases::viewer(user), until, LIMIT)
+            .await?;
     let more = rows.len() as i64 >= LIMIT;
     let (mut overdue, mut today, mut soon) = (Vec::new(), Vec::new(), Vec::new());
     for d in rows {
@@ -84,21 +86,22 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         }
     }
     let (waiting, timeliness) = if team {
-        let waiting = db::procedure::waiting_for_approval(&mut *conn, &user.team_ids, 100)
-            .await?
-            .into_iter()
-            .map(|w| Waiting {
-                case_id: w.case_id,
-                reference: w.reference,
-                title: w.title,
-                what: match w.what.as_str() {
-                    "decision" => "Decision on the referral",
-                    "outcome" => "Section 47 outcome",
-                    _ => "Closing the case",
-                },
-                by: format!("{}, {}", w.proposed_by_name, format_datetime(w.proposed_at)),
-            })
-            .collect();
+        let waiting =
+            db::procedure::waiting_for_approval(&mut *conn, &super::cases::viewer(user), 100)
+                .await?
+                .into_iter()
+                .map(|w| Waiting {
+                    case_id: w.case_id,
+                    reference: w.reference,
+                    title: w.title,
+                    what: match w.what.as_str() {
+                        "decision" => "Decision on the referral",
+                        "outcome" => "Section 47 outcome",
+                        _ => "Closing the case",
+                    },
+                    by: format!("{}, {}", w.proposed_by_name, format_datetime(w.proposed_at)),
+                })
+                .collect();
         let since = now - Duration::days(90);
         let mut t = Vec::new();
         for (kind, words) in [
@@ -112,7 +115,8 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
             ),
         ] {
             let (in_time, all) =
-                db::deadlines::timeliness(&mut *conn, &user.team_ids, kind, since).await?;
+                db::deadlines::timeliness(&mut *conn, &super::cases::viewer(user), kind, since)
+                    .await?;
             let value = if all == 0 {
                 "None in the last 90 days".to_owned()
             } else {

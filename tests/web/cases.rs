@@ -164,6 +164,41 @@ async fn lists_filter_and_page_by_key() {
 }
 
 #[tokio::test]
+async fn lists_put_the_most_recently_received_referral_first() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let (mut mo, _) = app.signed_in("manager").await;
+    make_case(&app, pat_id, "Team A", "Esme Today", ConcernKind::Grooming).await;
+    // Typed in later, but received three days ago (a referral logged after a weekend).
+    let older = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Otto Earlier",
+        ConcernKind::Grooming,
+    )
+    .await;
+    sqlx::query("UPDATE cases SET received_at = now() - interval '3 days' WHERE id = $1")
+        .bind(older)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for (c, path) in [(&mut pat, "/cases"), (&mut mo, "/cases/team")] {
+        let rows = c.get(path).await.select("#cases tbody tr");
+        assert!(rows[0].contains("Esme Today"), "{path}: {rows:?}");
+        assert!(rows[1].contains("Otto Earlier"), "{path}: {rows:?}");
+    }
+    // A search matching both keeps the same order.
+    pat.get("/cases").await;
+    let rows = pat
+        .post("/cases/search", &[("name", "to"), ("scope", "mine")])
+        .await
+        .select("#cases tbody tr");
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].contains("Esme Today"), "{rows:?}");
+}
+
+#[tokio::test]
 async fn name_search_is_a_post_and_finds_people_on_the_case() {
     let app = TestApp::new().await;
     let (mut pat, pat_id) = app.signed_in("practitioner").await;
@@ -201,6 +236,16 @@ async fn name_search_is_a_post_and_finds_people_on_the_case() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.attr("input[name=name]", "value"), vec!["m"]);
+    // Spaces only are an error, not a list of every case.
+    let r = pat
+        .post("/cases/search", &[("name", "   "), ("scope", "mine")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["Enter at least 2 letters of a name to search for"]
+    );
+    assert!(r.select("#cases tbody tr").is_empty());
 }
 
 #[tokio::test]
@@ -577,6 +622,7 @@ async fn the_chronology_reads_either_way_and_pages_by_key() {
             case,
             &format!("Note number {i:03}"),
             start + chrono::Duration::hours(i),
+            true,
             None,
             mo_id,
         )
@@ -608,5 +654,64 @@ async fn the_chronology_reads_either_way_and_pages_by_key() {
             .last()
             .unwrap()
             .contains("opened")
+    );
+}
+
+#[tokio::test]
+async fn a_note_can_be_about_a_day_without_a_time() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-15T10:30:00Z")]).await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let case = make_case(&app, pat_id, "Team A", "Nell Garrow", ConcernKind::Grooming).await;
+    let note = |day: &'static str, time: &'static str| {
+        vec![
+            ("body", "The school says the messages began that week."),
+            ("when-day", day),
+            ("when-month", "12"),
+            ("when-year", "2026"),
+            ("time", time),
+        ]
+    };
+    let post = |c: &mut crate::helpers::Client, fields: Vec<(&'static str, &'static str)>| {
+        let mut c = c.fork();
+        async move {
+            let page = c.get(&format!("/cases/{case}")).await;
+            let idem = page.attr("input[name=_idem]", "value")[0].clone();
+            let mut f: Vec<(&str, &str)> = fields;
+            f.push(("_idem", &idem));
+            c.post(&format!("/cases/{case}/notes"), &f).await
+        }
+    };
+    // Tomorrow is refused, with the day kept.
+    let r = post(&mut pat, note("16", "")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec!["The date it happened must be today or in the past"]
+    );
+    assert_eq!(r.attr("#when-day", "value"), vec!["16"]);
+    // A bad time is still an error; a day alone is taken.
+    let r = post(&mut pat, note("3", "25:99")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = post(&mut pat, note("3", "")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    let page = pat.get(&format!("/cases/{case}")).await;
+    assert!(
+        page.body.contains("3 December 2026 (no time given)"),
+        "{}",
+        page.body
+    );
+    let (at, known): (chrono::DateTime<Utc>, bool) = sqlx::query_as(
+        "SELECT occurred_at, occurred_time_known FROM case_notes WHERE case_id = $1",
+    )
+    .bind(case)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(at.to_rfc3339(), "2026-12-03T00:00:00+00:00");
+    assert!(!known);
+    assert_eq!(
+        app.count("SELECT count(*) FROM chronology_entries WHERE occurred_time_known = false")
+            .await,
+        1
     );
 }

@@ -195,6 +195,20 @@ async fn same_day_steps_run_to_the_close_of_the_working_day() {
     )
     .await;
     assert_eq!(breaches(&app, f).await, vec!["contact_lado".to_owned()]);
+    // ... and the chronology says so at once.
+    let logged: Vec<String> = sqlx::query_scalar(
+        "SELECT summary FROM allegation_events WHERE allegation_id = $1 AND kind = 'breach'",
+    )
+    .bind(f)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        logged,
+        vec![
+            "Breach: the LADO was contacted after the close of the working day on which the concern arose (17:00 on 01 Mar 2027)."
+        ]
+    );
     // The page says how each clock stands.
     let page = lee.get(&format!("/lado/allegations/{a}")).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -275,6 +289,15 @@ async fn a_breach_is_recorded_by_the_sweep_and_survives_late_completion() {
         .execute(&app.pool)
         .await;
     assert!(deleted.is_err());
+    // Nor moved or renamed: only its acknowledgement may be added, once.
+    for change in [
+        "UPDATE allegation_breaches SET due_at = due_at + interval '1 day'",
+        "UPDATE allegation_breaches SET step = 'immediate_actions'",
+        "UPDATE allegation_breaches SET acknowledged_by = NULL WHERE acknowledged_by IS NOT NULL",
+    ] {
+        let changed = sqlx::query(change).execute(&app.pool).await;
+        assert!(changed.is_err(), "{change}");
+    }
 
     // Without a sweep in between, completing late records the breach at once, with an entry.
     let b = open_allegation(
@@ -580,7 +603,7 @@ async fn the_outcome_needs_the_work_behind_it_and_a_date_of_birth_for_the_review
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let mut fields = outcome(version(&app).await, ("14", "5", "1990"));
+    let mut fields = outcome(version(&app).await, ("14", "5", "1950"));
     fields.push((
         "child_referral_considered".into(),
         "Yes: referred for support on 4 December.".into(),
@@ -601,8 +624,36 @@ async fn the_outcome_needs_the_work_behind_it_and_a_date_of_birth_for_the_review
             .await
             .unwrap();
     assert_eq!(status, "closed");
-    // Born 14 May 1990: pension age 68, later than ten years on.
-    assert_eq!(review, chrono::NaiveDate::from_ymd_opt(2058, 5, 14));
+    // A closed allegation's threshold cannot be changed (which would reopen it).
+    lee.get(&format!("/lado/allegations/{a}/forms/threshold"))
+        .await;
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/threshold"),
+            &[("version", &version(&app).await), ("harm_tests", "harmed")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.error_summary()[0].contains("closed with its outcome"));
+    let still: String = sqlx::query_scalar("SELECT status FROM allegations WHERE id = $1")
+        .bind(a)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(still, "closed");
+    // Closing swept first: the steps still undone a day later are breaches, not quietly ended.
+    let breached: Vec<String> = breaches(&app, a).await;
+    assert!(
+        breached.contains(&"contact_police".to_owned()),
+        "{breached:?}"
+    );
+    assert!(
+        breached.contains(&"tell_manager".to_owned()),
+        "{breached:?}"
+    );
+    // Born 14 May 1950: past pension age already, so ten years from the date of the allegation
+    // (3 December 2026, the day before the outcome).
+    assert_eq!(review, chrono::NaiveDate::from_ymd_opt(2036, 12, 3));
     let page = lee.get(&format!("/lado/allegations/{a}")).await;
     assert!(
         page.body
@@ -716,14 +767,21 @@ async fn a_restricted_allegation_and_its_cases_are_invisible_to_everyone_not_nam
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    // Restricted: no count anywhere includes it.
+    // Restricted: it leaves the counts of everyone not named, and stays in the case worker's
+    // (who keeps it), with its place in their list and dashboard.
     let after = other_manager.get("/cases/team").await;
     assert!(
         badge(&after, "/work/team").is_empty(),
         "{:?}",
         badge(&after, "/work/team")
     );
-    assert!(badge(&pat.get("/cases").await, "/work").is_empty());
+    let mine = pat.get("/cases").await;
+    assert_eq!(badge(&mine, "/work").len(), 1);
+    assert!(
+        mine.body.contains(&case_ref),
+        "the case worker lost the case from My cases"
+    );
+    assert!(pat.get("/work").await.body.contains(&case_ref));
     // The subject can never be named.
     let r = lee
         .post(
@@ -1609,4 +1667,85 @@ async fn an_action_about_the_employee_records_why_and_whether_they_were_told_in_
             .contains("Written confirmation: not sent, and overdue since 7 December 2026 at 5pm")
     );
     assert!(page.body.contains("Working from home was considered"));
+}
+
+#[tokio::test]
+async fn a_lado_who_is_the_subject_of_an_allegation_never_sees_it_or_decides_who_may() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    let (mut kit, _) = app
+        .signed_in_as("lado", "kit.lado@example.org", "Team A")
+        .await;
+    let (mut pat, _) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    // The concern is about Kit, a LADO who uses Haven; a step is overdue by now.
+    let a = open_allegation(
+        &mut lee,
+        "Kit Ambrose",
+        "kit.lado@example.org",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    haven::db::allegations::sweep_breaches(&app.pool, utc(2026, 12, 4, 10, 0))
+        .await
+        .unwrap();
+    let reference: String = sqlx::query_scalar("SELECT reference FROM allegations WHERE id = $1")
+        .bind(a)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    pat.get("/access-requests").await;
+    let r = pat
+        .post(
+            "/access-requests",
+            &[
+                ("reference", &reference),
+                ("reason", "The child is on my caseload"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let request: Uuid = sqlx::query_scalar("SELECT id FROM break_glass_requests")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // The other LADO sees all of it.
+    let dash = lee.get("/lado").await;
+    assert!(dash.body.contains(&reference));
+    assert!(dash.body.contains("The child is on my caseload"));
+    // Kit sees none of it, anywhere, and cannot decide the request.
+    for path in [
+        "/lado",
+        "/lado/reviews",
+        "/lado/report?from-day=1&from-month=4&from-year=2026&to-day=31&to-month=3&to-year=2027",
+    ] {
+        let r = kit.get(path).await;
+        assert!(!r.body.contains(&reference), "{path}");
+        assert!(!r.body.contains("Kit Ambrose"), "{path}");
+        assert!(!r.body.contains("on my caseload"), "{path}");
+    }
+    let report = kit
+        .get(
+            "/lado/report?from-day=1&from-month=4&from-year=2026&to-day=31&to-month=3&to-year=2027",
+        )
+        .await;
+    assert_eq!(report.select("#headline dd")[0], "0");
+    assert_eq!(
+        kit.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = kit
+        .post(
+            &format!("/lado/access-requests/{request}"),
+            &[("action", "approve")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let status: String = sqlx::query_scalar("SELECT status FROM break_glass_requests")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending");
 }

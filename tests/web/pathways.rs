@@ -148,6 +148,25 @@ async fn nudes_record_the_triggers_and_an_adult_involved_means_an_urgent_police_
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_summary(), vec!["Select what the police recorded"]);
     assert!(r.body.contains("Shared in a group chat."));
+    // An adult involved and "not reported to the police": refused, the ticks kept.
+    let r = pat
+        .post(
+            &path,
+            &[
+                ("version", "0"),
+                ("triggers", "adult"),
+                ("police", "not_reported"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.error_summary()[0].starts_with("An adult is involved, so this is child sexual abuse")
+    );
+    assert_eq!(
+        r.attr("input[name=triggers][checked]", "value"),
+        vec!["adult"]
+    );
     // A made-up trigger is refused outright.
     let r = pat
         .post(

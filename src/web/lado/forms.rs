@@ -34,6 +34,9 @@ struct Write<'a> {
 }
 
 async fn begin<'a>(state: &'a AppState, user: &CurrentUser, id: Uuid) -> AppResult<Write<'a>> {
+    if !user.recently_authenticated() {
+        return Err(AppError::StepUp(format!("/lado/allegations/{id}")));
+    }
     let mut tx = state.pool.begin().await?;
     let a = db::allegations::find_visible(&mut *tx, viewer(user), id)
         .await?
@@ -562,6 +565,12 @@ pub async fn threshold(
         tests.is_empty(),
         10000,
     );
+    if w.a.status == "closed" {
+        e.add(
+            "harm_tests",
+            "This allegation is closed with its outcome, so the harm test can no longer change",
+        );
+    }
     if !e.is_empty() {
         return w.again(&state, &user, e, &form, Which::Threshold).await;
     }
@@ -1312,7 +1321,12 @@ pub async fn outcome_submit(
         },
     };
     let review = match (on, e.has("dob-day")) {
-        (Some(on), false) => match review_date(on, dob, scheme_age) {
+        // Ten years run from the date of the allegation (when the concern arose), not the outcome.
+        (Some(_), false) => match review_date(
+            crate::domain::time::london_date(w.a.concern_arose_at),
+            dob,
+            scheme_age,
+        ) {
             Ok(r) => Some(r),
             Err(why) => {
                 e.add("dob-day", why.to_string());
@@ -1338,6 +1352,7 @@ pub async fn outcome_submit(
     let retain = on
         .checked_add_months(chrono::Months::new(years as u32 * 12))
         .unwrap_or(on);
+    db::allegations::sweep_breaches(&mut *w.tx, now).await?;
     db::allegations::set_outcome(
         &mut *w.tx,
         id,
@@ -1357,6 +1372,7 @@ pub async fn outcome_submit(
             review_on: review,
             lado_file_retain_until: retain,
         },
+        now,
     )
     .await?;
     let mut summary = format!(
@@ -1425,7 +1441,7 @@ pub async fn decide_break_glass(
     let action = form.raw("action");
     let now = state.config.clock.now();
     let mut tx = state.pool.begin().await?;
-    let r = db::allegations::break_glass(&mut *tx, request)
+    let r = db::allegations::break_glass(&mut *tx, request, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
     match action {

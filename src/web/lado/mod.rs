@@ -47,6 +47,11 @@ pub async fn open(
     id: Uuid,
     action: &str,
 ) -> AppResult<AllegationRow> {
+    // Every allegation is restricted: more than 15 minutes after the last password entry, ask
+    // again before showing any of it (decision 010).
+    if !user.recently_authenticated() {
+        return Err(AppError::StepUp(format!("/lado/allegations/{id}")));
+    }
     let mut tx = state.pool.begin().await?;
     let a = db::allegations::find_visible(&mut *tx, viewer(user), id)
         .await?
@@ -158,12 +163,16 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
     let mut conn = state.pool.acquire().await?;
     let cal = calendar(&state, &mut *conn).await?;
     let end_of_today = cal.end_of_working_day(now);
-    let due_rows =
-        db::allegations::steps_due(&mut *conn, end_of_today + chrono::Duration::seconds(1), 200)
-            .await?;
-    let breach_rows = db::allegations::breaches(&mut *conn, 200).await?;
-    let list = db::allegations::open_list(&mut *conn, 200).await?;
-    let requests = db::allegations::break_glass_open(&mut *conn).await?;
+    let due_rows = db::allegations::steps_due(
+        &mut *conn,
+        end_of_today + chrono::Duration::seconds(1),
+        user.id,
+        200,
+    )
+    .await?;
+    let breach_rows = db::allegations::breaches(&mut *conn, user.id, 200).await?;
+    let list = db::allegations::open_list(&mut *conn, user.id, 200).await?;
+    let requests = db::allegations::break_glass_open(&mut *conn, user.id).await?;
     let handovers = sqlx::query!(
         r#"SELECT c.id AS case_id, c.reference,
                   coalesce((SELECT p.full_name FROM case_people p WHERE p.case_id = c.id AND p.relationship = 'alleged' LIMIT 1), 'Not named') AS "adult!"
@@ -974,7 +983,7 @@ pub async fn reviews(State(state): State<AppState>, user: CurrentUser) -> AppRes
     let by = today
         .checked_add_months(chrono::Months::new(12))
         .unwrap_or(today);
-    let rows = db::allegations::due_for_review(&state.pool, by, 500).await?;
+    let rows = db::allegations::due_for_review(&state.pool, by, user.id, 500).await?;
     audit::record_alone(
         &state.pool,
         &state.audit,
