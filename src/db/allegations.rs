@@ -565,6 +565,7 @@ pub async fn add_meeting(
 
 #[derive(Clone, Debug)]
 pub struct ActionRow {
+    pub id: Uuid,
     pub action: String,
     pub alternatives: String,
     pub rationale: String,
@@ -578,8 +579,10 @@ pub struct ActionRow {
 pub async fn employee_actions(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Vec<ActionRow>> {
     sqlx::query_as!(
         ActionRow,
-        "SELECT action, alternatives, rationale, agreed_by, agreed_at, police_view, written_confirmation_at, named_contact
-         FROM employee_actions WHERE allegation_id = $1 ORDER BY agreed_at LIMIT 50",
+        r#"SELECT x.id, x.action, x.alternatives, x.rationale, x.agreed_by, x.agreed_at, x.police_view,
+                  coalesce(x.written_confirmation_at, c.sent_at) AS written_confirmation_at, x.named_contact
+           FROM employee_actions x LEFT JOIN employee_action_confirmations c ON c.action_id = x.id
+           WHERE x.allegation_id = $1 ORDER BY x.agreed_at LIMIT 50"#,
         id
     )
     .fetch_all(db)
@@ -1210,4 +1213,28 @@ pub async fn report_rows(
     )
     .fetch_all(db)
     .await
+}
+
+/// Record that written confirmation of an action was sent, once; false if the action is not on
+/// this allegation or its confirmation is already recorded.
+pub async fn confirm_action(
+    db: &mut PgConnection,
+    allegation: Uuid,
+    action: Uuid,
+    sent_at: DateTime<Utc>,
+    by: Uuid,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        "INSERT INTO employee_action_confirmations (action_id, sent_at, recorded_by)
+         SELECT x.id, $3, $4 FROM employee_actions x
+         WHERE x.id = $2 AND x.allegation_id = $1 AND x.written_confirmation_at IS NULL
+         ON CONFLICT (action_id) DO NOTHING",
+        allegation,
+        action,
+        sent_at,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

@@ -415,6 +415,11 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             lado,
             lado::forms::custody,
         )
+        .post(
+            "/lado/allegations/{id}/actions/{action}/written",
+            lado,
+            lado::forms::written,
+        )
         .post("/lado/allegations/{id}/cases", lado, lado::forms::link_case)
         .get(
             "/lado/allegations/{id}/documents/new",

@@ -1667,6 +1667,45 @@ async fn an_action_about_the_employee_records_why_and_whether_they_were_told_in_
             .contains("Written confirmation: not sent, and overdue since 7 December 2026 at 5pm")
     );
     assert!(page.body.contains("Working from home was considered"));
+    // The letter for the second went out on Tuesday morning: recorded now, once, and shown late.
+    let links = page.attr("#action-list a", "href");
+    assert_eq!(links.len(), 1, "{links:?}");
+    let form = lee.get(&links[0]).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let action: Uuid = links[0]
+        .trim_end_matches("-written")
+        .rsplit("action-")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let post = format!("/lado/allegations/{a}/actions/{action}/written");
+    let when = |d: &'static str, t: &'static str| {
+        [
+            ("written-day", d),
+            ("written-month", "12"),
+            ("written-year", "2026"),
+            ("written_time", t),
+        ]
+    };
+    // Before the action was agreed: refused, typed values kept.
+    let r = lee.post(&post, &when("4", "09:00")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.error_summary()[0]
+            .starts_with("Written confirmation cannot be sent before the action was agreed")
+    );
+    assert_eq!(r.attr("#written-day", "value"), vec!["4"]);
+    let r = lee.post(&post, &when("8", "09:15")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    assert_eq!(
+        lee.post(&post, &when("8", "09:20")).await.status,
+        StatusCode::CONFLICT
+    );
+    let page = lee.get(&format!("/lado/allegations/{a}")).await;
+    assert!(page.body.contains("Written confirmation: sent 8 December 2026 at 9:15am, later than one working day (it was due by 7 December 2026 at 5pm)"), "{}", page.body);
+    assert!(page.attr("#action-list a", "href").is_empty());
+    assert!(page.body.contains("Written confirmation of the action about the employee was sent 8 December 2026 at 9:15am, later than one working day."));
 }
 
 #[tokio::test]
@@ -1748,4 +1787,119 @@ async fn a_lado_who_is_the_subject_of_an_allegation_never_sees_it_or_decides_who
         .await
         .unwrap();
     assert_eq!(status, "pending");
+}
+
+#[tokio::test]
+async fn the_lado_takes_over_a_section_47_hand_over_and_the_case_is_linked_and_restricted() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, _) = app.signed_in("lado").await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut sam, _) = app
+        .signed_in_as("practitioner", "sam@example.org", "Team A")
+        .await;
+    let case =
+        crate::procedure::case_with_two_children(&app, pat_id, utc(2026, 12, 2, 9, 0), true).await;
+    let juniper = crate::procedure::child_id(&app, case, "Juniper Ashcombe").await;
+    let rowan = crate::procedure::child_id(&app, case, "Rowan Ashcombe").await;
+    crate::procedure::hold_discussion(
+        &app,
+        &mut pat,
+        case,
+        ("3", "12", "2026", "09:00"),
+        &[(juniper, None)],
+        &[juniper, rowan],
+    )
+    .await;
+    let mut owner = app.owner().await;
+    sqlx::query("UPDATE section47_enquiries SET lado_handover = true WHERE case_id = $1")
+        .bind(case)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let case_ref: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
+        .bind(case)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // The hand-over waits on the LADO's dashboard.
+    let dash = lee.get("/lado").await;
+    let waiting = dash.select("#handover-list li");
+    assert_eq!(waiting.len(), 1);
+    assert!(waiting[0].contains(&case_ref));
+    // The form knows where it came from; a made-up source is ignored, not trusted.
+    let form = lee.get(&format!("/lado/allegations/new?from={case}")).await;
+    assert_eq!(
+        form.attr("input[name=source_case]", "value"),
+        vec![case.to_string()]
+    );
+    let stranger = lee
+        .get(&format!("/lado/allegations/new?from={}", Uuid::now_v7()))
+        .await;
+    assert_eq!(
+        stranger.attr("input[name=source_case]", "value"),
+        vec![String::new()]
+    );
+    lee.get(&format!("/lado/allegations/new?from={case}")).await;
+    let r = lee
+        .post(
+            "/lado/allegations",
+            &[
+                ("contact_kind", "section47"),
+                ("contact-day", "4"),
+                ("contact-month", "12"),
+                ("contact-year", "2026"),
+                ("contact_time", "09:30"),
+                ("contact_from", "Pat, the case's social worker"),
+                ("source_case", &case.to_string()),
+                ("subject_name", "Gary Pellow"),
+                ("subject_role", "Youth club volunteer"),
+                ("subject_employer", "Harbour Youth Club"),
+                ("setting", "voluntary"),
+                ("subject_email", ""),
+                ("arose-day", "3"),
+                ("arose-month", "12"),
+                ("arose-year", "2026"),
+                ("arose_time", "09:00"),
+                ("concern_how", "Handed over from the Section 47 enquiry."),
+                ("conduct", "outside_work"),
+                ("case_manager", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    let a: Uuid = r.location().rsplit('/').next().unwrap().parse().unwrap();
+    let (source, restricted): (Option<Uuid>, bool) = sqlx::query_as(
+        "SELECT a.source_case_id, c.restricted FROM allegations a JOIN cases c ON c.id = $2 WHERE a.id = $1",
+    )
+    .bind(a)
+    .bind(case)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(source, Some(case));
+    assert!(restricted);
+    // Taken over: off the waiting list, on the allegation page, and the team-mate no longer
+    // finds the case; its worker keeps it.
+    assert!(
+        lee.get("/lado")
+            .await
+            .select("#handover-list li")
+            .is_empty()
+    );
+    assert!(
+        lee.get(&format!("/lado/allegations/{a}"))
+            .await
+            .body
+            .contains(&case_ref)
+    );
+    assert_eq!(
+        sam.get(&format!("/cases/{case}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        pat.get(&format!("/cases/{case}")).await.status,
+        StatusCode::OK
+    );
 }

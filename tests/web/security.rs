@@ -113,6 +113,11 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "/lado/allegations/{id}/evidence/{item}/custody",
         "lado",
     ),
+    (
+        "POST",
+        "/lado/allegations/{id}/actions/{action}/written",
+        "lado",
+    ),
     ("POST", "/lado/allegations/{id}/cases", "lado"),
     ("GET", "/lado/report", "lado"),
     ("POST", "/lado/report/export", "lado"),
@@ -180,6 +185,7 @@ pub fn concrete(path: &str) -> String {
         .replace("{form}", "threshold")
         .replace("{item}", &uuid::Uuid::now_v7().to_string())
         .replace("{doc}", &uuid::Uuid::now_v7().to_string())
+        .replace("{action}", &uuid::Uuid::now_v7().to_string())
         .replace("{person}", &uuid::Uuid::now_v7().to_string())
         .replace("{request}", &uuid::Uuid::now_v7().to_string())
         .replace("{token}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")

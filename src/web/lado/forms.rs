@@ -113,6 +113,8 @@ pub enum Which {
     Evidence,
     EvidenceAccess(Uuid),
     Custody(Uuid),
+    /// Written confirmation to the person of an action about them, recorded later.
+    Written(Uuid),
     Link,
     Access,
 }
@@ -136,6 +138,10 @@ impl Which {
                 _ => None,
             };
         }
+        if let Some(rest) = slug.strip_prefix("action-") {
+            let action = rest.strip_suffix("-written")?;
+            return Uuid::parse_str(action).ok().map(Which::Written);
+        }
         Some(match slug {
             "threshold" => Which::Threshold,
             "told" => Which::Told,
@@ -154,6 +160,7 @@ impl Which {
             Which::Strand(s) => format!("strand-{}", s.code()),
             Which::EvidenceAccess(i) => format!("evidence-{i}-access"),
             Which::Custody(i) => format!("evidence-{i}-custody"),
+            Which::Written(x) => format!("action-{x}-written"),
             Which::Threshold => "threshold".into(),
             Which::Told => "told".into(),
             Which::Meeting => "meeting".into(),
@@ -172,6 +179,7 @@ impl Which {
             Which::Strand(s) => format!("{base}/strands/{}", s.code()),
             Which::EvidenceAccess(i) => format!("{base}/evidence/{i}/access"),
             Which::Custody(i) => format!("{base}/evidence/{i}/custody"),
+            Which::Written(x) => format!("{base}/actions/{x}/written"),
             Which::Threshold => format!("{base}/threshold"),
             Which::Told => format!("{base}/told"),
             Which::Meeting => format!("{base}/meetings"),
@@ -189,6 +197,7 @@ impl Which {
             Which::Strand(_) => "strand",
             Which::EvidenceAccess(_) => "evidence_access",
             Which::Custody(_) => "custody",
+            Which::Written(_) => "written",
             Which::Threshold => "threshold",
             Which::Told => "told",
             Which::Meeting => "meeting",
@@ -356,6 +365,26 @@ pub async fn form_page(
                     "",
                 )
             }
+        }
+        Which::Written(x) => {
+            let actions = db::allegations::employee_actions(&state.pool, a.id).await?;
+            let found = actions
+                .iter()
+                .find(|r| r.id == x && r.written_confirmation_at.is_none())
+                .ok_or(AppError::NotFound)?;
+            lead = format!(
+                "{}, agreed on {}.",
+                EmployeeAction::parse(&found.action)
+                    .map(EmployeeAction::label)
+                    .unwrap_or(""),
+                format_datetime(found.agreed_at)
+            );
+            (
+                "Record the written confirmation sent to the person".into(),
+                Vec::new(),
+                "written",
+                "",
+            )
         }
         Which::Link => ("Link a case to this allegation".into(), Vec::new(), "", ""),
         Which::Access => (
@@ -956,6 +985,79 @@ pub async fn evidence_access(
         format!("{person} had access to a secured device."),
         now,
         Event::new("allegation.evidence_access", "allegation"),
+    )
+    .await
+}
+
+/// `POST /lado/allegations/{id}/actions/{action}/written`: written confirmation was sent.
+pub async fn written(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, action)): Path<(String, String)>,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&[
+        "written-day",
+        "written-month",
+        "written-year",
+        "written_time",
+        "version",
+    ])?;
+    let (id, action) = (parse_id(&id)?, parse_id(&action)?);
+    let mut w = begin(&state, &user, id).await?;
+    let actions = db::allegations::employee_actions(&mut *w.tx, id).await?;
+    let Some(row) = actions.iter().find(|r| r.id == action) else {
+        return Err(AppError::NotFound);
+    };
+    if row.written_confirmation_at.is_some() {
+        return Err(AppError::Conflict);
+    }
+    let agreed_at = row.agreed_at;
+    let mut e = Errors::default();
+    let at = moment_after_concern(
+        &mut e,
+        &form,
+        "written",
+        "written_time",
+        "written confirmation was sent",
+        &w.a,
+        w.now,
+    );
+    if at.is_some_and(|t| t < agreed_at) {
+        e.add(
+            "written-day",
+            format!(
+                "Written confirmation cannot be sent before the action was agreed ({})",
+                format_datetime(agreed_at)
+            ),
+        );
+    }
+    let (Some(at), true) = (at, e.is_empty()) else {
+        return w
+            .again(&state, &user, e, &form, Which::Written(action))
+            .await;
+    };
+    if !db::allegations::confirm_action(&mut w.tx, id, action, at, user.id).await? {
+        return Err(AppError::Conflict);
+    }
+    let cal = super::super::procedure::calendar(&state, &mut *w.tx).await?;
+    let due = cal.working_days_after(agreed_at, 1);
+    w.finish(
+        &state,
+        &user,
+        "action",
+        format!(
+            "Written confirmation of the action about the employee was sent {}{}.",
+            format_datetime(at),
+            if at <= due {
+                ", within one working day"
+            } else {
+                ", later than one working day"
+            }
+        ),
+        at,
+        Event::new("allegation.written_confirmation", "allegation")
+            .details(serde_json::json!({ "action": action, "in_time": at <= due })),
     )
     .await
 }

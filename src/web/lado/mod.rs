@@ -595,7 +595,8 @@ pub struct AllegationPage {
     pub threshold: String,
     pub strands: Vec<(String, &'static str, &'static str, String)>,
     pub meetings: Vec<String>,
-    pub actions: Vec<String>,
+    /// Each action's words, and its id when written confirmation is still to be recorded.
+    pub actions: Vec<(String, Option<Uuid>)>,
     pub evidence: Vec<TrailItem>,
     pub linked: Vec<(Uuid, String, bool)>,
     pub access: Vec<(Uuid, String, String)>,
@@ -875,7 +876,7 @@ pub async fn page(
         actions: actions
             .iter()
             .map(|x| {
-                format!(
+                (format!(
                     "{}, agreed by {} on {}. Alternatives considered: {}. Rationale: {}. The police's view: {}. Written confirmation: {}. Named contact: {}.",
                     EmployeeAction::parse(&x.action).map(EmployeeAction::label).unwrap_or(""),
                     x.agreed_by,
@@ -885,7 +886,7 @@ pub async fn page(
                     x.police_view,
                     written_confirmation(&cal, x.agreed_at, x.written_confirmation_at, now),
                     x.named_contact
-                )
+                ), x.written_confirmation_at.is_none().then_some(x.id))
             })
             .collect(),
         evidence: trail_items,
