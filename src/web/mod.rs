@@ -415,6 +415,7 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
             lado,
             lado::forms::custody,
         )
+        .post("/lado/allegations/{id}/subject", lado, lado::forms::subject)
         .post(
             "/lado/allegations/{id}/actions/{action}/written",
             lado,

@@ -1903,3 +1903,122 @@ async fn the_lado_takes_over_a_section_47_hand_over_and_the_case_is_linked_and_r
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn learning_later_that_the_person_uses_haven_shuts_them_out_at_once() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut lee, lee_id) = app.signed_in("lado").await;
+    let (mut rhys, _) = app
+        .signed_in_as("practitioner", "rhys@example.org", "Team B")
+        .await;
+    let a = open_allegation(
+        &mut lee,
+        "Rhys Calloway",
+        "",
+        ("3", "12", "2026", "09:00"),
+        ("3", "12", "2026", "09:30"),
+    )
+    .await;
+    // Named on it before anyone knew it was about him.
+    lee.get(&format!("/lado/allegations/{a}/forms/access"))
+        .await;
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/access"),
+            &[("email", "rhys@example.org")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        rhys.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::OK
+    );
+    let version = || async {
+        sqlx::query_scalar::<_, i32>("SELECT version FROM allegations WHERE id = $1")
+            .bind(a)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+            .to_string()
+    };
+    let form = lee
+        .get(&format!("/lado/allegations/{a}/forms/subject"))
+        .await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_eq!(form.attr("#case_manager", "value"), vec!["Head teacher"]);
+    // An address with no account, and the LADO's own: refused, typed values kept.
+    for (email, says) in [
+        (
+            "nobody@example.org",
+            "No Haven account has that email address",
+        ),
+        ("", ""),
+    ] {
+        if email.is_empty() {
+            break;
+        }
+        let r = lee
+            .post(
+                &format!("/lado/allegations/{a}/subject"),
+                &[
+                    ("version", &version().await),
+                    ("case_manager", "Deputy head"),
+                    ("subject_email", email),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.error_summary()[0].starts_with(says));
+        assert_eq!(r.attr("#case_manager", "value"), vec!["Deputy head"]);
+    }
+    let lee_email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+        .bind(lee_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/subject"),
+            &[
+                ("version", &version().await),
+                ("case_manager", ""),
+                ("subject_email", &lee_email),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/subject"),
+            &[
+                ("version", &version().await),
+                ("case_manager", "Deputy head"),
+                ("subject_email", "RHYS@example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    // At once: no route for him, and the change is in the chronology.
+    assert_eq!(
+        rhys.get(&format!("/lado/allegations/{a}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let page = lee.get(&format!("/lado/allegations/{a}")).await;
+    assert!(page.body.contains("case manager: Deputy head."));
+    assert!(
+        page.body
+            .contains("their account can never open this allegation")
+    );
+    // A stale form is a conflict.
+    let r = lee
+        .post(
+            &format!("/lado/allegations/{a}/subject"),
+            &[
+                ("version", "1"),
+                ("case_manager", "x"),
+                ("subject_email", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}

@@ -113,6 +113,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "/lado/allegations/{id}/evidence/{item}/custody",
         "lado",
     ),
+    ("POST", "/lado/allegations/{id}/subject", "lado"),
     (
         "POST",
         "/lado/allegations/{id}/actions/{action}/written",

@@ -115,6 +115,8 @@ pub enum Which {
     Custody(Uuid),
     /// Written confirmation to the person of an action about them, recorded later.
     Written(Uuid),
+    /// The employer's case manager, and the person's Haven account if they have one.
+    Subject,
     Link,
     Access,
 }
@@ -144,6 +146,7 @@ impl Which {
         }
         Some(match slug {
             "threshold" => Which::Threshold,
+            "subject" => Which::Subject,
             "told" => Which::Told,
             "meeting" => Which::Meeting,
             "action" => Which::Action,
@@ -161,6 +164,7 @@ impl Which {
             Which::EvidenceAccess(i) => format!("evidence-{i}-access"),
             Which::Custody(i) => format!("evidence-{i}-custody"),
             Which::Written(x) => format!("action-{x}-written"),
+            Which::Subject => "subject".into(),
             Which::Threshold => "threshold".into(),
             Which::Told => "told".into(),
             Which::Meeting => "meeting".into(),
@@ -180,6 +184,7 @@ impl Which {
             Which::EvidenceAccess(i) => format!("{base}/evidence/{i}/access"),
             Which::Custody(i) => format!("{base}/evidence/{i}/custody"),
             Which::Written(x) => format!("{base}/actions/{x}/written"),
+            Which::Subject => format!("{base}/subject"),
             Which::Threshold => format!("{base}/threshold"),
             Which::Told => format!("{base}/told"),
             Which::Meeting => format!("{base}/meetings"),
@@ -198,6 +203,7 @@ impl Which {
             Which::EvidenceAccess(_) => "evidence_access",
             Which::Custody(_) => "custody",
             Which::Written(_) => "written",
+            Which::Subject => "subject",
             Which::Threshold => "threshold",
             Which::Told => "told",
             Which::Meeting => "meeting",
@@ -383,6 +389,26 @@ pub async fn form_page(
                 "Record the written confirmation sent to the person".into(),
                 Vec::new(),
                 "written",
+                "",
+            )
+        }
+        Which::Subject => {
+            if typed.is_blank() {
+                let email = sqlx::query_scalar!(
+                    "SELECT u.email FROM allegations a JOIN users u ON u.id = a.subject_user_id WHERE a.id = $1",
+                    a.id
+                )
+                .fetch_optional(&state.pool)
+                .await?
+                .unwrap_or_default();
+                typed = typed
+                    .with("case_manager", a.case_manager.clone())
+                    .with("subject_email", email);
+            }
+            (
+                "The case manager, and whether the person uses Haven".into(),
+                Vec::new(),
+                "",
                 "",
             )
         }
@@ -985,6 +1011,94 @@ pub async fn evidence_access(
         format!("{person} had access to a secured device."),
         now,
         Event::new("allegation.evidence_access", "allegation"),
+    )
+    .await
+}
+
+/// `POST /lado/allegations/{id}/subject`: the employer's case manager, and the person's Haven
+/// account. Naming an account takes away any access that person had to the allegation and its
+/// restricted cases, at once.
+pub async fn subject(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
+    form.only(&["case_manager", "subject_email", "version"])?;
+    let id = parse_id(&id)?;
+    let version: i32 = form
+        .raw("version")
+        .parse()
+        .map_err(|_| AppError::BadRequest("missing version"))?;
+    let mut w = begin(&state, &user, id).await?;
+    let mut e = Errors::default();
+    let case_manager = e.text(
+        &form,
+        "case_manager",
+        "The employer's case manager",
+        false,
+        500,
+    );
+    let email = e.text(
+        &form,
+        "subject_email",
+        "Their email address in Haven",
+        false,
+        254,
+    );
+    let subject = if email.is_empty() {
+        None
+    } else {
+        match db::users::find_by_email(&mut *w.tx, &email.to_lowercase()).await? {
+            Some(u) if u.id == user.id => {
+                e.add("subject_email", "You cannot record yourself as the person the allegation is about: ask another LADO");
+                None
+            }
+            Some(u) => Some(u.id),
+            None => {
+                e.add(
+                    "subject_email",
+                    "No Haven account has that email address: leave it blank if they have none",
+                );
+                None
+            }
+        }
+    };
+    if !e.is_empty() {
+        return w.again(&state, &user, e, &form, Which::Subject).await;
+    }
+    if !db::allegations::bump(&mut *w.tx, id, version).await? {
+        return Err(AppError::Conflict);
+    }
+    sqlx::query!(
+        "UPDATE allegations SET case_manager = $2, subject_user_id = $3 WHERE id = $1",
+        id,
+        case_manager,
+        subject
+    )
+    .execute(&mut *w.tx)
+    .await?;
+    let mut revoked = 0;
+    if let Some(s) = subject {
+        revoked = db::allegations::revoke_with_cases(&mut *w.tx, id, s).await?;
+    }
+    let now = w.now;
+    w.finish(
+        &state,
+        &user,
+        "main-content",
+        format!(
+            "The employer's case manager: {}. {}",
+            if case_manager.is_empty() { "not yet named" } else { case_manager.as_str() },
+            if subject.is_some() {
+                "The person uses Haven: their account can never open this allegation or its restricted cases."
+            } else {
+                "The person has no Haven account recorded."
+            }
+        ),
+        now,
+        Event::new("allegation.subject", "allegation")
+            .details(serde_json::json!({ "subject_account": subject.is_some(), "access_withdrawn": revoked })),
     )
     .await
 }
