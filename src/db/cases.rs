@@ -55,6 +55,8 @@ pub struct CaseRow {
     pub next_due_kind: Option<String>,
     /// Linked to an allegation and restricted by the LADO (decision 010).
     pub restricted: bool,
+    /// When a manager last allocated it (`None`: still with whoever logged the referral).
+    pub allocated_at: Option<DateTime<Utc>>,
 }
 
 impl CaseRow {
@@ -78,7 +80,7 @@ pub async fn find_visible(
         CaseRow,
         "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                 c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted
+                c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at
          FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
          WHERE c.id = $2 AND (
              (c.restricted = false AND c.team_id = ANY($1::uuid[]))
@@ -135,7 +137,7 @@ pub async fn list(
             CaseRow,
             "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                     c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                    c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted
+                    c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at
              FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
              WHERE ((c.restricted = false AND c.team_id = ANY($1::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $8, $9)))
                AND c.search_names LIKE $2
@@ -164,7 +166,7 @@ pub async fn list(
             CaseRow,
             "SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                     c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
-                    c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted
+                    c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at
              FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
              WHERE ((c.restricted = false AND c.team_id = ANY($1::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $7, $8)))
                AND c.owner_id = $2
@@ -192,7 +194,7 @@ pub async fn list(
                 c.owner_id AS "owner_id!", u.display_name AS owner_name, c.status AS "status!",
                 c.title AS "title!", c.concern_kinds AS "concern_kinds!", c.immediate_risk AS "immediate_risk!",
                 c.received_at AS "received_at!", c.created_at AS "created_at!", c.updated_at AS "updated_at!",
-                c.version AS "version!", c.next_due_at, c.next_due_kind, c.restricted AS "restricted!"
+                c.version AS "version!", c.next_due_at, c.next_due_kind, c.restricted AS "restricted!", c.allocated_at
          FROM unnest($1::uuid[]) AS vt(team_id)
          CROSS JOIN LATERAL (
              SELECT * FROM cases c
@@ -601,4 +603,124 @@ pub async fn claim_submission(
     .fetch_optional(&mut *db)
     .await?;
     Ok(Some(earlier.unwrap_or_else(|| "/".to_owned())))
+}
+
+/// Someone a case in `team` may be allocated to: an active practitioner or manager in the team,
+/// with how many open cases they hold there.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub id: Uuid,
+    pub name: String,
+    pub role: String,
+    pub open_cases: i64,
+    pub overdue: i64,
+}
+
+/// The team's members and their caseloads (each count reads its own index).
+pub async fn members_with_caseloads(
+    db: impl PgExecutor<'_>,
+    team: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Member>> {
+    sqlx::query_as!(
+        Member,
+        r#"SELECT u.id, u.display_name AS name, u.role,
+                  (SELECT count(*) FROM cases c WHERE c.owner_id = u.id AND c.team_id = m.team_id AND c.status <> 'closed') AS "open_cases!",
+                  (SELECT count(*) FROM deadlines d WHERE d.owner_id = u.id AND d.team_id = m.team_id
+                     AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at < $2) AS "overdue!"
+           FROM team_memberships m JOIN users u ON u.id = m.user_id
+           WHERE m.team_id = $1 AND u.disabled_at IS NULL AND u.role IN ('practitioner', 'manager')
+           ORDER BY u.display_name, u.id
+           LIMIT 500"#,
+        team,
+        now
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Give the case to `to` if nobody has changed it since `version`; its open deadlines follow.
+/// False on a stale form.
+pub async fn allocate(
+    db: &mut PgConnection,
+    case_id: Uuid,
+    version: i32,
+    to: Uuid,
+    by: Uuid,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        "UPDATE cases SET owner_id = $3, allocated_at = $5, allocated_by = $4, version = version + 1, updated_at = now()
+         WHERE id = $1 AND version = $2",
+        case_id,
+        version,
+        to,
+        by,
+        at
+    )
+    .execute(&mut *db)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "UPDATE deadlines SET owner_id = $2 WHERE case_id = $1 AND met_at IS NULL AND ended_at IS NULL",
+        case_id,
+        to
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(true)
+}
+
+#[derive(Clone, Debug)]
+pub struct SupervisionRow {
+    pub id: Uuid,
+    pub held_on: chrono::NaiveDate,
+    pub discussion: String,
+    pub decisions: String,
+    pub actions: String,
+    pub recorded_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn supervisions(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+) -> sqlx::Result<Vec<SupervisionRow>> {
+    sqlx::query_as!(
+        SupervisionRow,
+        "SELECT s.id, s.held_on, s.discussion, s.decisions, s.actions, u.display_name AS recorded_by, s.created_at
+         FROM case_supervisions s JOIN users u ON u.id = s.recorded_by
+         WHERE s.case_id = $1 ORDER BY s.held_on DESC, s.id DESC LIMIT 200",
+        case_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn add_supervision(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    held_on: chrono::NaiveDate,
+    discussion: &str,
+    decisions: &str,
+    actions: &str,
+    by: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO case_supervisions (id, case_id, held_on, discussion, decisions, actions, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        id,
+        case_id,
+        held_on,
+        discussion,
+        decisions,
+        actions,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
 }

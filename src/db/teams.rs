@@ -59,3 +59,14 @@ pub async fn names_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Res
     .fetch_all(db)
     .await
 }
+
+/// The names of these teams, by name.
+pub async fn names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(
+        "SELECT id, name FROM teams WHERE id = ANY($1::uuid[]) ORDER BY name",
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}

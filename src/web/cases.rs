@@ -47,6 +47,8 @@ pub struct CaseItem {
     pub owner: String,
     /// The next deadline: (what, when, tag colour), or None.
     pub next: Option<(String, String, &'static str)>,
+    /// A manager allocated it in the last 7 days.
+    pub newly_allocated: bool,
 }
 
 impl CaseItem {
@@ -63,6 +65,9 @@ impl CaseItem {
         );
         CaseItem {
             next,
+            newly_allocated: c
+                .allocated_at
+                .is_some_and(|t| now - t < chrono::Duration::days(7)),
             id: c.id,
             status: c.status().label(),
             concerns: c.concerns().into_iter().map(ConcernKind::short).collect(),
@@ -352,6 +357,9 @@ struct CasePage {
     older_href: String,
     oldest_first: bool,
     can_see_audit: bool,
+    /// Managers allocate; managers and the case worker read supervision notes.
+    can_allocate: bool,
+    can_see_supervision: bool,
     documents: Vec<super::documents::DocumentView>,
     pathways: Vec<super::pathways::PathwayView>,
     restricted: bool,
@@ -617,6 +625,8 @@ async fn render_case(
         older_href,
         oldest_first: page.oldest_first,
         can_see_audit: matches!(user.role, Role::Manager | Role::Lado),
+        can_allocate: user.role == Role::Manager,
+        can_see_supervision: user.role == Role::Manager || case.owner_id == user.id,
         pathways: super::pathways::views(case.id, &db::pathways::list(&state.pool, case.id).await?),
         documents: super::documents::views(
             &format!("/cases/{}", case.id),

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod allocation;
 pub mod calendar;
 pub mod cases;
 pub mod documents;
@@ -228,6 +229,19 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/cases/{id}/edit", casework, cases::edit_form)
         .post("/cases/{id}/edit", casework, cases::edit_submit)
         .get("/cases/{id}/audit", oversight, cases::audit)
+        .get("/cases/{id}/allocate", managers, allocation::allocate_form)
+        .post(
+            "/cases/{id}/allocate",
+            managers,
+            allocation::allocate_submit,
+        )
+        .get("/cases/{id}/supervision", casework, allocation::supervision)
+        .post(
+            "/cases/{id}/supervision",
+            managers,
+            allocation::supervision_submit,
+        )
+        .get("/work/caseloads", managers, allocation::caseloads)
         .get("/cases/{id}/pathways/{kind}", casework, pathways::form)
         .post("/cases/{id}/pathways/{kind}", casework, pathways::submit)
         .get("/cases/{id}/documents/new", casework, documents::case_form)

@@ -44,6 +44,7 @@ struct DashboardPage {
     layout: Layout,
     heading: &'static str,
     team: bool,
+    is_manager: bool,
     overdue: Vec<Item>,
     today: Vec<Item>,
     soon: Vec<Item>,
@@ -154,6 +155,7 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
     let page = DashboardPage {
         layout: Layout::for_user(heading, user, section),
         heading,
+        is_manager: user.role == crate::domain::Role::Manager,
         team,
         overdue,
         today,

@@ -314,6 +314,21 @@ export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   await v.check('access record');
   await v.expectText('Viewed the case', 'views are listed');
   await v.screenshot('access-record');
+  // Allocation: nobody chosen first, then to Sam, then back to Pat; the caseloads page.
+  await v.goto(state.casePath, 'the case again');
+  await page.click('a:has-text("Allocate or reallocate")');
+  await v.check('allocate the case');
+  await page.click('button:has-text("Allocate the case")');
+  await v.expectErrors('an allocation to nobody');
+  await page.check('input[name=owner] >> nth=2');
+  await page.click('button:has-text("Allocate the case")');
+  await v.expectText('Allocated to', 'the allocation is in the chronology');
+  await page.click('a:has-text("Allocate or reallocate")');
+  await page.check('input[name=owner] >> nth=1');
+  await page.click('button:has-text("Allocate the case")');
+  await v.expectText('Allocated to Pat Okonjo', 'back with Pat');
+  await v.goto('/work/caseloads', 'caseloads');
+  await v.expectText('Sam Whitlock', 'caseloads list the team');
 }
 
 // Administration -----------------------------------------------------------------------------

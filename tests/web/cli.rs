@@ -205,6 +205,18 @@ async fn serve_creates_its_database_answers_health_checks_and_stops_on_sigterm()
     }
     let exited = exited.expect("the server did not stop after SIGTERM");
     assert!(exited.success(), "exit status {exited:?}");
+    // Passed: the database `serve` made goes too.
+    drop(conn);
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{server}/postgres"))
+            .await
+            .unwrap();
+    sqlx::Executor::execute(
+        &mut admin,
+        sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)")),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

@@ -41,8 +41,8 @@ pub fn test_db_name() -> String {
     format!("haven_test_{}_{}", unix_now(), Uuid::new_v4().simple())
 }
 
-/// Drop databases left by runs more than an hour ago (each test makes its own and leaves it
-/// for inspection). Younger ones may belong to a run in progress and are left alone.
+/// Drop databases left by failed runs more than an hour ago (a passing test drops its own).
+/// Younger ones may belong to a run in progress and are left alone.
 async fn clean_old_databases() {
     let mut conn = PgConnection::connect(&format!("{}/postgres", server_url()))
         .await
@@ -76,6 +76,50 @@ pub struct TestApp {
     /// A connection string for the database owner (a superuser), for tampering tests.
     pub owner_url: String,
     pub config: Arc<Config>,
+}
+
+/// A test that passed removes its database; a failed one (the thread is panicking) keeps it
+/// for inspection, and a later run drops it after an hour. Only this test's own database is
+/// ever dropped here.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Some(name) = self.owner_url.rsplit('/').next().map(str::to_owned) else {
+            return;
+        };
+        if !name.starts_with("haven_test_") {
+            return;
+        }
+        // Its own thread and runtime: Drop cannot await, and the test's runtime is ending.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                // With many tests running, the server may be at its connection limit for a
+                // moment: try again briefly.
+                for _ in 0..40 {
+                    if let Ok(mut conn) =
+                        PgConnection::connect(&format!("{}/postgres", server_url())).await
+                        && conn
+                            .execute(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            )))
+                            .await
+                            .is_ok()
+                    {
+                        return Some(());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                None
+            })
+        })
+        .join();
+    }
 }
 
 impl TestApp {

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin;
+mod allocation;
 mod attacks;
 mod audit;
 mod auth;

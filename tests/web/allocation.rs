@@ -1,0 +1,233 @@
+//! Allocation, caseloads and supervision: a manager gives a case to someone in its team, its
+//! open deadlines follow, the new worker sees it as newly allocated, and supervision notes are
+//! read only by managers and the case worker.
+
+use axum::http::StatusCode;
+use chrono::{TimeZone, Utc};
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_manager_allocates_within_the_team_and_the_deadlines_follow() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut sam, sam_id) = app
+        .signed_in_as("practitioner", "sam@example.org", "Team A")
+        .await;
+    let (_, bea_id) = app
+        .signed_in_as("practitioner", "bea@example.org", "Team B")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let case = crate::procedure::case_with_two_children(
+        &app,
+        pat_id,
+        Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap(),
+        true,
+    )
+    .await;
+    let open_deadlines = |owner: Uuid| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM deadlines WHERE case_id = $1 AND owner_id = $2 AND met_at IS NULL AND ended_at IS NULL",
+            )
+            .bind(case)
+            .bind(owner)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert!(open_deadlines(pat_id).await > 0);
+    // Practitioners cannot allocate.
+    assert_eq!(
+        pat.get(&format!("/cases/{case}/allocate")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let form = mo.get(&format!("/cases/{case}/allocate")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let offered = form.attr("input[name=owner]", "value");
+    assert!(offered.contains(&sam_id.to_string()));
+    assert!(
+        !offered.contains(&bea_id.to_string()),
+        "someone outside the team was offered"
+    );
+    assert!(form.body.contains("Has this case now."));
+    let version = || {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i32>("SELECT version FROM cases WHERE id = $1")
+                .bind(case)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .to_string()
+        }
+    };
+    // Outside the team, nobody, and the current worker: each refused, nothing changed.
+    for (owner, says) in [
+        (bea_id.to_string(), "Select someone in Team A"),
+        (String::new(), "Select who the case goes to"),
+        (pat_id.to_string(), "The case is already with"),
+    ] {
+        let r = mo
+            .post(
+                &format!("/cases/{case}/allocate"),
+                &[("owner", &owner), ("version", &version().await)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{owner}");
+        assert!(
+            r.error_summary()[0].starts_with(says),
+            "{:?}",
+            r.error_summary()
+        );
+    }
+    let before = version().await;
+    let r = mo
+        .post(
+            &format!("/cases/{case}/allocate"),
+            &[("owner", &sam_id.to_string()), ("version", &before)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    // The deadlines went with it; the old worker's list no longer has it.
+    assert_eq!(open_deadlines(pat_id).await, 0);
+    assert!(open_deadlines(sam_id).await > 0);
+    let mine = sam.get("/cases").await;
+    let rows = mine.select("#cases tbody tr");
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].contains("Newly allocated"), "{rows:?}");
+    assert!(pat.get("/cases").await.select("#cases tbody tr").is_empty());
+    // A stale form (the version before) is a conflict.
+    let r = mo
+        .post(
+            &format!("/cases/{case}/allocate"),
+            &[("owner", &pat_id.to_string()), ("version", &before)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // The chronology and the audit trail say who moved it.
+    let page = sam.get(&format!("/cases/{case}")).await;
+    assert!(page.body.contains("Allocated to Test practitioner sam by Test manager mo@ (it was with Test practitioner pat)."), "{}", page.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'case.allocate'")
+            .await,
+        1
+    );
+    // The caseloads page counts it under Sam.
+    let loads = mo.get("/work/caseloads").await;
+    assert_eq!(loads.status, StatusCode::OK);
+    let sam_row = loads
+        .select("table tbody tr")
+        .into_iter()
+        .find(|r| r.contains("Test practitioner sam"))
+        .unwrap();
+    assert!(sam_row.contains("Practitioner1"), "{sam_row}");
+    assert_eq!(
+        pat.get("/work/caseloads").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn supervision_notes_are_for_managers_and_the_case_worker() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut sam, _) = app
+        .signed_in_as("practitioner", "sam@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let case = crate::cases::make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Tegan Morrow",
+        haven::domain::ConcernKind::Grooming,
+    )
+    .await;
+    let path = format!("/cases/{case}/supervision");
+    mo.get(&path).await;
+    let r = mo
+        .post(
+            &path,
+            &[
+                ("held-day", "5"),
+                ("held-month", "12"),
+                ("held-year", "2026"),
+                ("discussion", "Whether the school should tell the parents."),
+                ("decisions", ""),
+                ("actions", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec![
+            "The date of the supervision must be today or in the past",
+            "Enter the decisions",
+        ]
+    );
+    assert!(
+        r.body
+            .contains("Whether the school should tell the parents.")
+    );
+    let r = mo
+        .post(
+            &path,
+            &[
+                ("held-day", "4"),
+                ("held-month", "12"),
+                ("held-year", "2026"),
+                ("discussion", "Whether the school should tell the parents."),
+                (
+                    "decisions",
+                    "Not until the police have spoken to the adult.",
+                ),
+                ("actions", "Pat to call the DSL by Friday."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The case worker reads it; a team-mate sees only that it happened.
+    assert!(
+        pat.get(&path)
+            .await
+            .body
+            .contains("Not until the police have spoken")
+    );
+    assert_eq!(sam.get(&path).await.status, StatusCode::FORBIDDEN);
+    let case_page = sam.get(&format!("/cases/{case}")).await;
+    assert!(
+        case_page
+            .body
+            .contains("Case supervision held by Test manager mo@.")
+    );
+    assert!(!case_page.body.contains("Not until the police"));
+    // Only managers record it.
+    let r = pat
+        .post(
+            &path,
+            &[
+                ("held-day", "4"),
+                ("held-month", "12"),
+                ("held-year", "2026"),
+                ("discussion", "x"),
+                ("decisions", "y"),
+                ("actions", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT count(*) FROM case_supervisions").await, 1);
+}
