@@ -724,3 +724,104 @@ pub async fn add_supervision(
     .await?;
     Ok(id)
 }
+
+/// A team's cases with a child at immediate risk that no manager has acknowledged yet, newest
+/// referral first (restricted ones only for those who may see them).
+pub async fn risk_unacknowledged(
+    db: impl PgExecutor<'_>,
+    viewer: &Viewer<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<(Uuid, String, String, DateTime<Utc>)>> {
+    let rows = sqlx::query!(
+        "SELECT c.id, c.reference, c.title, c.received_at
+         FROM unnest($1::uuid[]) AS vt(team_id)
+         JOIN cases c ON c.team_id = vt.team_id AND c.immediate_risk AND c.risk_acknowledged_at IS NULL
+         WHERE c.status <> 'closed' AND (c.restricted = false OR haven_sees_restricted_case(c.id, $2, $3))
+         ORDER BY c.received_at DESC LIMIT $4",
+        viewer.team_ids,
+        viewer.user_id,
+        viewer.is_lado,
+        limit
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.reference, r.title, r.received_at))
+        .collect())
+}
+
+/// A manager has seen the immediate risk. False if it was already acknowledged.
+pub async fn acknowledge_risk(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    by: Uuid,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        "UPDATE cases SET risk_acknowledged_at = $3, risk_acknowledged_by = $2
+         WHERE id = $1 AND immediate_risk AND risk_acknowledged_at IS NULL",
+        id,
+        by,
+        at
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+#[derive(Clone, Debug)]
+pub struct PoliceContactRow {
+    pub contacted_at: DateTime<Utc>,
+    pub officer: String,
+    pub reference: String,
+    pub recorded_by: String,
+}
+
+/// The case's risk state: (acknowledged by whom and when, police contacts).
+pub async fn risk_state(
+    db: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<(Option<(String, DateTime<Utc>)>, Vec<PoliceContactRow>)> {
+    let ack = sqlx::query!(
+        r#"SELECT u.display_name AS "name!", c.risk_acknowledged_at AS "at!"
+           FROM cases c JOIN users u ON u.id = c.risk_acknowledged_by WHERE c.id = $1"#,
+        id
+    )
+    .fetch_optional(&mut *db)
+    .await?
+    .map(|r| (r.name, r.at));
+    let contacts = sqlx::query_as!(
+        PoliceContactRow,
+        "SELECT p.contacted_at, p.officer, p.reference, u.display_name AS recorded_by
+         FROM police_contacts p JOIN users u ON u.id = p.recorded_by
+         WHERE p.case_id = $1 ORDER BY p.contacted_at LIMIT 50",
+        id
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok((ack, contacts))
+}
+
+pub async fn add_police_contact(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    at: DateTime<Utc>,
+    officer: &str,
+    reference: &str,
+    by: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO police_contacts (id, case_id, contacted_at, officer, reference, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        Uuid::now_v7(),
+        case_id,
+        at,
+        officer,
+        reference,
+        by
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

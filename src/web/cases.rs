@@ -362,6 +362,8 @@ struct CasePage {
     can_see_supervision: bool,
     documents: Vec<super::documents::DocumentView>,
     pathways: Vec<super::pathways::PathwayView>,
+    /// When a child was reported at immediate risk: what has been done about it.
+    risk: Option<super::risk::RiskView>,
     restricted: bool,
     // The note form.
     errors: Errors,
@@ -627,6 +629,11 @@ async fn render_case(
         can_see_audit: matches!(user.role, Role::Manager | Role::Lado),
         can_allocate: user.role == Role::Manager,
         can_see_supervision: user.role == Role::Manager || case.owner_id == user.id,
+        risk: if case.immediate_risk {
+            Some(super::risk::view(state, user, case.id).await?)
+        } else {
+            None
+        },
         pathways: super::pathways::views(case.id, &db::pathways::list(&state.pool, case.id).await?),
         documents: super::documents::views(
             &format!("/cases/{}", case.id),

@@ -19,6 +19,7 @@ pub mod macros_support;
 pub mod pathways;
 pub mod procedure;
 pub mod referrals;
+pub mod risk;
 pub mod second_factor;
 pub mod sign_in;
 pub mod work;
@@ -229,6 +230,9 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/cases/{id}/edit", casework, cases::edit_form)
         .post("/cases/{id}/edit", casework, cases::edit_submit)
         .get("/cases/{id}/audit", oversight, cases::audit)
+        .get("/cases/{id}/police-contact", casework, risk::police_form)
+        .post("/cases/{id}/police-contact", casework, risk::police_submit)
+        .post("/cases/{id}/risk/acknowledge", managers, risk::acknowledge)
         .get("/cases/{id}/allocate", managers, allocation::allocate_form)
         .post(
             "/cases/{id}/allocate",

@@ -227,6 +227,8 @@ struct StepPage {
     details: String,
     // check
     sections: Vec<(String, Vec<SummaryRow>)>,
+    /// The referral says a child is at immediate risk: the check page says what must happen now.
+    immediate_risk: bool,
 }
 
 impl StepPage {
@@ -263,6 +265,7 @@ impl StepPage {
             yes_no: Vec::new(),
             details: String::new(),
             sections: Vec::new(),
+            immediate_risk: false,
         }
     }
 
@@ -400,7 +403,10 @@ fn page_from_draft(user: &CurrentUser, row: &DraftRow, step: Step, errors: Error
                 .map(|w| w.details.clone())
                 .unwrap_or_default();
         }
-        Step::Check => p.sections = check_sections(row),
+        Step::Check => {
+            p.sections = check_sections(row);
+            p.immediate_risk = row.data.risk.as_ref().is_some_and(|r| r.immediate);
+        }
     }
     p
 }

@@ -45,6 +45,8 @@ struct DashboardPage {
     heading: &'static str,
     team: bool,
     is_manager: bool,
+    /// Team cases with a child at immediate risk that no manager has acknowledged.
+    risks: Vec<(uuid::Uuid, String, String, String)>,
     overdue: Vec<Item>,
     today: Vec<Item>,
     soon: Vec<Item>,
@@ -86,6 +88,22 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
             Standing::DueIn(_) => soon.push(item),
         }
     }
+    let risks = if team {
+        db::cases::risk_unacknowledged(&mut *conn, &super::cases::viewer(user), 50)
+            .await?
+            .into_iter()
+            .map(|(id, reference, title, received)| {
+                (
+                    id,
+                    reference,
+                    title,
+                    crate::domain::time::format_datetime(received),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (waiting, timeliness) = if team {
         let waiting =
             db::procedure::waiting_for_approval(&mut *conn, &super::cases::viewer(user), 100)
@@ -136,6 +154,7 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         .chain(&soon)
         .map(|i| i.case_id)
         .chain(waiting.iter().map(|w| w.case_id))
+        .chain(risks.iter().map(|r: &(Uuid, String, String, String)| r.0))
         .collect();
     audit::record_alone(
         &state.pool,
@@ -156,6 +175,7 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         layout: Layout::for_user(heading, user, section),
         heading,
         is_manager: user.role == crate::domain::Role::Manager,
+        risks,
         team,
         overdue,
         today,

@@ -225,6 +225,7 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
     withBadInput: true,
     screenshots: true,
   });
+  await v.expectText('You have said a child is at immediate risk', 'the check page says what must happen now');
   await v.screenshot('check-your-answers');
   // Change one answer from the check page and come back to it.
   await page.click('a:has-text("Change") >> nth=0');
@@ -329,6 +330,12 @@ export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   await v.expectText('Allocated to Pat Okonjo', 'back with Pat');
   await v.goto('/work/caseloads', 'caseloads');
   await v.expectText('Sam Whitlock', 'caseloads list the team');
+  // The immediate risk heads team work until the manager acknowledges it.
+  await v.goto('/work/team', 'team work with an immediate risk');
+  await v.expectText('Immediate risk not yet acknowledged', 'the risk heads team work');
+  await page.click('#risks a');
+  await page.click('button:has-text("Acknowledge the immediate risk")');
+  await v.expectText('Acknowledged by Morag Ellery', 'acknowledged');
 }
 
 // Administration -----------------------------------------------------------------------------

@@ -231,3 +231,112 @@ async fn supervision_notes_are_for_managers_and_the_case_worker() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(app.count("SELECT count(*) FROM case_supervisions").await, 1);
 }
+
+#[tokio::test]
+async fn an_immediate_risk_heads_the_managers_work_until_acknowledged_and_the_police_contact_is_recorded()
+ {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (mut other, _) = app
+        .signed_in_as("manager", "nia@example.org", "Team B")
+        .await;
+    let case = crate::cases::make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Ivo Brannock",
+        haven::domain::ConcernKind::Grooming,
+    )
+    .await;
+    sqlx::query("UPDATE cases SET immediate_risk = true WHERE id = $1")
+        .bind(case)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let reference: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
+        .bind(case)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // At the top of the team's managers' work; not another team's.
+    let work = mo.get("/work/team").await;
+    assert!(
+        work.select("#risks").join(" ").contains(&reference),
+        "{}",
+        work.body
+    );
+    assert!(other.get("/work/team").await.select("#risks").is_empty());
+    // The case says what must happen now.
+    let page = pat.get(&format!("/cases/{case}")).await;
+    let panel = page.select("#immediate-risk").join(" ");
+    assert!(panel.contains("call 999"), "{panel}");
+    assert!(panel.contains("No police contact recorded yet"));
+    assert!(
+        page.select("#immediate-risk form").is_empty(),
+        "a practitioner was offered the acknowledgement"
+    );
+    // The police contact: bad input first.
+    let path = format!("/cases/{case}/police-contact");
+    assert_eq!(pat.get(&path).await.status, StatusCode::OK);
+    let r = pat
+        .post(
+            &path,
+            &[
+                ("when-day", "4"),
+                ("when-month", "12"),
+                ("when-year", "2026"),
+                ("time", "11:30"),
+                ("officer", ""),
+                ("reference", "CAD 0412-77"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = r.error_summary().join("; ");
+    assert!(errors.contains("must be in the past"), "{errors}");
+    assert!(errors.contains("Enter who you spoke to"), "{errors}");
+    assert_eq!(r.attr("#reference", "value"), vec!["CAD 0412-77"]);
+    let r = pat
+        .post(
+            &path,
+            &[
+                ("when-day", "4"),
+                ("when-month", "12"),
+                ("when-year", "2026"),
+                ("time", "09:40"),
+                ("officer", "PC Dara Quayle, Child Abuse Investigation Team"),
+                ("reference", "CAD 0412-77"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    let page = pat.get(&format!("/cases/{case}")).await;
+    assert!(
+        page.select("#immediate-risk")
+            .join(" ")
+            .contains("PC Dara Quayle")
+    );
+    assert!(page.body.contains("The police were contacted about the immediate risk: PC Dara Quayle, Child Abuse Investigation Team, reference CAD 0412-77."));
+    // Only a manager acknowledges, once; then it leaves the top of the team's work.
+    let ack = format!("/cases/{case}/risk/acknowledge");
+    assert_eq!(pat.post(&ack, &[]).await.status, StatusCode::FORBIDDEN);
+    mo.get(&format!("/cases/{case}")).await;
+    assert_eq!(mo.post(&ack, &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(mo.post(&ack, &[]).await.status, StatusCode::CONFLICT);
+    assert!(mo.get("/work/team").await.select("#risks").is_empty());
+    let page = mo.get(&format!("/cases/{case}")).await;
+    assert!(
+        page.select("#immediate-risk")
+            .join(" ")
+            .contains("Acknowledged by Test manager mo@")
+    );
+    assert!(
+        page.body
+            .contains("acknowledged the immediate risk to a child.")
+    );
+}

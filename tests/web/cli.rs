@@ -159,9 +159,9 @@ async fn serve_creates_its_database_answers_health_checks_and_stops_on_sigterm()
     let mut child = Command::new(env!("CARGO_BIN_EXE_haven"))
         .env("DATABASE_URL", format!("{server}/{name}"))
         .env("HAVEN_LISTEN", &addr)
-        .env("HAVEN_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .env("HAVEN_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Wait (bounded) until it listens.
@@ -205,6 +205,27 @@ async fn serve_creates_its_database_answers_health_checks_and_stops_on_sigterm()
     }
     let exited = exited.expect("the server did not stop after SIGTERM");
     assert!(exited.success(), "exit status {exited:?}");
+    // With HAVEN_LOG=info, one line per request, with its route and status.
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut log).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("finished processing request"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("route=/healthz") && l.contains("status=200")),
+        "{log}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("route=/sign-in"))
+            .count(),
+        1,
+        "{log}"
+    );
     // Passed: the database `serve` made goes too.
     drop(conn);
     let mut admin =
