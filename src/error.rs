@@ -118,6 +118,33 @@ pub struct ErrorPage {
     pub error_id: Option<String>,
 }
 
+/// Marks a response made by [`error_page`], with what it said, so the guard can show it again
+/// inside a signed-in person's navigation (with Sign out) instead of the bare frame.
+#[derive(Clone, Copy, Debug)]
+pub struct StandardError {
+    pub heading: &'static str,
+    pub message: &'static str,
+}
+
+/// The shared error page inside a signed-in person's frame: their navigation and Sign out.
+pub fn error_page_for(
+    user: &crate::auth::CurrentUser,
+    status: StatusCode,
+    e: StandardError,
+) -> Response {
+    let page = ErrorPage {
+        layout: Layout::for_user(e.heading, user, crate::web::layout::Section::None),
+        heading: e.heading,
+        message: e.message,
+        error_id: None,
+    };
+    let body = page.render().unwrap_or_else(|_| e.heading.to_owned());
+    let mut res = (status, Html(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 /// Render the shared error page. Falls back to plain text if the template itself fails.
 pub fn error_page(
     status: StatusCode,
@@ -125,6 +152,7 @@ pub fn error_page(
     message: &'static str,
     error_id: Option<String>,
 ) -> Response {
+    let standard = error_id.is_none();
     let page = ErrorPage {
         layout: Layout::bare(heading),
         heading,
@@ -135,6 +163,10 @@ pub fn error_page(
     let mut res = (status, Html(body)).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if standard {
+        res.extensions_mut()
+            .insert(StandardError { heading, message });
+    }
     res
 }
 

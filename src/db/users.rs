@@ -130,6 +130,14 @@ pub async fn disable(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
     Ok(r.rows_affected() == 1)
 }
 
+/// Re-enable a disabled account. False if it was not disabled.
+pub async fn enable(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    let r = sqlx::query!("UPDATE users SET disabled_at = NULL, updated_at = now(), version = version + 1 WHERE id = $1 AND disabled_at IS NOT NULL", id)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Make a confirmed key the live second factor (replacing any earlier one).
 pub async fn enable_totp(
     db: impl PgExecutor<'_>,

@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::app::{AppState, BODY_LIMIT, UPLOAD_DRAIN_LIMIT, UPLOAD_LIMIT};
 use crate::audit::{self, Event};
+use crate::auth::CurrentUser;
 use crate::auth::current::{self, LoadError, NoSession, RequestMeta};
 use crate::auth::policy::{Decision, decide};
 use crate::auth::{Permission, csrf};
-use crate::error::AppError;
+use crate::error::{AppError, StandardError};
 
 use super::form::FormData;
 
@@ -114,8 +115,22 @@ async fn parse_multipart(
 pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Response {
     match check(&g, req).await {
         Ok(req) => {
+            let user = req.extensions().get::<CurrentUser>().cloned();
             // Every routed page is personal or carries a form token: never cache it anywhere.
             let mut res = next.run(req).await;
+            // An error page for a signed-in person keeps their navigation and Sign out.
+            if let (Some(u), Some(e)) = (&user, res.extensions().get::<StandardError>().copied())
+                && u.stage == crate::auth::current::Stage::Active
+            {
+                let headers = res.headers().clone();
+                let status = res.status();
+                res = crate::error::error_page_for(u, status, e);
+                for (k, v) in headers.iter() {
+                    if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
+                        res.headers_mut().insert(k.clone(), v.clone());
+                    }
+                }
+            }
             res.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
@@ -162,7 +177,15 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
                     return Err(AppError::from(e).into_response());
                 }
             }
-            return Err(AppError::Forbidden.into_response());
+            let res = AppError::Forbidden.into_response();
+            return Err(
+                match (&user, res.extensions().get::<StandardError>().copied()) {
+                    (Some(u), Some(e)) if u.stage == current::Stage::Active => {
+                        crate::error::error_page_for(u, res.status(), e)
+                    }
+                    _ => res,
+                },
+            );
         }
     }
 

@@ -487,6 +487,7 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .post("/admin/users", admin, admin::create_user)
         .get("/admin/users/{id}", admin, admin::user)
         .post("/admin/users/{id}/disable", admin, admin::disable_user)
+        .post("/admin/users/{id}/enable", admin, admin::enable_user)
         .post("/admin/users/{id}/password-link", admin, admin::links::ask)
         .post(
             "/admin/users/{id}/password-link/release",

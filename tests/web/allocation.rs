@@ -44,11 +44,24 @@ async fn a_manager_allocates_within_the_team_and_the_deadlines_follow() {
         }
     };
     assert!(open_deadlines(pat_id).await > 0);
-    // Practitioners cannot allocate.
-    assert_eq!(
-        pat.get(&format!("/cases/{case}/allocate")).await.status,
-        StatusCode::FORBIDDEN
+    // Practitioners cannot allocate; the refusal keeps their navigation and Sign out.
+    let denied = pat.get(&format!("/cases/{case}/allocate")).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(
+        denied
+            .select(".govuk-service-navigation a")
+            .iter()
+            .any(|a| a.contains("My cases")),
+        "{}",
+        denied.body
     );
+    assert!(denied.body.contains("Sign out"));
+    assert_eq!(denied.header("cache-control"), "no-store");
+    // So does a "not found" inside Haven (a handler's own refusal goes the same way).
+    let missing = pat.get(&format!("/cases/{}", Uuid::now_v7())).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("Sign out"));
+    assert!(missing.body.contains("Page not found"));
     let form = mo.get(&format!("/cases/{case}/allocate")).await;
     assert_eq!(form.status, StatusCode::OK);
     let offered = form.attr("input[name=owner]", "value");

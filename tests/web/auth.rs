@@ -176,17 +176,50 @@ async fn disabling_an_account_ends_its_sessions_at_once() {
     let (mut pat, pat_id) = app.signed_in("practitioner").await;
     assert_eq!(pat.get("/cases").await.status, StatusCode::OK);
     admin.get(&format!("/admin/users/{pat_id}")).await;
+    // Without the confirmation ticked: the page says so and nothing happens.
     let r = admin
         .post(&format!("/admin/users/{pat_id}/disable"), &[])
         .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.error_summary()[0].starts_with("Confirm that you want to disable this account"));
+    assert_eq!(pat.get("/cases").await.status, StatusCode::OK);
+    let r = admin
+        .post(
+            &format!("/admin/users/{pat_id}/disable"),
+            &[("confirm", "yes")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = admin.follow(&r).await;
+    assert!(page.body.contains("The account is disabled"));
+    assert!(page.body.contains("Re-enable account"));
     assert_eq!(pat.get("/cases").await.location(), "/sign-in");
-    let r = pat.sign_in(&app_email(&app, pat_id).await, PASSWORD).await;
+    let email = app_email(&app, pat_id).await;
+    let r = pat.sign_in(&email, PASSWORD).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         app.audit_actions()
             .await
             .contains(&"user.disable".to_owned())
+    );
+    // And undone.
+    let r = admin
+        .post(&format!("/admin/users/{pat_id}/enable"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        admin
+            .follow(&r)
+            .await
+            .body
+            .contains("The account is enabled again")
+    );
+    let r = pat.sign_in(&email, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"user.enable".to_owned())
     );
 }
 

@@ -147,6 +147,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/users", "admin"),
     ("GET", "/admin/users/{id}", "admin"),
     ("POST", "/admin/users/{id}/disable", "admin"),
+    ("POST", "/admin/users/{id}/enable", "admin"),
     ("POST", "/admin/users/{id}/password-link", "admin"),
     ("POST", "/admin/users/{id}/password-link/release", "admin"),
     ("POST", "/admin/users/{id}/unlock-second-factor", "admin"),

@@ -359,6 +359,8 @@ pub struct UserQuery {
     created: Option<String>,
     link_requested: Option<String>,
     unlocked: Option<String>,
+    disabled: Option<String>,
+    enabled: Option<String>,
 }
 
 pub async fn user(
@@ -374,6 +376,10 @@ pub async fn user(
         "A set-password link has been asked for. Another administrator must release it."
     } else if q.unlocked.is_some() {
         "Security codes unlocked. The person has been told."
+    } else if q.disabled.is_some() {
+        "The account is disabled and the person has been signed out everywhere. You can re-enable it below."
+    } else if q.enabled.is_some() {
+        "The account is enabled again. The person can sign in with their password and security code."
     } else {
         ""
     };
@@ -530,12 +536,22 @@ pub async fn disable_user(
     State(state): State<AppState>,
     admin: CurrentUser,
     Path(id): Path<String>,
+    form: FormData,
 ) -> AppResult<Response> {
+    form.only(&["confirm", "_csrf"])?;
     let id = parse_id(&id)?;
     if id == admin.id {
         return Err(AppError::BadRequest(
             "administrators cannot disable themselves",
         ));
+    }
+    if form.raw("confirm") != "yes" {
+        let mut e = Errors::default();
+        e.add(
+            "confirm",
+            "Confirm that you want to disable this account: the person is signed out at once",
+        );
+        return render_user_errors(&state, &admin, id, e).await;
     }
     let mut tx = state.pool.begin().await?;
     require_account(&mut tx, id).await?;
@@ -551,7 +567,29 @@ pub async fn disable_user(
         .await?;
     }
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+    Ok(Redirect::to(&format!("/admin/users/{id}?disabled=1")).into_response())
+}
+
+/// Undo a disabling: the person may sign in again (their sessions stay ended).
+pub async fn enable_user(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let mut tx = state.pool.begin().await?;
+    require_account(&mut tx, id).await?;
+    if db::users::enable(&mut *tx, id).await? {
+        audit::record(
+            &mut tx,
+            &state.audit,
+            &admin.actor(),
+            Event::new("user.enable", "user").entity(id),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}?enabled=1")).into_response())
 }
 
 pub async fn end_sessions(
