@@ -621,19 +621,26 @@ pub async fn members_with_caseloads(
     db: impl PgExecutor<'_>,
     team: Uuid,
     now: DateTime<Utc>,
+    viewer: &Viewer<'_>,
 ) -> sqlx::Result<Vec<Member>> {
+    // Restricted cases count only for a viewer who may see them: a count must not betray one.
     sqlx::query_as!(
         Member,
         r#"SELECT u.id, u.display_name AS name, u.role,
-                  (SELECT count(*) FROM cases c WHERE c.owner_id = u.id AND c.team_id = m.team_id AND c.status <> 'closed') AS "open_cases!",
+                  (SELECT count(*) FROM cases c WHERE c.owner_id = u.id AND c.team_id = m.team_id AND c.status <> 'closed'
+                     AND (c.restricted = false OR haven_sees_restricted_case(c.id, $3, $4))) AS "open_cases!",
                   (SELECT count(*) FROM deadlines d WHERE d.owner_id = u.id AND d.team_id = m.team_id
-                     AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at < $2) AS "overdue!"
+                     AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at < $2
+                     AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
+                                     AND NOT haven_sees_restricted_case(r.id, $3, $4))) AS "overdue!"
            FROM team_memberships m JOIN users u ON u.id = m.user_id
            WHERE m.team_id = $1 AND u.disabled_at IS NULL AND u.role IN ('practitioner', 'manager')
            ORDER BY u.display_name, u.id
            LIMIT 500"#,
         team,
-        now
+        now,
+        viewer.user_id,
+        viewer.is_lado
     )
     .fetch_all(db)
     .await

@@ -157,6 +157,12 @@ pub async fn recompute(
     cal: &Calendar,
     settings: Settings,
 ) -> sqlx::Result<(Vec<Change>, HashMap<Uuid, String>)> {
+    // The case row first, then its deadlines: the same order as allocation
+    // (`db::cases::allocate`), so the two never deadlock, and a deadline inserted here takes the
+    // owner the case has once any allocation in flight has committed.
+    sqlx::query!("SELECT id FROM cases WHERE id = $1 FOR UPDATE", case_id)
+        .fetch_optional(&mut *db)
+        .await?;
     let (facts, names) = facts(&mut *db, case_id).await?;
     let derived = derive(&facts, cal, settings);
     let existing = sqlx::query_as!(

@@ -16,11 +16,17 @@ use crate::domain::Role;
 use crate::domain::time::{format_date, format_datetime, london_date};
 use crate::error::{AppError, AppResult};
 
-use super::cases::{Audited, open_case};
+use super::cases::{Audited, open_case, viewer};
 use super::form::{DateParts, Errors, FormData};
 use super::layout::{Layout, Section};
 use super::macros_support::Choice;
 use super::parse_id;
+
+/// A manager of the case's own team: access to a case (for example by break-glass) is not
+/// authority over it.
+pub fn manages(user: &CurrentUser, case: &Audited) -> bool {
+    user.role == Role::Manager && user.team_ids.contains(&case.team_id)
+}
 
 fn role_words(role: &str) -> &'static str {
     match role {
@@ -62,7 +68,8 @@ async fn allocate_page(
     picked: &str,
 ) -> AppResult<Response> {
     let now = state.config.clock.now();
-    let members = db::cases::members_with_caseloads(&state.pool, case.team_id, now).await?;
+    let members =
+        db::cases::members_with_caseloads(&state.pool, case.team_id, now, &viewer(user)).await?;
     let options = members
         .iter()
         .map(|m| {
@@ -107,6 +114,9 @@ pub async fn allocate_form(
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
     let case = open_case(&state, &user, id, "case.view").await?;
+    if !manages(&user, &case) {
+        return Err(AppError::Forbidden);
+    }
     allocate_page(&state, &user, &case, Errors::default(), "").await
 }
 
@@ -124,9 +134,13 @@ pub async fn allocate_submit(
         .parse()
         .map_err(|_| AppError::BadRequest("missing version"))?;
     let case = open_case(&state, &user, id, "case.view").await?;
+    if !manages(&user, &case) {
+        return Err(AppError::Forbidden);
+    }
     let now = state.config.clock.now();
     let mut e = Errors::default();
-    let members = db::cases::members_with_caseloads(&state.pool, case.team_id, now).await?;
+    let members =
+        db::cases::members_with_caseloads(&state.pool, case.team_id, now, &viewer(&user)).await?;
     let to = Uuid::parse_str(form.raw("owner"))
         .ok()
         .and_then(|o| members.iter().find(|m| m.id == o));
@@ -215,7 +229,8 @@ pub async fn caseloads(State(state): State<AppState>, user: CurrentUser) -> AppR
     let names = db::teams::names(&mut *conn, &user.team_ids).await?;
     let mut teams = Vec::new();
     for (team_id, name) in names {
-        let members = db::cases::members_with_caseloads(&mut *conn, team_id, now).await?;
+        let members =
+            db::cases::members_with_caseloads(&mut *conn, team_id, now, &viewer(&user)).await?;
         teams.push((
             name,
             members
@@ -250,7 +265,7 @@ struct SupervisionPage {
 }
 
 fn may_read(user: &CurrentUser, case: &Audited) -> bool {
-    user.role == Role::Manager || case.owner_id == user.id
+    manages(user, case) || case.owner_id == user.id
 }
 
 async fn supervision_page(
@@ -272,7 +287,7 @@ async fn supervision_page(
         errors,
         id: case.id,
         reference: case.reference.clone(),
-        can_record: user.role == Role::Manager,
+        can_record: manages(user, case),
         records: rows
             .into_iter()
             .map(|r| {
@@ -332,6 +347,9 @@ pub async fn supervision_submit(
     ])?;
     let id = parse_id(&id)?;
     let case = open_case(&state, &user, id, "case.supervision_view").await?;
+    if !manages(&user, &case) {
+        return Err(AppError::Forbidden);
+    }
     let now = state.config.clock.now();
     let mut e = Errors::default();
     let (_, held) = e.date(&form, "held", "The date of the supervision", true);

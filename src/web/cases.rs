@@ -627,10 +627,11 @@ async fn render_case(
         older_href,
         oldest_first: page.oldest_first,
         can_see_audit: matches!(user.role, Role::Manager | Role::Lado),
-        can_allocate: user.role == Role::Manager,
-        can_see_supervision: user.role == Role::Manager || case.owner_id == user.id,
+        can_allocate: user.role == Role::Manager && user.team_ids.contains(&case.team_id),
+        can_see_supervision: (user.role == Role::Manager && user.team_ids.contains(&case.team_id))
+            || case.owner_id == user.id,
         risk: if case.immediate_risk {
-            Some(super::risk::view(state, user, case.id).await?)
+            Some(super::risk::view(state, user, case.id, case.team_id).await?)
         } else {
             None
         },

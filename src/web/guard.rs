@@ -126,8 +126,11 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
                 let status = res.status();
                 res = crate::error::error_page_for(u, status, e);
                 for (k, v) in headers.iter() {
-                    if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
-                        res.headers_mut().insert(k.clone(), v.clone());
+                    if k != header::CONTENT_LENGTH
+                        && k != header::CONTENT_TYPE
+                        && k != header::CACHE_CONTROL
+                    {
+                        res.headers_mut().append(k.clone(), v.clone());
                     }
                 }
             }

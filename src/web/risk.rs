@@ -28,11 +28,18 @@ pub struct RiskView {
     pub can_acknowledge: bool,
 }
 
-pub async fn view(state: &AppState, user: &CurrentUser, case: uuid::Uuid) -> AppResult<RiskView> {
+pub async fn view(
+    state: &AppState,
+    user: &CurrentUser,
+    case: uuid::Uuid,
+    team: uuid::Uuid,
+) -> AppResult<RiskView> {
     let mut conn = state.pool.acquire().await?;
     let (ack, contacts) = db::cases::risk_state(&mut conn, case).await?;
     Ok(RiskView {
-        can_acknowledge: ack.is_none() && user.role == Role::Manager,
+        can_acknowledge: ack.is_none()
+            && user.role == Role::Manager
+            && user.team_ids.contains(&team),
         acknowledged: ack
             .map(|(by, at)| format!("Acknowledged by {by} on {}", format_datetime(at))),
         contacts: contacts
@@ -75,6 +82,9 @@ pub async fn police_form(
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
     let case = open_case(&state, &user, id, "case.view").await?;
+    if !case.immediate_risk {
+        return Err(AppError::NotFound);
+    }
     let page = PolicePage {
         layout: Layout::for_user("Record the police contact", &user, Section::None),
         errors: Errors::default(),
@@ -105,6 +115,9 @@ pub async fn police_submit(
     ])?;
     let id = parse_id(&id)?;
     let case = open_case(&state, &user, id, "case.view").await?;
+    if !case.immediate_risk {
+        return Err(AppError::NotFound);
+    }
     let now = state.config.clock.now();
     let mut e = Errors::default();
     let when = e.past_moment(
@@ -172,7 +185,10 @@ pub async fn acknowledge(
 ) -> AppResult<Response> {
     form.only(&["_csrf"])?;
     let id = parse_id(&id)?;
-    open_case(&state, &user, id, "case.view").await?;
+    let case = open_case(&state, &user, id, "case.view").await?;
+    if !super::allocation::manages(&user, &case) {
+        return Err(AppError::Forbidden);
+    }
     let now = state.config.clock.now();
     let mut tx = state.pool.begin().await?;
     if !db::cases::acknowledge_risk(&mut *tx, id, user.id, now).await? {

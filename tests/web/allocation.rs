@@ -353,3 +353,72 @@ async fn an_immediate_risk_heads_the_managers_work_until_acknowledged_and_the_po
             .contains("acknowledged the immediate risk to a child.")
     );
 }
+
+#[tokio::test]
+async fn access_to_a_case_from_another_team_is_not_authority_over_it() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (_, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut nia, nia_id) = app
+        .signed_in_as("manager", "nia@example.org", "Team B")
+        .await;
+    let case = crate::cases::make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Lio Farnham",
+        haven::domain::ConcernKind::Grooming,
+    )
+    .await;
+    // Restricted, with a child at immediate risk, and Nia given access (as break-glass would).
+    let mut owner = app.owner().await;
+    sqlx::query("UPDATE cases SET restricted = true, immediate_risk = true WHERE id = $1")
+        .bind(case)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO record_access (id, record_kind, record_id, user_id, via, reason) VALUES ($1, 'case', $2, $3, 'break_glass', 'Urgent')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(case)
+    .bind(nia_id)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let page = nia.get(&format!("/cases/{case}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("Allocate or reallocate"));
+    assert!(page.select("#immediate-risk form").is_empty());
+    for path in [
+        format!("/cases/{case}/allocate"),
+        format!("/cases/{case}/supervision"),
+    ] {
+        assert_eq!(nia.get(&path).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        nia.post(&format!("/cases/{case}/risk/acknowledge"), &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let still: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT risk_acknowledged_at FROM cases WHERE id = $1")
+            .bind(case)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(still.is_none());
+    // Pat's restricted case does not show in the team's caseload counts either.
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let loads = mo.get("/work/caseloads").await;
+    let pat_row = loads
+        .select("table tbody tr")
+        .into_iter()
+        .find(|r| r.contains("Test practitioner pat"))
+        .unwrap();
+    assert!(pat_row.ends_with("00"), "{pat_row}");
+}

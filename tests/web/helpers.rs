@@ -57,8 +57,12 @@ async fn clean_old_databases() {
             .strip_prefix("haven_test_")
             .and_then(|rest| rest.split('_').next())
             .and_then(|t| t.parse().ok());
-        // Names without a time are from an older harness: drop them too.
-        if made.is_none_or(|t| unix_now().saturating_sub(t) > 3600) {
+        // Only names this harness makes (`haven_test_<time>_<32 hex>`), and only old ones.
+        let ours = n
+            .rsplit('_')
+            .next()
+            .is_some_and(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()));
+        if ours && made.is_some_and(|t| unix_now().saturating_sub(t) > 3600) {
             let _ = conn
                 .execute(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)"
