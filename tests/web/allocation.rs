@@ -410,6 +410,29 @@ async fn access_to_a_case_from_another_team_is_not_authority_over_it() {
             .await
             .unwrap();
     assert!(still.is_none());
+    // Nor may Nia approve or return what Team A proposes on it.
+    let any = Uuid::now_v7().to_string();
+    for (path, fields) in [
+        (
+            format!("/cases/{case}/decision/review"),
+            vec![
+                ("decision", any.as_str()),
+                ("version", "1"),
+                ("action", "approve"),
+            ],
+        ),
+        (
+            format!("/cases/{case}/enquiries/{any}/review"),
+            vec![("version", "1"), ("action", "approve")],
+        ),
+        (
+            format!("/cases/{case}/close/review"),
+            vec![("closure", any.as_str()), ("action", "approve")],
+        ),
+    ] {
+        let r = nia.post(&path, &fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
     // Pat's restricted case does not show in the team's caseload counts either.
     let (mut mo, _) = app
         .signed_in_as("manager", "mo@example.org", "Team A")

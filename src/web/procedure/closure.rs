@@ -164,6 +164,9 @@ pub async fn review(
         _ => return Err(AppError::BadRequest("approve or return")),
     };
     let mut change = Change::begin(&state, &user, id).await?;
+    if !change.managed_by(&user) {
+        return Err(AppError::Forbidden);
+    }
     let row = db::procedure::closures(&mut *change.tx, id)
         .await?
         .into_iter()

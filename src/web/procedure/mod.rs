@@ -64,6 +64,12 @@ impl<'a> Change<'a> {
         })
     }
 
+    /// A manager of the case's own team: only they approve or return what others propose
+    /// (access to a case from elsewhere, such as break-glass, is not authority over it).
+    pub fn managed_by(&self, user: &CurrentUser) -> bool {
+        user.role == Role::Manager && user.team_ids.contains(&self.case.team_id)
+    }
+
     /// The form came back with errors: record the view (the page shows the case) and end the
     /// transaction without changing anything.
     pub async fn show_again(

@@ -256,6 +256,9 @@ pub async fn review(
         _ => return Err(AppError::BadRequest("approve or return")),
     };
     let mut change = Change::begin(&state, &user, id).await?;
+    if !change.managed_by(&user) {
+        return Err(AppError::Forbidden);
+    }
     let row = enquiry(&mut *change.tx, id, eid).await?;
     let mut e = Errors::default();
     let note = e.text(
