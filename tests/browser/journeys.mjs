@@ -267,6 +267,7 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
   // The other pathways: the form for a child alleged to have harmed, sent empty, then left.
   await page.click('a:has-text("Record harmful sexual behaviour by a child")');
   await v.check('the harmful sexual behaviour form');
+  await v.fitsPhone('the harmful sexual behaviour form');
   await page.fill('#child_age', '19');
   await page.click('button:has-text("Save")');
   await v.expectErrors('a pathway form with an adult\'s age', { '#child_age': '19' });
@@ -319,6 +320,7 @@ export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   await v.goto(state.casePath, 'the case again');
   await page.click('a:has-text("Allocate or reallocate")');
   await v.check('allocate the case');
+  await v.fitsPhone('allocate the case');
   await page.click('button:has-text("Allocate the case")');
   await v.expectErrors('an allocation to nobody');
   await page.check('input[name=owner] >> nth=2');
@@ -329,6 +331,7 @@ export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   await page.click('button:has-text("Allocate the case")');
   await v.expectText('Allocated to Pat Okonjo', 'back with Pat');
   await v.goto('/work/caseloads', 'caseloads');
+  await v.fitsPhone('caseloads');
   await v.expectText('Sam Whitlock', 'caseloads list the team');
   // The immediate risk heads team work until the manager acknowledges it.
   await v.goto('/work/team', 'team work with an immediate risk');
@@ -759,6 +762,7 @@ export async function ladoOpensAnAllegationAndWorksItToAnOutcome(v, state) {
   // employer's minutes are kept.
   await page.click('a:has-text("Add a document")');
   await v.expectText('Never add images or videos', 'the upload page warns first');
+  await v.fitsPhone('the upload page');
   await page.setInputFiles('#file', { name: 'statement.pdf', mimeType: 'application/pdf', buffer: (await import('node:fs')).readFileSync(path.join(FIXTURES, 'square.jpg')) });
   await page.fill('#description', 'Statement from the deputy head');
   await page.click('button:has-text("Add the document")');

@@ -64,6 +64,20 @@ export class Visit {
   }
 
   /// Check the page now shown: no server error, and no accessibility violations.
+  /// The current page on a 375-pixel-wide phone: no sideways scrolling, and axe again at that
+  /// width; then back to the width it had.
+  async fitsPhone(label) {
+    const page = this.page;
+    const before = page.viewportSize();
+    await page.setViewportSize({ width: 375, height: 800 });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (wide > 0) {
+      throw new Error(`${label}: the page is ${wide}px wider than a 375px phone`);
+    }
+    await this.check(`${label} (375px)`);
+    if (before) await page.setViewportSize(before);
+  }
+
   async check(label) {
     const page = this.page;
     const title = await page.title();
