@@ -504,8 +504,13 @@ pub async fn create_from_referral(
     .execute(&mut *db)
     .await?;
     for c in &d.children {
-        sqlx::query!("INSERT INTO case_people (id, case_id, kind, full_name, date_of_birth, age_estimate, school, household)
-             VALUES ($1, $2, 'child', $3, $4, $5, $6, $7)", Uuid::now_v7(), id, &c.name, c.date_of_birth, c.age_estimate, &c.school, &c.household)
+        let sex = if crate::domain::people::Sex::parse(&c.sex).is_some() {
+            c.sex.as_str()
+        } else {
+            ""
+        };
+        sqlx::query!("INSERT INTO case_people (id, case_id, kind, full_name, date_of_birth, age_estimate, school, household, sex)
+             VALUES ($1, $2, 'child', $3, $4, $5, $6, $7, $8)", Uuid::now_v7(), id, &c.name, c.date_of_birth, c.age_estimate, &c.school, &c.household, sex)
         .execute(&mut *db)
         .await?;
     }
@@ -831,4 +836,49 @@ pub async fn add_police_contact(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// The chronology for printing, oldest first: optionally only some kinds of entry and a range of
+/// dates (`from` inclusive, `until` exclusive). Walks `chronology_entries_case_order`.
+pub async fn chronology_for_print(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    kinds: &[String],
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    limit: i64,
+) -> sqlx::Result<Vec<ChronologyRow>> {
+    sqlx::query_as!(
+        ChronologyRow,
+        r#"SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
+                  e.note_id, n.body AS "note_body?", n.corrects_note_id AS "corrects_note_id?",
+                  EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS "corrected!",
+                  e.occurred_time_known
+           FROM chronology_entries e
+           JOIN users u ON u.id = e.recorded_by
+           LEFT JOIN case_notes n ON n.id = e.note_id
+           WHERE e.case_id = $1
+             AND (cardinality($2::text[]) = 0 OR e.kind = ANY ($2))
+             AND ($3::timestamptz IS NULL OR e.occurred_at >= $3)
+             AND ($4::timestamptz IS NULL OR e.occurred_at < $4)
+           ORDER BY e.occurred_at, e.id
+           LIMIT $5"#,
+        case_id,
+        kinds,
+        from,
+        until,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The kinds of entry a case's chronology holds (for the print page's filter).
+pub async fn chronology_kinds(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "SELECT DISTINCT kind FROM chronology_entries WHERE case_id = $1 ORDER BY kind LIMIT 100",
+        case_id
+    )
+    .fetch_all(db)
+    .await
 }

@@ -177,6 +177,7 @@ pub async fn seed(pool: &PgPool, key: &audit::ChainKey) -> anyhow::Result<String
                 .iter()
                 .map(|(n, age, school)| ChildDraft {
                     name: (*n).into(),
+                    sex: String::new(),
                     date_of_birth: None,
                     age_estimate: *age,
                     school: (*school).into(),

@@ -23,6 +23,9 @@ pub struct Received {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ChildDraft {
     pub name: String,
+    /// A `domain::people::Sex` code, or "" when not given (drafts saved before it existed too).
+    #[serde(default)]
+    pub sex: String,
     pub date_of_birth: Option<NaiveDate>,
     pub age_estimate: Option<i32>,
     pub school: String,

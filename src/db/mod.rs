@@ -10,6 +10,7 @@ pub mod documents;
 pub mod drafts;
 pub mod notices;
 pub mod pathways;
+pub mod people;
 pub mod procedure;
 pub mod sessions;
 pub mod teams;

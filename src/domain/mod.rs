@@ -9,6 +9,7 @@ pub mod lado;
 pub mod lado_report;
 pub mod password;
 pub mod pathways;
+pub mod people;
 pub mod procedure;
 pub mod reference;
 pub mod time;

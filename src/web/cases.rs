@@ -14,7 +14,7 @@ use crate::auth::CurrentUser;
 use crate::db;
 use crate::db::cases::{CaseRow, ListFilter, Viewer};
 use crate::domain::time::{format_date, format_datetime};
-use crate::domain::{CaseStatus, ConcernKind, Relationship, Role, WorksWithChildren};
+use crate::domain::{CaseStatus, ConcernKind, Role, WorksWithChildren};
 use crate::error::{AppError, AppResult};
 
 use super::form::{DateParts, Errors, FormData};
@@ -318,8 +318,11 @@ pub async fn search(
 // The case page ---------------------------------------------------------------------------------------
 
 pub struct PersonView {
+    pub id: Uuid,
     pub name: String,
     pub detail: String,
+    /// Short flags shown as tags: "Child protection plan", "Looked after", "Interpreter".
+    pub tags: Vec<&'static str>,
 }
 
 pub struct EntryView {
@@ -385,7 +388,7 @@ pub struct ShowQuery {
     created: Option<String>,
 }
 
-fn entry_kind(kind: &str) -> &'static str {
+pub(crate) fn entry_kind(kind: &str) -> &'static str {
     match kind {
         "referral" => "Referral",
         "risk" => "Risk",
@@ -401,6 +404,11 @@ fn entry_kind(kind: &str) -> &'static str {
         "milestone" => "Milestone",
         "closure" => "Closure",
         "document" => "Document",
+        "person" => "Person details",
+        "police" => "Police",
+        "allocation" => "Allocation",
+        "supervision" => "Supervision",
+        "pathway" => "Pathway",
         _ => "Event",
     }
 }
@@ -429,7 +437,8 @@ async fn render_case(
     created: bool,
 ) -> AppResult<Response> {
     let Audited(case) = case;
-    let people = db::cases::people(&state.pool, case.id).await?;
+    let people = db::people::all_for_case(&state.pool, case.id).await?;
+    let rels = db::people::relationships(&state.pool, case.id).await?;
     let family = db::procedure::family_decision(&state.pool, case.id)
         .await?
         .map(|(code, by, at, agreed)| {
@@ -478,50 +487,8 @@ async fn render_case(
         None => String::new(),
     };
 
-    let (children, adults): (Vec<_>, Vec<_>) = people.into_iter().partition(|p| p.kind == "child");
-    let children = children
-        .into_iter()
-        .map(|c| {
-            let mut d = Vec::new();
-            if let Some(dob) = c.date_of_birth {
-                d.push(format!("Born {}", format_date(dob)));
-            } else if let Some(a) = c.age_estimate {
-                d.push(format!("About {a} years old"));
-            } else {
-                d.push("Age not known".to_owned());
-            }
-            if !c.school.is_empty() {
-                d.push(c.school);
-            }
-            if !c.household.is_empty() {
-                d.push(format!("Lives with {}", c.household));
-            }
-            PersonView {
-                name: c.full_name,
-                detail: d.join(". "),
-            }
-        })
-        .collect();
-    let adults = adults
-        .into_iter()
-        .map(|a| {
-            let rel = a
-                .relationship
-                .as_deref()
-                .and_then(Relationship::parse)
-                .map(Relationship::label)
-                .unwrap_or("Adult");
-            let detail = if a.household.is_empty() {
-                rel.to_owned()
-            } else {
-                format!("{rel}. {}", a.household)
-            };
-            PersonView {
-                name: a.full_name,
-                detail,
-            }
-        })
-        .collect();
+    let today = crate::domain::time::london_date(state.config.clock.now());
+    let (children, adults) = super::people::case_page_people(people, &rels, today);
 
     let summary = vec![
         SummaryRow::new("Reference", case.reference.clone()),
@@ -531,68 +498,8 @@ async fn render_case(
         SummaryRow::new("Referral received", format_datetime(case.received_at)),
         SummaryRow::new("Last changed", format_datetime(case.updated_at)),
     ];
-    let (referral_rows, account) = match referral {
-        Some(r) => {
-            let works = WorksWithChildren::parse(&r.works_with_children)
-                .map(WorksWithChildren::label)
-                .unwrap_or("Not known");
-            let mut rows = vec![
-                SummaryRow::new(
-                    "Referrer",
-                    format!(
-                        "{}, {} ({})",
-                        r.referrer_name, r.referrer_role, r.referrer_agency
-                    ),
-                ),
-                SummaryRow::new("Contact", r.referrer_contact),
-                SummaryRow::new(
-                    "Received",
-                    format!("{} by {}", format_datetime(r.received_at), r.taken_by_name),
-                ),
-                SummaryRow::new(
-                    "Child at immediate risk",
-                    if r.immediate_risk {
-                        format!("Yes. {}", r.immediate_risk_details)
-                    } else {
-                        "No".to_owned()
-                    },
-                ),
-            ];
-            let mut w = works.to_owned();
-            if !r.work_details.is_empty() {
-                w.push_str(&format!(". {}", r.work_details));
-            }
-            rows.push(SummaryRow::new("Works or volunteers with children", w));
-            (rows, r.account)
-        }
-        None => (Vec::new(), String::new()),
-    };
-    let entries = entries
-        .into_iter()
-        .map(|e| EntryView {
-            when: if e.occurred_time_known {
-                format_datetime(e.occurred_at)
-            } else {
-                format!(
-                    "{} (no time given)",
-                    crate::domain::time::format_date(crate::domain::time::london_date(
-                        e.occurred_at
-                    ))
-                )
-            },
-            kind: entry_kind(&e.kind),
-            summary: e.summary,
-            recorded: format!(
-                "Recorded {} by {}",
-                format_datetime(e.recorded_at),
-                e.recorded_by_name
-            ),
-            note_id: e.note_id.map(|n| n.to_string()).unwrap_or_default(),
-            note_body: e.note_body.unwrap_or_default(),
-            is_correction: e.corrects_note_id.is_some(),
-            corrected: e.corrected,
-        })
-        .collect();
+    let (referral_rows, account) = referral_rows(referral);
+    let entries = entries.into_iter().map(entry_view).collect();
     let status = if note.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -893,11 +800,12 @@ pub async fn edit_form(
 #[template(path = "cases/conflict.html")]
 struct ConflictPage {
     layout: Layout,
-    id: Uuid,
     reference: String,
     yours: Vec<SummaryRow>,
     theirs: Vec<SummaryRow>,
     changed: String,
+    again: String,
+    what: &'static str,
 }
 
 pub async fn edit_submit(
@@ -950,7 +858,6 @@ pub async fn edit_submit(
         let case = audited_view(&state, &user, tx, case, "edit conflict").await?;
         let page = ConflictPage {
             layout: Layout::for_user("Someone else changed this case", &user, Section::None),
-            id,
             yours: vec![
                 SummaryRow::new("Case name", title),
                 SummaryRow::new("Status", status.label()),
@@ -960,6 +867,8 @@ pub async fn edit_submit(
                 SummaryRow::new("Status", case.status().label()),
             ],
             changed: format_datetime(case.updated_at),
+            again: format!("/cases/{id}/edit"),
+            what: "case",
             reference: case.reference.clone(),
         };
         return Ok((StatusCode::CONFLICT, Html(page.render()?)).into_response());
@@ -1088,4 +997,69 @@ pub async fn audit(
         older_href,
     };
     Ok(Html(page.render()?).into_response())
+}
+
+/// The referral as the case page and the printable summary show it: rows and the account.
+pub(crate) fn referral_rows(referral: Option<db::cases::ReferralRow>) -> (Vec<SummaryRow>, String) {
+    match referral {
+        Some(r) => {
+            let works = WorksWithChildren::parse(&r.works_with_children)
+                .map(WorksWithChildren::label)
+                .unwrap_or("Not known");
+            let mut rows = vec![
+                SummaryRow::new(
+                    "Referrer",
+                    format!(
+                        "{}, {} ({})",
+                        r.referrer_name, r.referrer_role, r.referrer_agency
+                    ),
+                ),
+                SummaryRow::new("Contact", r.referrer_contact),
+                SummaryRow::new(
+                    "Received",
+                    format!("{} by {}", format_datetime(r.received_at), r.taken_by_name),
+                ),
+                SummaryRow::new(
+                    "Child at immediate risk",
+                    if r.immediate_risk {
+                        format!("Yes. {}", r.immediate_risk_details)
+                    } else {
+                        "No".to_owned()
+                    },
+                ),
+            ];
+            let mut w = works.to_owned();
+            if !r.work_details.is_empty() {
+                w.push_str(&format!(". {}", r.work_details));
+            }
+            rows.push(SummaryRow::new("Works or volunteers with children", w));
+            (rows, r.account)
+        }
+        None => (Vec::new(), String::new()),
+    }
+}
+
+/// One chronology entry as people read it.
+pub(crate) fn entry_view(e: db::cases::ChronologyRow) -> EntryView {
+    EntryView {
+        when: if e.occurred_time_known {
+            format_datetime(e.occurred_at)
+        } else {
+            format!(
+                "{} (no time given)",
+                crate::domain::time::format_date(crate::domain::time::london_date(e.occurred_at))
+            )
+        },
+        kind: entry_kind(&e.kind),
+        summary: e.summary,
+        recorded: format!(
+            "Recorded {} by {}",
+            format_datetime(e.recorded_at),
+            e.recorded_by_name
+        ),
+        note_id: e.note_id.map(|n| n.to_string()).unwrap_or_default(),
+        note_body: e.note_body.unwrap_or_default(),
+        is_correction: e.corrects_note_id.is_some(),
+        corrected: e.corrected,
+    }
 }

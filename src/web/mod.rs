@@ -17,6 +17,8 @@ pub mod lado;
 pub mod layout;
 pub mod macros_support;
 pub mod pathways;
+pub mod people;
+pub mod print;
 pub mod procedure;
 pub mod referrals;
 pub mod risk;
@@ -230,6 +232,19 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/cases/{id}/edit", casework, cases::edit_form)
         .post("/cases/{id}/edit", casework, cases::edit_submit)
         .get("/cases/{id}/audit", oversight, cases::audit)
+        .get("/cases/{id}/people/new/{kind}", casework, people::new_form)
+        .post(
+            "/cases/{id}/people/new/{kind}",
+            casework,
+            people::new_submit,
+        )
+        .get("/cases/{id}/people/{pid}/edit", casework, people::edit_form)
+        .post(
+            "/cases/{id}/people/{pid}/edit",
+            casework,
+            people::edit_submit,
+        )
+        .get("/cases/{id}/print", casework, print::show)
         .get("/cases/{id}/police-contact", casework, risk::police_form)
         .post("/cases/{id}/police-contact", casework, risk::police_submit)
         .post("/cases/{id}/risk/acknowledge", managers, risk::acknowledge)

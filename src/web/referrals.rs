@@ -14,6 +14,7 @@ use crate::db;
 use crate::db::drafts::{
     AdultDraft, ChildDraft, DraftRow, Received, ReferralDraft, Referrer, Risk, Work,
 };
+use crate::domain::people::{Sex, age_contradicts, age_on};
 use crate::domain::time::{format_date, format_datetime, london_date};
 use crate::domain::{ConcernKind, Relationship, WorksWithChildren};
 use crate::error::{AppError, AppResult};
@@ -215,6 +216,7 @@ struct StepPage {
     p_name: String,
     p_dob: DateParts,
     p_age: String,
+    p_sexes: Vec<Choice>,
     p_school: String,
     p_household: String,
     relationships: Vec<Choice>,
@@ -229,6 +231,15 @@ struct StepPage {
     sections: Vec<(String, Vec<SummaryRow>)>,
     /// The referral says a child is at immediate risk: the check page says what must happen now.
     immediate_risk: bool,
+    /// People on the referral who may already be on another case (the check page).
+    earlier: Vec<EarlierView>,
+}
+
+/// One possible earlier involvement, in words; `href` only when the person may open the case.
+pub struct EarlierView {
+    pub words: String,
+    pub href: String,
+    pub reference: String,
 }
 
 impl StepPage {
@@ -257,6 +268,7 @@ impl StepPage {
             p_name: String::new(),
             p_dob: DateParts::default(),
             p_age: String::new(),
+            p_sexes: sex_choices(""),
             p_school: String::new(),
             p_household: String::new(),
             relationships: Vec::new(),
@@ -266,6 +278,7 @@ impl StepPage {
             details: String::new(),
             sections: Vec::new(),
             immediate_risk: false,
+            earlier: Vec::new(),
         }
     }
 
@@ -281,6 +294,9 @@ impl StepPage {
 
 fn child_line(c: &ChildDraft) -> String {
     let mut parts = Vec::new();
+    if let Some(s) = Sex::parse(&c.sex).filter(|s| *s != Sex::NotKnown) {
+        parts.push(s.label().to_lowercase());
+    }
     if let Some(d) = c.date_of_birth {
         parts.push(format!("born {}", format_date(d)));
     } else if let Some(a) = c.age_estimate {
@@ -298,6 +314,13 @@ fn child_line(c: &ChildDraft) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => "No details yet".to_owned(),
     }
+}
+
+fn sex_choices(picked: &str) -> Vec<Choice> {
+    Sex::ALL
+        .iter()
+        .map(|s| Choice::new(s.code(), s.label(), picked == s.code()))
+        .collect()
 }
 
 fn adult_line(a: &AdultDraft) -> String {
@@ -555,7 +578,84 @@ pub async fn step_form(
     if step == Step::Check && first_missing(&row.data) != Step::Check {
         return Ok(Redirect::to(&step_href(id, first_missing(&row.data))).into_response());
     }
-    page_from_draft(&user, &row, step, Errors::default()).respond()
+    let mut page = page_from_draft(&user, &row, step, Errors::default());
+    if step == Step::Check {
+        page.earlier = earlier_involvement(&state, &user, &row).await?;
+    }
+    page.respond()
+}
+
+/// Is anyone on the referral already on another case? A close name with a matching date of
+/// birth, or a very close name where a date is not known on one side. The person sees the team
+/// to ask and, only for a case they may open anyway, its reference; restricted cases are never
+/// matched. The check and the cases it found are in the audit trail.
+async fn earlier_involvement(
+    state: &AppState,
+    user: &CurrentUser,
+    row: &DraftRow,
+) -> AppResult<Vec<EarlierView>> {
+    let d = &row.data;
+    let mut names: Vec<String> = d.children.iter().map(|c| c.name.clone()).collect();
+    let mut dobs: Vec<Option<chrono::NaiveDate>> =
+        d.children.iter().map(|c| c.date_of_birth).collect();
+    names.extend(d.adults.iter().map(|a| a.name.clone()));
+    dobs.extend(d.adults.iter().map(|_| None));
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = state.pool.begin().await?;
+    let found = db::people::earlier_involvement(&mut *tx, &names, &dobs).await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut cases = Vec::new();
+    for m in found {
+        let asked_dob = dobs.get((m.ord - 1) as usize).copied().flatten();
+        let same_birthday = asked_dob.is_some() && asked_dob == m.date_of_birth;
+        if !(m.similarity >= 0.6 || (same_birthday && m.similarity >= 0.4)) {
+            continue;
+        }
+        if !seen.insert((m.ord, m.case_id)) {
+            continue;
+        }
+        cases.push(m.case_id);
+        let asked = names.get((m.ord - 1) as usize).cloned().unwrap_or_default();
+        let born = m
+            .date_of_birth
+            .map(|b| format!(", born {}", format_date(b)))
+            .unwrap_or_default();
+        let received = london_date(m.received_at).format("%B %Y");
+        let mine = user.team_ids.contains(&m.team_id);
+        out.push(if mine {
+            EarlierView {
+                words: format!(
+                    "{asked}: {}{born} is on a case in your team ({}, referral received {received}).",
+                    m.full_name, m.team_name
+                ),
+                href: format!("/cases/{}", m.case_id),
+                reference: m.reference,
+            }
+        } else {
+            EarlierView {
+                words: format!(
+                    "{asked}: someone called {}{born} is on a case held by {} (referral received {received}). Ask {} what they know before you go on; Haven does not show you their case.",
+                    m.full_name, m.team_name, m.team_name
+                ),
+                href: String::new(),
+                reference: String::new(),
+            }
+        });
+    }
+    audit::record(
+        &mut tx,
+        &state.audit,
+        &user.actor(),
+        Event::new("referral.involvement_check", "referral_draft")
+            .entity(row.id)
+            .details(serde_json::json!({ "people": names.len(), "cases_found": cases })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// What answering a page did.
@@ -679,6 +779,7 @@ fn answer_child(
 ) -> AppResult<Outcome> {
     form.only(&[
         "name",
+        "sex",
         "dob-day",
         "dob-month",
         "dob-year",
@@ -691,6 +792,10 @@ fn answer_child(
     let adding = form.raw("action") == "add" || !form.raw("name").trim().is_empty();
     if adding {
         let name = e.text(form, "name", "The child's name", true, 200);
+        let sex = form.raw("sex").to_owned();
+        if !sex.is_empty() && Sex::parse(&sex).is_none() {
+            e.add("sex", "Select the child's sex, or leave it blank");
+        }
         let (dob_parts, dob) = e.date(form, "dob", "Date of birth", false);
         let age_text = e.text(form, "age", "Approximate age", false, 3);
         let age = match age_text.parse::<i32>() {
@@ -710,6 +815,16 @@ fn answer_child(
                     "dob-day",
                     "A child must be under 18; record adults on the next page",
                 );
+            } else if let Some(a) = age
+                && age_contradicts(dob, a, today)
+            {
+                e.add(
+                    "age",
+                    format!(
+                        "The date of birth makes the child {} years old, not {a}: correct one, or leave the age blank",
+                        age_on(dob, today)
+                    ),
+                );
             }
         }
         let school = e.text(form, "school", "School or setting", false, 200);
@@ -718,6 +833,7 @@ fn answer_child(
             let mut p = page_from_draft(user, row, Step::Children, e);
             (p.p_name, p.p_dob, p.p_age, p.p_school, p.p_household) =
                 (name, dob_parts, age_text, school, household);
+            p.p_sexes = sex_choices(&sex);
             return again(p);
         }
         if row.data.children.len() >= 50 {
@@ -726,6 +842,7 @@ fn answer_child(
         let age_estimate = if dob.is_some() { None } else { age };
         row.data.children.push(ChildDraft {
             name,
+            sex,
             date_of_birth: dob,
             age_estimate,
             school,
@@ -957,7 +1074,9 @@ async fn submit(
         let draft = db::drafts::find_own(&state.pool, id, user.id)
             .await?
             .ok_or(AppError::NotFound)?;
-        return page_from_draft(&user, &draft, Step::Check, errors).respond();
+        let mut page = page_from_draft(&user, &draft, Step::Check, errors);
+        page.earlier = earlier_involvement(&state, &user, &draft).await?;
+        return page.respond();
     };
     let (case_id, reference) = db::cases::create_from_referral(
         &mut tx,

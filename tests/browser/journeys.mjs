@@ -275,6 +275,53 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
   await v.expectUrl(`${casePath}#pathways`, 'back on the case');
 }
 
+export async function practitionerRecordsThePeopleAndPrintsTheCase(v, state) {
+  const page = v.page;
+  await signIn(v, A.practitioner);
+  await v.goto(state.casePath, 'the case');
+  await v.fitsPhone('the case page');
+  // A child's details: a bad NHS number and an age the date of birth contradicts, then right.
+  await page.click('#children a:has-text("Change") >> nth=0');
+  await v.check('a child\'s details');
+  await v.fitsPhone('a child\'s details');
+  await page.check('input[name=sex][value=female]');
+  await page.fill('#age', '3');
+  await page.selectOption('#ethnicity', 'MWBC');
+  await page.fill('#nhs', '943 476 5918');
+  await page.click('button:has-text("Save")');
+  await v.expectErrors('a contradictory age and a bad NHS number', { '#nhs': '943 476 5918', '#age': '3' });
+  await page.fill('#age', '');
+  await page.fill('#nhs', '943 476 5919');
+  await page.check('input[name=plan][value=yes]');
+  await page.click('button:has-text("Save")');
+  await v.expectUrl(/#people$/, 'back on the case');
+  await v.expectText('Child protection plan', 'the plan is shown on the case');
+  // The adult's relationship to each child.
+  await page.click('#adults a:has-text("Change") >> nth=0');
+  await v.check('an adult\'s details');
+  await page.fill('#employer', 'Riverside Leisure Centre');
+  await page.fill('#job_role', 'Swimming coach');
+  await page.selectOption('select[name^=rel-] >> nth=0', 'online_contact');
+  await page.click('button:has-text("Save")');
+  await v.expectText('Known to the child only online to Juniper Ashcombe', 'the relationship on the case');
+  await v.expectText('Sex: not recorded → “Female”', 'the change in the chronology, old and new');
+  await v.screenshot('case-people');
+  // The printable summary, then only the changes to people.
+  await page.click('a:has-text("Print or save the summary and chronology")');
+  await v.check('the printable summary');
+  await v.fitsPhone('the printable summary');
+  await v.expectText('OFFICIAL-SENSITIVE', 'the protective marking');
+  await v.screenshot('print');
+  await page.emulateMedia({ media: 'print' });
+  await v.screenshot('print-as-paper');
+  await page.emulateMedia({ media: 'screen' });
+  await page.click('summary:has-text("Print only some")');
+  await page.check('input[name=kind][value=person]');
+  await page.click('button:has-text("Show these entries")');
+  await v.check('the printable summary, filtered');
+  await v.expectText('Chronology entries only person details', 'the filter is stated');
+}
+
 export async function aStaleEditShowsTheConflictPage(browser, v, state) {
   const page = v.page;
   await signIn(v, A.practitioner);

@@ -133,6 +133,13 @@ export class Visit {
         throw new Error(`${label}: error summary link ${href} goes nowhere`);
       }
     }
+    // The summary lists the errors in the order their fields come on the page.
+    const inOrder = await page.evaluate((hrefs) => {
+      const fields = hrefs.map((h) => document.getElementById(h.slice(1)));
+      return fields.every((f, i) => i === 0
+        || (fields[i - 1].compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0);
+    }, links);
+    if (!inOrder) throw new Error(`${label}: the error summary is not in the form's order (${links.join(', ')})`);
     await this.check(label);
   }
 

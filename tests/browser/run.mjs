@@ -35,6 +35,7 @@ await go('sign in without a second factor, with bad input first', j.signInWithou
 await go('a LADO sets up a security code, then signs in with a code and a recovery code', j.ladoSetsUpASecurityCodeAndUsesARecoveryCode);
 await go('a practitioner logs a referral, finds the case, adds and corrects a note', j.practitionerLogsAReferralAndWorksTheCase);
 if (state.casePath) {
+  await go('a practitioner records the people properly and prints the case', j.practitionerRecordsThePeopleAndPrintsTheCase);
   await go('a stale edit shows the conflict page', (v, s) => j.aStaleEditShowsTheConflictPage(browser, v, s));
   await go('a manager reads the chronology and the access record', j.managerReadsTheChronologyAndTheAccessRecord);
   await go('after signing out, the back button shows nothing sensitive', j.afterSigningOutTheBackButtonShowsNothing);

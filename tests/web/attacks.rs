@@ -207,6 +207,8 @@ pub struct Ids {
     /// A document on the case, and one on the allegation.
     pub case_doc: Uuid,
     pub allegation_doc: Uuid,
+    /// A child on the case.
+    pub person: Uuid,
 }
 
 /// Every concrete path for a route: one per value of its repeating placeholders.
@@ -225,7 +227,8 @@ pub fn concrete(path: &str, ids: &Ids) -> Vec<String> {
         .replace("{doc}", &doc.to_string())
         .replace("{token}", &ids.token)
         .replace("{sid}", &ids.discussion.to_string())
-        .replace("{eid}", &ids.enquiry.to_string());
+        .replace("{eid}", &ids.enquiry.to_string())
+        .replace("{pid}", &ids.person.to_string());
     let expand = |p: String, key: &str, values: &[&str]| -> Vec<String> {
         if p.contains(key) {
             values.iter().map(|v| p.replace(key, v)).collect()
@@ -261,6 +264,7 @@ pub fn concrete(path: &str, ids: &Ids) -> Vec<String> {
                     "prevent",
                     "nudes",
                     "hsb",
+                    "child",
                 ],
             )
         })
@@ -396,6 +400,7 @@ async fn f1_no_get_or_head_changes_anything_but_the_audit_trail() {
         allegation,
         case_doc,
         allegation_doc,
+        person: juniper,
     };
     let mut checked = 0;
     for r in app.routes.iter().filter(|r| r.method == Method::GET) {
@@ -910,7 +915,7 @@ async fn f4_every_response_that_shows_a_case_writes_its_access_record() {
     let mut shown = 0;
     let kinds_of = |p: &str| {
         if p.contains("{kind}") {
-            vec!["lado-told", "prevent", "nudes", "hsb"]
+            vec!["lado-told", "prevent", "nudes", "hsb", "child"]
         } else {
             vec![""]
         }
@@ -935,6 +940,7 @@ async fn f4_every_response_that_shows_a_case_writes_its_access_record() {
             .replace("{page}", "when")
             .replace("{eid}", &enquiry.to_string())
             .replace("{kind}", kind)
+            .replace("{pid}", &child.to_string())
             .replace("{aid}", &Uuid::now_v7().to_string())
             .replace("{did}", &Uuid::now_v7().to_string());
         // Each route as a browser would use it, and with what an attacker would send: nothing,
@@ -970,6 +976,8 @@ async fn f4_every_response_that_shows_a_case_writes_its_access_record() {
                 ],
                 vec![("child", ""), ("held-day", "1")],
                 vec![("when-day", "1"), ("time", "")],
+                // A person's details, with the name left out.
+                vec![("version", "1"), ("name", "")],
             ]
         };
         for c in [&mut pat, &mut mo] {

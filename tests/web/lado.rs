@@ -853,6 +853,11 @@ async fn a_restricted_allegation_and_its_cases_are_invisible_to_everyone_not_nam
         allegation: a,
         case_doc,
         allegation_doc: Uuid::now_v7(),
+        person: sqlx::query_scalar("SELECT id FROM case_people WHERE case_id = $1 LIMIT 1")
+            .bind(case)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap(),
     };
     let markers = [
         case_ref.as_str(),

@@ -13,6 +13,7 @@ mod cli;
 mod documents;
 mod lado;
 mod pathways;
+mod people;
 mod procedure;
 mod referrals;
 mod security;

@@ -62,6 +62,7 @@ pub async fn fill_referral(c: &mut Client, child: &str, account: &str) -> String
             &format!("{base}/children"),
             &[
                 ("name", child),
+                ("sex", "female"),
                 ("dob-day", "4"),
                 ("dob-month", "11"),
                 ("dob-year", "2013"),
@@ -186,6 +187,12 @@ async fn practitioner_logs_a_referral_and_lands_on_the_new_case() {
     );
     assert_eq!(page.select("h1"), vec!["Mia Thornbury"]);
     assert!(page.select(".govuk-notification-banner__heading")[0].contains("saved"));
+    // The sex given at intake is on the case.
+    assert!(
+        page.select("#children li")[0].contains("Female"),
+        "{:?}",
+        page.select("#children li")
+    );
     // The narrative is escaped, not executed, and stored exactly as typed.
     assert!(!page.body.contains("<script>alert"));
     assert!(
@@ -385,6 +392,41 @@ async fn impossible_dates_and_times_are_refused_clearly() {
         "{errors:?}"
     );
     assert_eq!(r.attr("input[name=received-day]", "value"), vec!["31"]);
+    // A child's date of birth and an age that contradicts it: refused, nothing added.
+    let dob = chrono::NaiveDate::from_ymd_opt(2013, 11, 4).unwrap();
+    let today = haven::domain::time::london_date(chrono::Utc::now());
+    let real_age = haven::domain::people::age_on(dob, today);
+    let wrong_age = (real_age - 4).to_string();
+    let r = c
+        .post(
+            &format!("{base}/children"),
+            &[
+                ("name", "Mira Quell"),
+                ("sex", "female"),
+                ("dob-day", "4"),
+                ("dob-month", "11"),
+                ("dob-year", "2013"),
+                ("age", &wrong_age),
+                ("school", ""),
+                ("household", ""),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.error_summary(),
+        vec![format!(
+            "The date of birth makes the child {real_age} years old, not {wrong_age}: correct one, or leave the age blank"
+        )]
+    );
+    assert_eq!(r.attr("input[name=sex][checked]", "value"), vec!["female"]);
+    assert_eq!(r.attr("#name", "value"), vec!["Mira Quell"]);
+    let data: String = sqlx::query_scalar("SELECT data::text FROM referral_drafts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(!data.contains("Mira"), "nothing saved: {data}");
     // Spring-forward hour.
     let r = c
         .post(

@@ -44,6 +44,11 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/cases/search", "casework"),
     ("GET", "/cases/{id}", "casework"),
     ("POST", "/cases/{id}/notes", "casework"),
+    ("GET", "/cases/{id}/people/new/{kind}", "casework"),
+    ("POST", "/cases/{id}/people/new/{kind}", "casework"),
+    ("GET", "/cases/{id}/people/{pid}/edit", "casework"),
+    ("POST", "/cases/{id}/people/{pid}/edit", "casework"),
+    ("GET", "/cases/{id}/print", "casework"),
     ("GET", "/cases/{id}/police-contact", "casework"),
     ("POST", "/cases/{id}/police-contact", "casework"),
     ("POST", "/cases/{id}/risk/acknowledge", "managers"),
@@ -184,6 +189,7 @@ pub fn concrete(path: &str) -> String {
     path.replace("{id}", &uuid::Uuid::now_v7().to_string())
         .replace("{sid}", &uuid::Uuid::now_v7().to_string())
         .replace("{eid}", &uuid::Uuid::now_v7().to_string())
+        .replace("{pid}", &uuid::Uuid::now_v7().to_string())
         .replace("{aid}", &uuid::Uuid::now_v7().to_string())
         .replace("{did}", &uuid::Uuid::now_v7().to_string())
         .replace("{page}", "when")
