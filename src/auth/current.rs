@@ -120,6 +120,8 @@ pub struct CurrentUser {
     pub due_team: i64,
     /// When the person last gave their password on this session (for step-up).
     pub reauthenticated_at: chrono::DateTime<Utc>,
+    /// The idle timeout, for the page's warning before it.
+    pub idle_seconds: i64,
 }
 
 impl CurrentUser {
@@ -183,8 +185,9 @@ pub fn set_cookie(config: &Config, name: &str, value: &str, max_age_secs: Option
 #[derive(Debug, PartialEq, Eq)]
 pub enum NoSession {
     Missing,
-    /// The session timed out or the account was disabled; it has now been ended.
-    Expired,
+    /// The session timed out or the account was disabled; it has now been ended. For a timeout,
+    /// who it was and the session's form token, so a form they posted can be held for them.
+    Expired(Option<(Uuid, String)>),
 }
 
 /// Load the session named by the request's cookie, enforcing the idle and absolute timeouts.
@@ -219,7 +222,8 @@ pub async fn load(
     };
     if let Some(reason) = reason {
         db::sessions::end(pool, s.session_id, reason).await?;
-        return Err(LoadError::NoSession(NoSession::Expired));
+        let owner = (reason != "account_disabled").then(|| (s.user_id, s.csrf_token.clone()));
+        return Err(LoadError::NoSession(NoSession::Expired(owner)));
     }
     // Record activity at most once a minute, so most requests do not write.
     if now - s.last_seen_at > chrono::Duration::seconds(60) {
@@ -249,6 +253,7 @@ pub async fn load(
         due_mine: s.due_mine,
         due_team: s.due_team,
         reauthenticated_at: s.reauthenticated_at,
+        idle_seconds: idle.num_seconds(),
     })
 }
 

@@ -80,6 +80,7 @@ mod tests {
             due_mine: 0,
             due_team: 0,
             reauthenticated_at: chrono::Utc::now(),
+            idle_seconds: 1800,
         }
     }
 

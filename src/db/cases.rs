@@ -105,6 +105,8 @@ pub struct ListFilter {
     pub name: Option<String>,
     /// Keyset cursor: the last case of the previous page.
     pub after: Option<Uuid>,
+    /// Cases with a child at immediate risk first (then newest first), when the person asks.
+    pub risk_first: bool,
 }
 
 /// One page of cases, the most recently received referral first: one query, walking an index in
@@ -172,9 +174,10 @@ pub async fn list(
                AND c.owner_id = $2
                AND ($3::text IS NULL OR c.status = $3)
                AND ($4::text IS NULL OR c.concern_kinds @> ARRAY[$4::text])
-               AND ($5::uuid IS NULL OR (c.received_at, c.id) < (SELECT a.received_at, a.id FROM cases a WHERE a.id = $5
+               AND ($5::uuid IS NULL OR (CASE WHEN $9 THEN c.immediate_risk ELSE false END, c.received_at, c.id)
+                    < (SELECT CASE WHEN $9 THEN a.immediate_risk ELSE false END, a.received_at, a.id FROM cases a WHERE a.id = $5
                     AND ((a.restricted = false AND a.team_id = ANY($1::uuid[])) OR (a.restricted AND haven_sees_restricted_case(a.id, $7, $8)))))
-             ORDER BY c.received_at DESC, c.id DESC
+             ORDER BY CASE WHEN $9 THEN c.immediate_risk ELSE false END DESC, c.received_at DESC, c.id DESC
              LIMIT $6",
             viewer.team_ids,
             owner,
@@ -183,7 +186,8 @@ pub async fn list(
             f.after,
             limit,
             viewer.user_id,
-            viewer.is_lado
+            viewer.is_lado,
+            f.risk_first
         )
         .fetch_all(db)
         .await;
@@ -201,13 +205,14 @@ pub async fn list(
              WHERE c.team_id = vt.team_id AND (c.restricted = false OR haven_sees_restricted_case(c.id, $6, $7))
                AND ($2::text IS NULL OR c.status = $2)
                AND ($3::text IS NULL OR c.concern_kinds @> ARRAY[$3::text])
-               AND ($4::uuid IS NULL OR (c.received_at, c.id) < (SELECT a.received_at, a.id FROM cases a WHERE a.id = $4 AND a.team_id = ANY($1::uuid[])
+               AND ($4::uuid IS NULL OR (CASE WHEN $8 THEN c.immediate_risk ELSE false END, c.received_at, c.id)
+                    < (SELECT CASE WHEN $8 THEN a.immediate_risk ELSE false END, a.received_at, a.id FROM cases a WHERE a.id = $4 AND a.team_id = ANY($1::uuid[])
                     AND (a.restricted = false OR haven_sees_restricted_case(a.id, $6, $7))))
-             ORDER BY c.received_at DESC, c.id DESC
+             ORDER BY CASE WHEN $8 THEN c.immediate_risk ELSE false END DESC, c.received_at DESC, c.id DESC
              LIMIT $5
          ) c
          JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
-         ORDER BY c.received_at DESC, c.id DESC
+         ORDER BY CASE WHEN $8 THEN c.immediate_risk ELSE false END DESC, c.received_at DESC, c.id DESC
          LIMIT $5"#,
         viewer.team_ids,
         status,
@@ -215,7 +220,8 @@ pub async fn list(
         f.after,
         limit,
         viewer.user_id,
-        viewer.is_lado
+        viewer.is_lado,
+        f.risk_first
     )
     .fetch_all(db)
     .await

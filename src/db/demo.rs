@@ -101,12 +101,18 @@ pub async fn seed(pool: &PgPool, key: &audit::ChainKey) -> anyhow::Result<String
     let existing: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM cases"#)
         .fetch_one(pool)
         .await?;
-    let users: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM users"#)
+    // The README makes the first administrator before trying the demo: administrators (who
+    // never see case content) may already be there; anything else means real use.
+    let users: i64 =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM users WHERE role <> 'admin'"#)
+            .fetch_one(pool)
+            .await?;
+    let teams: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM teams"#)
         .fetch_one(pool)
         .await?;
-    if existing > 0 || users > 0 {
+    if existing > 0 || users > 0 || teams > 0 {
         anyhow::bail!(
-            "this database already holds {existing} cases and {users} accounts; seed-demo only runs on an empty database"
+            "this database already holds {existing} cases, {teams} teams and {users} accounts besides administrators; seed-demo only runs on a database with nothing but administrators in it"
         );
     }
     let pass = passphrase();
@@ -140,7 +146,7 @@ pub async fn seed(pool: &PgPool, key: &audit::ChainKey) -> anyhow::Result<String
             Role::Lado,
             Some(lado_team),
         ),
-        ("ada.admin@example.org", "Ada Brightwell", Role::Admin, None),
+        ("noor.admin@example.org", "Noor Haddad", Role::Admin, None),
         (
             "sam.practitioner@example.org",
             "Sam Rahman",

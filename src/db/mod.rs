@@ -8,6 +8,7 @@ pub mod deadlines;
 pub mod demo;
 pub mod documents;
 pub mod drafts;
+pub mod held_forms;
 pub mod notices;
 pub mod pathways;
 pub mod people;

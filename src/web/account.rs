@@ -21,14 +21,86 @@ use super::form::{Errors, FormData};
 use super::layout::{Layout, Section};
 use super::parse_id;
 
-pub async fn home(user: CurrentUser) -> Redirect {
+pub async fn home(State(state): State<AppState>, user: CurrentUser) -> AppResult<Redirect> {
+    // A form held when their session ended comes first: it is what they were doing.
+    if db::held_forms::find(&state.pool, user.id).await?.is_some() {
+        return Ok(Redirect::to("/held-form"));
+    }
     // Each role starts where its work is: what is due, on their own cases or (managers and the
     // LADO) their teams'.
-    match user.role {
+    Ok(match user.role {
         Role::Admin => Redirect::to("/admin/users"),
         Role::Manager | Role::Lado => Redirect::to("/work/team"),
         Role::Practitioner => Redirect::to("/work"),
-    }
+    })
+}
+
+/// One field of a held form, for the page that offers to send it again.
+pub struct HeldField {
+    pub name: String,
+    /// The field's name in words ("when day" for `when-day`).
+    pub label: String,
+    pub value: String,
+    /// Shown to the person (not the form's own tokens, not empty fields).
+    pub shown: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account/held_form.html")]
+struct HeldFormPage {
+    layout: Layout,
+    path: String,
+    held_at: String,
+    fields: Vec<HeldField>,
+}
+
+/// `GET /held-form`: what the person typed before their session ended, to check and send to
+/// where it was going (with a new form token), or discard.
+pub async fn held_form(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    let Some(held) = db::held_forms::find(&state.pool, user.id).await? else {
+        return Ok(Redirect::to("/").into_response());
+    };
+    let form = FormData::parse(held.body.as_bytes());
+    let fields = form
+        .pairs()
+        .iter()
+        .filter(|(k, _)| k != "_csrf" && k != "_held")
+        .map(|(k, v)| HeldField {
+            name: k.clone(),
+            label: k.replace(['_', '-'], " "),
+            value: v.clone(),
+            shown: !k.starts_with('_') && !v.trim().is_empty() && k != "version",
+        })
+        .collect();
+    let page = HeldFormPage {
+        layout: Layout::for_user("Send what you typed", &user, Section::None),
+        path: held.path,
+        held_at: format_datetime(held.held_at),
+        fields,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+/// `POST /held-form/discard`.
+pub async fn held_form_discard(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    form: FormData,
+) -> AppResult<Redirect> {
+    form.only(&[])?;
+    db::held_forms::forget(&state.pool, user.id, None).await?;
+    Ok(Redirect::to("/"))
+}
+
+/// `POST /account/keep-alive`: the timeout warning's "Stay signed in".
+pub async fn keep_alive(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    form: FormData,
+) -> AppResult<StatusCode> {
+    form.only(&[])?;
+    db::sessions::touch(&state.pool, user.session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub struct SessionView {

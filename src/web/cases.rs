@@ -90,6 +90,8 @@ struct ListPage {
     scope: &'static str,
     statuses: Vec<Choice>,
     concerns: Vec<Choice>,
+    orders: Vec<Choice>,
+    risk_first: bool,
     name: String,
     errors: Errors,
     cases: Vec<CaseItem>,
@@ -104,6 +106,8 @@ pub struct ListQuery {
     status: Option<String>,
     concern: Option<String>,
     after: Option<String>,
+    /// "risk" for cases with a child at immediate risk first.
+    order: Option<String>,
 }
 
 fn status_choices(selected: Option<CaseStatus>) -> Vec<Choice> {
@@ -174,6 +178,9 @@ async fn render_list(
         if let Some(k) = filter.concern {
             q.push_str(&format!("&concern={}", k.code()));
         }
+        if filter.risk_first {
+            q.push_str("&order=risk");
+        }
         q
     };
     let status = if errors.is_empty() {
@@ -188,6 +195,11 @@ async fn render_list(
         scope: scope_code,
         statuses: status_choices(filter.status),
         concerns: concern_choices(filter.concern),
+        orders: vec![
+            Choice::new("", "Newest first", !filter.risk_first),
+            Choice::new("risk", "A child at immediate risk first", filter.risk_first),
+        ],
+        risk_first: filter.risk_first,
         name,
         errors,
         cases: rows
@@ -220,6 +232,7 @@ async fn record_listing(
         "status": filter.status.map(CaseStatus::code),
         "concern": filter.concern.map(ConcernKind::code),
         "after": filter.after,
+        "risk_first": filter.risk_first,
     });
     let event = match &filter.name {
         Some(name) => Event::new("case.search", "case_list").details(serde_json::json!({
@@ -243,6 +256,7 @@ fn filter_from_query(q: &ListQuery) -> ListFilter {
         status: q.status.as_deref().and_then(CaseStatus::parse),
         concern: q.concern.as_deref().and_then(ConcernKind::parse),
         after: q.after.as_deref().and_then(|a| Uuid::parse_str(a).ok()),
+        risk_first: q.order.as_deref() == Some("risk"),
         ..Default::default()
     }
 }
@@ -311,6 +325,7 @@ pub async fn search(
         },
         after: Uuid::parse_str(form.raw("after")).ok(),
         owner: None,
+        risk_first: false,
     };
     render_list(&state, &user, scope, filter, name, errors, true).await
 }

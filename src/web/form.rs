@@ -65,6 +65,29 @@ impl FormData {
     }
 
     /// Whether anything was sent at all.
+    /// Something typed or chosen, besides the form's own tokens.
+    pub fn has_content(&self) -> bool {
+        self.pairs
+            .iter()
+            .any(|(k, v)| !k.starts_with('_') && !v.trim().is_empty())
+    }
+
+    /// The fields as `application/x-www-form-urlencoded`, leaving out `skip`.
+    pub fn encoded_without(&self, skip: &[&str]) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.pairs {
+            if !skip.contains(&k.as_str()) {
+                out.append_pair(k, v);
+            }
+        }
+        out.finish()
+    }
+
+    /// Every field in order, as sent (repeated names repeated).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     pub fn is_blank(&self) -> bool {
         self.pairs.is_empty()
     }
@@ -94,7 +117,7 @@ impl FormData {
     /// Refuse fields this action does not take (mass-assignment defence). `_csrf` and `_idem` are always allowed.
     pub fn only(&self, allowed: &[&str]) -> Result<(), AppError> {
         for (k, _) in &self.pairs {
-            if k != "_csrf" && k != "_idem" && !allowed.contains(&k.as_str()) {
+            if k != "_csrf" && k != "_idem" && k != "_held" && !allowed.contains(&k.as_str()) {
                 tracing::info!(field = %k.chars().take(40).collect::<String>(), "unexpected form field");
                 return Err(AppError::BadRequest("unexpected form field"));
             }

@@ -116,8 +116,20 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
     match check(&g, req).await {
         Ok(req) => {
             let user = req.extensions().get::<CurrentUser>().cloned();
+            let resent = req
+                .extensions()
+                .get::<FormData>()
+                .is_some_and(|f| f.raw("_held") == "1");
+            let path = req.uri().path().to_owned();
             // Every routed page is personal or carries a form token: never cache it anywhere.
             let mut res = next.run(req).await;
+            // A held form sent again and accepted is no longer held.
+            if let (true, Some(u)) = (resent, &user)
+                && res.status().is_redirection()
+                && let Err(e) = crate::db::held_forms::forget(&g.app.pool, u.id, Some(&path)).await
+            {
+                return AppError::from(e).into_response();
+            }
             // An error page for a signed-in person keeps their navigation and Sign out.
             if let (Some(u), Some(e)) = (&user, res.extensions().get::<StandardError>().copied())
                 && u.stage == crate::auth::current::Stage::Active
@@ -159,7 +171,27 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
         match current::load(&g.app.pool, config, &parts.headers, &meta).await {
             Ok(u) => Some(u),
             Err(LoadError::NoSession(NoSession::Missing)) => None,
-            Err(LoadError::NoSession(NoSession::Expired)) => {
+            Err(LoadError::NoSession(NoSession::Expired(owner))) => {
+                // A form sent after the session timed out is held for its sender (only when it
+                // carries that session's own form token), so nothing typed is lost.
+                if let (true, false, Some((user_id, token))) = (is_post, g.upload, owner) {
+                    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+                        .await
+                        .map_err(|_| AppError::TooLarge.into_response())?;
+                    let form = FormData::parse(&bytes);
+                    let path = parts.uri.path();
+                    if csrf::tokens_match(form.raw("_csrf"), &token)
+                        && form.has_content()
+                        && path.len() <= 300
+                        && !matches!(path, "/sign-out" | "/account/keep-alive")
+                    {
+                        let body = form.encoded_without(&["_csrf"]);
+                        crate::db::held_forms::hold(&g.app.pool, user_id, path, &body)
+                            .await
+                            .map_err(|e| AppError::from(e).into_response())?;
+                        return Err(Redirect::to("/sign-in?ended=1&held=1").into_response());
+                    }
+                }
                 return Err(Redirect::to("/sign-in?ended=1").into_response());
             }
             Err(LoadError::Db(e)) => return Err(AppError::from(e).into_response()),

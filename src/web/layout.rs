@@ -19,6 +19,8 @@ pub struct NavUser {
     pub nav: Vec<NavItem>,
     /// Security notices about their account the person has not read.
     pub unseen_notices: i64,
+    /// The session's idle timeout, for the warning two minutes before it (JavaScript).
+    pub idle_seconds: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +95,7 @@ impl Layout {
                 role_label: user.role.label(),
                 nav,
                 unseen_notices: user.unseen_notices,
+                idle_seconds: user.idle_seconds,
             }),
             csrf: user.csrf_token.clone(),
             error_prefix: "",

@@ -173,6 +173,17 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         // Everyone's own account.
         .get("/", Permission::SignedIn, account::home)
         .get("/account", Permission::SignedIn, account::show)
+        .get("/held-form", Permission::SignedIn, account::held_form)
+        .post(
+            "/held-form/discard",
+            Permission::SignedIn,
+            account::held_form_discard,
+        )
+        .post(
+            "/account/keep-alive",
+            Permission::SignedIn,
+            account::keep_alive,
+        )
         .post(
             "/account/sessions/{id}/end",
             Permission::SignedIn,

@@ -35,6 +35,7 @@ struct SignInPage {
 #[derive(Deserialize)]
 pub struct SignInQuery {
     ended: Option<String>,
+    held: Option<String>,
     password_set: Option<String>,
     signed_out: Option<String>,
 }
@@ -90,7 +91,9 @@ pub async fn show(
     headers: HeaderMap,
     Query(q): Query<SignInQuery>,
 ) -> AppResult<Response> {
-    let notice = if q.ended.is_some() {
+    let notice = if q.ended.is_some() && q.held.is_some() {
+        "Your session ended before your form was saved. What you typed is kept for an hour: sign in again to check it and send it."
+    } else if q.ended.is_some() {
         "Your session ended. Sign in again to carry on."
     } else if q.password_set.is_some() {
         "Your password has been set. You can now sign in."

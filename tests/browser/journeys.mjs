@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PASSWORD, signIn, signOut, tabTo, totp, typeInto } from './lib.mjs';
+import { BASE, PASSWORD, signIn, signOut, tabTo, totp, typeInto } from './lib.mjs';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'documents');
 
@@ -296,6 +296,18 @@ export async function practitionerRecordsThePeopleAndPrintsTheCase(v, state) {
   await page.click('button:has-text("Save")');
   await v.expectUrl(/#people$/, 'back on the case');
   await v.expectText('Child protection plan', 'the plan is shown on the case');
+  // The police contact about the immediate risk: empty first, then recorded.
+  await page.click('a:has-text("Record the police contact")');
+  await v.check('record the police contact');
+  await v.fitsPhone('record the police contact');
+  await page.click('button:has-text("Save")');
+  await v.expectErrors('an empty police contact');
+  await fillDate(page, 'when', '15', '12', '2026');
+  await page.fill('#time', '09:50');
+  await page.fill('#officer', 'PC Dana Whitfield, North Division');
+  await page.fill('#reference', 'NP-2026-44817');
+  await page.click('button:has-text("Save")');
+  await v.expectText('reference NP-2026-44817', 'the police contact is on the case');
   // The adult's relationship to each child.
   await page.click('#adults a:has-text("Change") >> nth=0');
   await v.check('an adult\'s details');
@@ -320,6 +332,28 @@ export async function practitionerRecordsThePeopleAndPrintsTheCase(v, state) {
   await page.click('button:has-text("Show these entries")');
   await v.check('the printable summary, filtered');
   await v.expectText('Chronology entries only person details', 'the filter is stated');
+}
+
+export async function theTimeoutWarningOffersToStaySignedIn(v, state) {
+  const page = v.page;
+  await signIn(v, A.practitioner);
+  // This one page is served with a 6-second idle limit, so the warning comes after 3 seconds.
+  await page.route(`${BASE}${state.casePath}`, async (route) => {
+    const response = await route.fetch();
+    const body = (await response.text()).replace(/data-idle-seconds="\d+"/, 'data-idle-seconds="6"');
+    await route.fulfill({ response, body });
+  });
+  await page.goto(BASE + state.casePath);
+  await page.locator('#haven-timeout[open]').waitFor({ timeout: 10000 });
+  await v.check('the timeout warning');
+  const focused = await page.evaluate(() => document.activeElement?.hasAttribute('data-haven-stay'));
+  if (!focused) throw new Error('the timeout warning: focus is not on "Stay signed in"');
+  const kept = page.waitForResponse((r) => r.url().endsWith('/account/keep-alive') && r.status() === 204);
+  await page.click('button:has-text("Stay signed in")');
+  await kept;
+  await page.locator('#haven-timeout[open]').waitFor({ state: 'detached', timeout: 1 }).catch(() => {});
+  if (await page.locator('#haven-timeout[open]').count()) throw new Error('the warning stayed open');
+  await page.unroute(`${BASE}${state.casePath}`);
 }
 
 export async function aStaleEditShowsTheConflictPage(browser, v, state) {
@@ -377,6 +411,8 @@ export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   await page.check('input[name=owner] >> nth=1');
   await page.click('button:has-text("Allocate the case")');
   await v.expectText('Allocated to Pat Okonjo', 'back with Pat');
+  await v.goto('/cases/team?order=risk', 'team cases, a child at immediate risk first');
+  await v.expectText('A child at immediate risk first, then newest first', 'the list says its order');
   await v.goto('/work/caseloads', 'caseloads');
   await v.fitsPhone('caseloads');
   await v.expectText('Sam Whitlock', 'caseloads list the team');
@@ -386,6 +422,18 @@ export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   await page.click('#risks a');
   await page.click('button:has-text("Acknowledge the immediate risk")');
   await v.expectText('Acknowledged by Morag Ellery', 'acknowledged');
+  // Supervision: sent empty first, then recorded; readable here, only "held" in the chronology.
+  await page.click('a:has-text("Supervision")');
+  await v.check('supervision');
+  await v.fitsPhone('supervision');
+  await page.click('button:has-text("Save the supervision")');
+  await v.expectErrors('an empty supervision');
+  await fillDate(page, 'held', '15', '12', '2026');
+  await page.fill('#discussion', 'Whether the tablet evidence is secure; the school is cooperating.');
+  await page.fill('#decisions', 'Strategy discussion today; police to collect the tablet.');
+  await page.click('button:has-text("Save the supervision")');
+  await v.expectText('Whether the tablet evidence is secure', 'the supervision is recorded');
+  await v.check('supervision recorded');
 }
 
 // Administration -----------------------------------------------------------------------------

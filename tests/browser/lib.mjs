@@ -94,6 +94,14 @@ export class Visit {
       await helper.goto(`${BASE}/__axe_static__`);
       await axe(helper, `${this.journey}: ${label} (JavaScript off)`);
     }
+    // Every page state also fits a 375-pixel-wide phone: nothing scrolls sideways.
+    const before = page.viewportSize();
+    if (before && before.width !== 375) {
+      await page.setViewportSize({ width: 375, height: before.height });
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      await page.setViewportSize(before);
+      if (wide > 0) throw new Error(`${label}: the page is ${wide}px wider than a 375px phone`);
+    }
     this.log.pages.add(label + (this.js ? '' : ' (JavaScript off)'));
   }
 

@@ -36,6 +36,7 @@ await go('a LADO sets up a security code, then signs in with a code and a recove
 await go('a practitioner logs a referral, finds the case, adds and corrects a note', j.practitionerLogsAReferralAndWorksTheCase);
 if (state.casePath) {
   await go('a practitioner records the people properly and prints the case', j.practitionerRecordsThePeopleAndPrintsTheCase);
+  await go('the timeout warning offers to stay signed in', j.theTimeoutWarningOffersToStaySignedIn);
   await go('a stale edit shows the conflict page', (v, s) => j.aStaleEditShowsTheConflictPage(browser, v, s));
   await go('a manager reads the chronology and the access record', j.managerReadsTheChronologyAndTheAccessRecord);
   await go('after signing out, the back button shows nothing sensitive', j.afterSigningOutTheBackButtonShowsNothing);

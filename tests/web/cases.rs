@@ -598,8 +598,65 @@ async fn a_post_from_an_expired_session_changes_nothing() {
             ],
         )
         .await;
-    assert_eq!(r.location(), "/sign-in?ended=1");
+    // Held for after signing in again (tests/web/held.rs), but nothing saved.
+    assert_eq!(r.location(), "/sign-in?ended=1&held=1");
     assert_eq!(app.count("SELECT count(*) FROM case_notes").await, 0);
+}
+
+#[tokio::test]
+async fn lists_put_a_child_at_immediate_risk_first_when_asked() {
+    let app = TestApp::new().await;
+    let (mut mo, mo_id) = app.signed_in("manager").await;
+    let mut made = Vec::new();
+    for name in [
+        "Older At Risk",
+        "Middle Case",
+        "Newest Case",
+        "Latest At Risk",
+    ] {
+        made.push(make_case(&app, mo_id, "Team A", name, ConcernKind::Grooming).await);
+    }
+    // Received an hour apart, oldest first; the first and the last made are at immediate risk.
+    for (i, id) in made.iter().enumerate() {
+        sqlx::query("UPDATE cases SET received_at = now() - make_interval(hours => $2), immediate_risk = $3 WHERE id = $1")
+            .bind(id)
+            .bind(10 - i as i32)
+            .bind(i == 0 || i == 3)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    let titles = |r: &crate::helpers::Res| r.select("#cases tbody tr td:nth-child(2) bdi");
+    for list in ["/cases", "/cases/team"] {
+        let newest = mo.get(list).await;
+        assert_eq!(
+            titles(&newest),
+            vec![
+                "Latest At Risk",
+                "Newest Case",
+                "Middle Case",
+                "Older At Risk"
+            ],
+            "{list}"
+        );
+        let risk = mo.get(&format!("{list}?order=risk")).await;
+        assert_eq!(
+            titles(&risk),
+            vec![
+                "Latest At Risk",
+                "Older At Risk",
+                "Newest Case",
+                "Middle Case"
+            ],
+            "{list}"
+        );
+        assert!(risk.select("caption")[0].contains("immediate risk first"));
+        // The next page continues by key in the same order.
+        let after = mo
+            .get(&format!("{list}?order=risk&after={}", made[0]))
+            .await;
+        assert_eq!(titles(&after), vec!["Newest Case", "Middle Case"], "{list}");
+    }
 }
 
 #[tokio::test]

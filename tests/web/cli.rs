@@ -72,6 +72,25 @@ async fn create_user_reads_the_password_from_stdin_and_checks_it() {
 #[tokio::test]
 async fn seed_demo_fills_an_empty_database_and_refuses_a_used_one() {
     let app = TestApp::new().await;
+    // The README's order: the first administrator, then the demo.
+    let admin = haven(
+        &app,
+        &[
+            "create-user",
+            "--email",
+            "ada@example.org",
+            "--name",
+            "Ada Brightwell",
+            "--role",
+            "admin",
+        ],
+        "a long enough passphrase for ada\n",
+    );
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
     let out = haven(&app, &["seed-demo"], "");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -81,7 +100,11 @@ async fn seed_demo_fills_an_empty_database_and_refuses_a_used_one() {
     );
     assert!(stdout.contains("pat.practitioner@example.org") && stdout.contains("Password: "));
     assert_eq!(app.count("SELECT count(*) FROM cases").await, 4);
-    assert_eq!(app.count("SELECT count(*) FROM users").await, 5);
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 6);
+    assert!(
+        !stdout.contains("Ada Brightwell"),
+        "the demo's names are its own"
+    );
     assert_eq!(app.count("SELECT count(*) FROM teams").await, 3);
     // The printed password works.
     let password = stdout
@@ -100,7 +123,10 @@ async fn seed_demo_fills_an_empty_database_and_refuses_a_used_one() {
     assert_eq!(c.get("/cases").await.select("#cases tbody tr").len(), 3);
     let again = haven(&app, &["seed-demo"], "");
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("only runs on an empty database"));
+    assert!(
+        String::from_utf8_lossy(&again.stderr)
+            .contains("seed-demo only runs on a database with nothing but administrators")
+    );
     assert_eq!(app.count("SELECT count(*) FROM cases").await, 4);
 }
 

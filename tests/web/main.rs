@@ -11,6 +11,7 @@ mod browser;
 mod cases;
 mod cli;
 mod documents;
+mod held;
 mod lado;
 mod pathways;
 mod people;
