@@ -16,3 +16,4 @@ npx --no-install sass --no-source-map --style=compressed --load-path=node_module
 version=$(node -p "require('./node_modules/govuk-frontend/package.json').version")
 echo "GOV.UK Frontend $version" > static/govuk/VERSION
 echo "static/ refreshed from GOV.UK Frontend $version"
+node scripts/compress-static.mjs

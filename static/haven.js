@@ -21,6 +21,16 @@ if (timeout && typeof timeout.showModal === 'function') {
   const stay = timeout.querySelector('[data-haven-stay]')
   let warnTimer = null
   let tick = null
+  // Once the session has ended, the button only closes the dialog (the page stays, with what
+  // was typed in it).
+  let ended = false
+  const signedOut = (words) => {
+    clearInterval(tick)
+    ended = true
+    document.getElementById('haven-timeout-text').textContent = words
+    stay.textContent = 'Close'
+    stay.focus()
+  }
   const words = (ms) => {
     const s = Math.max(0, Math.ceil(ms / 1000))
     return s >= 60 ? `${Math.ceil(s / 60)} minute${Math.ceil(s / 60) === 1 ? '' : 's'}` : `${s} seconds`
@@ -39,16 +49,17 @@ if (timeout && typeof timeout.showModal === 'function') {
       const left = ends - Date.now()
       // Spoken every 20 seconds at most, not every second.
       if (left <= 0) {
-        clearInterval(tick)
-        document.getElementById('haven-timeout-text').textContent =
-          'You have been signed out. What you typed is kept: send the form, sign in again, and Haven will offer to send it.'
-        stay.hidden = true
+        signedOut('You have been signed out. What you typed is kept: send the form, sign in again, and Haven will offer to send it.')
       } else if (Math.ceil(left / 1000) % 20 === 0 || left < 60000) {
         countdown.textContent = words(left)
       }
     }, 1000)
   }
   const keepAlive = async () => {
+    if (ended) {
+      timeout.close()
+      return
+    }
     const token = document.querySelector('input[name=_csrf]')?.value ?? ''
     const response = await fetch('/account/keep-alive', {
       method: 'POST',
@@ -56,8 +67,12 @@ if (timeout && typeof timeout.showModal === 'function') {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ _csrf: token }),
     }).catch(() => null)
-    timeout.close()
-    if (response && response.status === 204) schedule()
+    if (response && response.status === 204) {
+      timeout.close()
+      schedule()
+    } else {
+      signedOut('Haven could not keep you signed in. What you typed is kept: send the form, sign in again, and Haven will offer to send it.')
+    }
   }
   stay.addEventListener('click', keepAlive)
   timeout.addEventListener('cancel', (event) => {

@@ -222,7 +222,10 @@ pub async fn load(
     };
     if let Some(reason) = reason {
         db::sessions::end(pool, s.session_id, reason).await?;
-        let owner = (reason != "account_disabled").then(|| (s.user_id, s.csrf_token.clone()));
+        // Only a fully signed-in session's form is held: a half-finished sign-in (password
+        // known, code not given) must not be able to leave a form for the real person to send.
+        let owner = (reason != "account_disabled" && s.stage == "active")
+            .then(|| (s.user_id, s.csrf_token.clone()));
         return Err(LoadError::NoSession(NoSession::Expired(owner)));
     }
     // Record activity at most once a minute, so most requests do not write.

@@ -174,9 +174,11 @@ pub async fn list(
                AND c.owner_id = $2
                AND ($3::text IS NULL OR c.status = $3)
                AND ($4::text IS NULL OR c.concern_kinds @> ARRAY[$4::text])
-               AND ($5::uuid IS NULL OR (CASE WHEN $9 THEN c.immediate_risk ELSE false END, c.received_at, c.id)
-                    < (SELECT CASE WHEN $9 THEN a.immediate_risk ELSE false END, a.received_at, a.id FROM cases a WHERE a.id = $5
-                    AND ((a.restricted = false AND a.team_id = ANY($1::uuid[])) OR (a.restricted AND haven_sees_restricted_case(a.id, $7, $8)))))
+               AND ($5::uuid IS NULL
+                    OR (NOT $9 AND (c.received_at, c.id) < (SELECT a.received_at, a.id FROM cases a WHERE a.id = $5
+                        AND ((a.restricted = false AND a.team_id = ANY($1::uuid[])) OR (a.restricted AND haven_sees_restricted_case(a.id, $7, $8)))))
+                    OR ($9 AND (c.immediate_risk, c.received_at, c.id) < (SELECT a.immediate_risk, a.received_at, a.id FROM cases a WHERE a.id = $5
+                        AND ((a.restricted = false AND a.team_id = ANY($1::uuid[])) OR (a.restricted AND haven_sees_restricted_case(a.id, $7, $8))))))
              ORDER BY CASE WHEN $9 THEN c.immediate_risk ELSE false END DESC, c.received_at DESC, c.id DESC
              LIMIT $6",
             viewer.team_ids,
@@ -205,9 +207,11 @@ pub async fn list(
              WHERE c.team_id = vt.team_id AND (c.restricted = false OR haven_sees_restricted_case(c.id, $6, $7))
                AND ($2::text IS NULL OR c.status = $2)
                AND ($3::text IS NULL OR c.concern_kinds @> ARRAY[$3::text])
-               AND ($4::uuid IS NULL OR (CASE WHEN $8 THEN c.immediate_risk ELSE false END, c.received_at, c.id)
-                    < (SELECT CASE WHEN $8 THEN a.immediate_risk ELSE false END, a.received_at, a.id FROM cases a WHERE a.id = $4 AND a.team_id = ANY($1::uuid[])
-                    AND (a.restricted = false OR haven_sees_restricted_case(a.id, $6, $7))))
+               AND ($4::uuid IS NULL
+                    OR (NOT $8 AND (c.received_at, c.id) < (SELECT a.received_at, a.id FROM cases a WHERE a.id = $4 AND a.team_id = ANY($1::uuid[])
+                        AND (a.restricted = false OR haven_sees_restricted_case(a.id, $6, $7))))
+                    OR ($8 AND (c.immediate_risk, c.received_at, c.id) < (SELECT a.immediate_risk, a.received_at, a.id FROM cases a WHERE a.id = $4 AND a.team_id = ANY($1::uuid[])
+                        AND (a.restricted = false OR haven_sees_restricted_case(a.id, $6, $7)))))
              ORDER BY CASE WHEN $8 THEN c.immediate_risk ELSE false END DESC, c.received_at DESC, c.id DESC
              LIMIT $5
          ) c
@@ -887,4 +891,90 @@ pub async fn chronology_kinds(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::R
     )
     .fetch_all(db)
     .await
+}
+
+/// One person found by a name search, with their case.
+#[derive(Clone, Debug)]
+pub struct PersonMatch {
+    pub person_id: Uuid,
+    pub full_name: String,
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    pub case: CaseRow,
+}
+
+/// Name search over the people on cases (children and adults), closest match first: the
+/// typed words against each name by trigram word similarity, walked in distance order through
+/// the GiST index `case_people_name_trgm` (so a common surname costs a page of rows, not every
+/// match), with the visibility rule and the optional filters applied to each row. Paged by key
+/// on (distance, person). A date of birth narrows it to that date.
+pub async fn search_people(
+    db: impl PgExecutor<'_>,
+    viewer: &Viewer<'_>,
+    f: &ListFilter,
+    name: &str,
+    date_of_birth: Option<chrono::NaiveDate>,
+    limit: i64,
+) -> sqlx::Result<Vec<PersonMatch>> {
+    let status = f.status.map(CaseStatus::code);
+    let concern = f.concern.map(ConcernKind::code);
+    let name = name.to_lowercase();
+    let rows = sqlx::query!(
+        r#"SELECT p.id AS person_id, p.full_name, p.date_of_birth,
+                  c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
+                  c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
+                  c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at
+           FROM case_people p
+           JOIN cases c ON c.id = p.case_id
+           JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
+           WHERE $2 <% lower(p.full_name)
+             AND ((c.restricted = false AND c.team_id = ANY($1::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $8, $9)))
+             AND ($3::uuid IS NULL OR c.owner_id = $3)
+             AND ($4::text IS NULL OR c.status = $4)
+             AND ($5::text IS NULL OR c.concern_kinds @> ARRAY[$5::text])
+             AND ($10::date IS NULL OR p.date_of_birth = $10)
+             AND ($6::uuid IS NULL OR ($2 <<-> lower(p.full_name), p.id)
+                  > (SELECT $2 <<-> lower(a.full_name), a.id FROM case_people a WHERE a.id = $6))
+           ORDER BY $2 <<-> lower(p.full_name), p.id
+           LIMIT $7"#,
+        viewer.team_ids,
+        name,
+        f.owner,
+        status,
+        concern,
+        f.after,
+        limit,
+        viewer.user_id,
+        viewer.is_lado,
+        date_of_birth
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PersonMatch {
+            person_id: r.person_id,
+            full_name: r.full_name,
+            date_of_birth: r.date_of_birth,
+            case: CaseRow {
+                id: r.id,
+                reference: r.reference,
+                team_id: r.team_id,
+                team_name: r.team_name,
+                owner_id: r.owner_id,
+                owner_name: r.owner_name,
+                status: r.status,
+                title: r.title,
+                concern_kinds: r.concern_kinds,
+                immediate_risk: r.immediate_risk,
+                received_at: r.received_at,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+                version: r.version,
+                next_due_at: r.next_due_at,
+                next_due_kind: r.next_due_kind,
+                restricted: r.restricted,
+                allocated_at: r.allocated_at,
+            },
+        })
+        .collect())
 }

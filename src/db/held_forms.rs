@@ -62,3 +62,13 @@ pub async fn forget(
     .await?;
     Ok(())
 }
+
+/// Delete every held form past its hour (run with the server's 30-second sweep).
+pub async fn purge_expired(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query!("DELETE FROM held_forms WHERE expires_at <= now()")
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
+}

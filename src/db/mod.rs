@@ -92,6 +92,9 @@ pub fn pool_for(
     Ok(PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
+        // No ping before each acquisition (a round trip each time); a broken connection fails
+        // its query, and the pool drops it.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // Custom plans: see docs/decisions/005 (optional filters need them to use indexes).

@@ -50,6 +50,7 @@ pub struct HeldField {
 struct HeldFormPage {
     layout: Layout,
     path: String,
+    destination: &'static str,
     held_at: String,
     fields: Vec<HeldField>,
 }
@@ -74,6 +75,15 @@ pub async fn held_form(State(state): State<AppState>, user: CurrentUser) -> AppR
         .collect();
     let page = HeldFormPage {
         layout: Layout::for_user("Send what you typed", &user, Section::None),
+        destination: if held.path.starts_with("/referrals/") {
+            "a page of a referral you were logging"
+        } else if held.path.starts_with("/lado/") {
+            "an allegation's record"
+        } else if held.path.ends_with("/notes") {
+            "a note on a case"
+        } else {
+            "a form on a case"
+        },
         path: held.path,
         held_at: format_datetime(held.held_at),
         fields,

@@ -49,6 +49,8 @@ pub struct CaseItem {
     pub next: Option<(String, String, &'static str)>,
     /// A manager allocated it in the last 7 days.
     pub newly_allocated: bool,
+    /// For a search: the person found on the case, in words.
+    pub matched: String,
 }
 
 impl CaseItem {
@@ -76,6 +78,7 @@ impl CaseItem {
             immediate_risk: c.immediate_risk,
             received: format_date(crate::domain::time::london_date(c.received_at)),
             owner: c.owner_name,
+            matched: String::new(),
         }
     }
 }
@@ -148,13 +151,48 @@ async fn render_list(
     if scope == Scope::Mine {
         filter.owner = Some(user.id);
     }
-    let mut rows = if errors.is_empty() {
-        db::cases::list(&state.pool, &viewer(user), &filter, LIST_PAGE + 1).await?
-    } else {
-        Vec::new()
+    // A search lists the people it found (closest first), each with their case.
+    let today = crate::domain::time::london_date(state.config.clock.now());
+    let (mut rows, mut matched, mut cursors) = match (&filter.name, errors.is_empty()) {
+        (_, false) => (Vec::new(), Vec::new(), Vec::new()),
+        (Some(n), true) => {
+            let found = db::cases::search_people(
+                &state.pool,
+                &viewer(user),
+                &filter,
+                n,
+                None,
+                LIST_PAGE + 1,
+            )
+            .await?;
+            let mut rows = Vec::new();
+            let mut matched = Vec::new();
+            let mut cursors = Vec::new();
+            for m in found {
+                matched.push(match m.date_of_birth {
+                    Some(d) => format!(
+                        "{} (born {}, {} years old)",
+                        m.full_name,
+                        format_date(d),
+                        crate::domain::people::age_on(d, today)
+                    ),
+                    None => m.full_name,
+                });
+                cursors.push(m.person_id);
+                rows.push(m.case);
+            }
+            (rows, matched, cursors)
+        }
+        (None, true) => {
+            let rows = db::cases::list(&state.pool, &viewer(user), &filter, LIST_PAGE + 1).await?;
+            let cursors = rows.iter().map(|r| r.id).collect();
+            (rows, Vec::new(), cursors)
+        }
     };
     let more = rows.len() as i64 > LIST_PAGE;
     rows.truncate(LIST_PAGE as usize);
+    matched.truncate(LIST_PAGE as usize);
+    cursors.truncate(LIST_PAGE as usize);
     if errors.is_empty() {
         record_listing(state, user, scope, &filter, &rows).await?;
     }
@@ -164,8 +202,8 @@ async fn render_list(
         Scope::Mine => ("My cases", "/cases", "mine", Section::MyCases),
         Scope::Team => ("Team cases", "/cases/team", "team", Section::TeamCases),
     };
-    let next_after = match (more, rows.last()) {
-        (true, Some(last)) => last.id.to_string(),
+    let next_after = match (more, cursors.last()) {
+        (true, Some(last)) => last.to_string(),
         _ => String::new(),
     };
     let next_href = if next_after.is_empty() || searched {
@@ -204,7 +242,12 @@ async fn render_list(
         errors,
         cases: rows
             .into_iter()
-            .map(|r| CaseItem::new(r, &cal, now))
+            .enumerate()
+            .map(|(i, r)| {
+                let mut item = CaseItem::new(r, &cal, now);
+                item.matched = matched.get(i).cloned().unwrap_or_default();
+                item
+            })
             .collect(),
         next_href,
         next_after: if searched { next_after } else { String::new() },

@@ -124,8 +124,17 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
             // Every routed page is personal or carries a form token: never cache it anywhere.
             let mut res = next.run(req).await;
             // A held form sent again and accepted is no longer held.
+            let location = res
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let accepted = res.status().is_success()
+                || (res.status().is_redirection()
+                    && !location.starts_with("/account/confirm")
+                    && !location.starts_with("/sign-in"));
             if let (true, Some(u)) = (resent, &user)
-                && res.status().is_redirection()
+                && accepted
                 && let Err(e) = crate::db::held_forms::forget(&g.app.pool, u.id, Some(&path)).await
             {
                 return AppError::from(e).into_response();
@@ -183,7 +192,8 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
                     if csrf::tokens_match(form.raw("_csrf"), &token)
                         && form.has_content()
                         && path.len() <= 300
-                        && !matches!(path, "/sign-out" | "/account/keep-alive")
+                        && holds_forms(path)
+                        && !form.pairs().iter().any(|(k, _)| is_secret_field(k))
                     {
                         let body = form.encoded_without(&["_csrf"]);
                         crate::db::held_forms::hold(&g.app.pool, user_id, path, &body)
@@ -303,6 +313,20 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
         parts.extensions.insert(u);
     }
     Ok(Request::from_parts(parts, body))
+}
+
+/// Casework forms are held when the session ends under them; account, sign-in and admin forms
+/// (passwords, codes, role changes) never are.
+fn holds_forms(path: &str) -> bool {
+    ["/cases/", "/referrals/", "/lado/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+fn is_secret_field(name: &str) -> bool {
+    ["password", "code", "current", "confirm", "totp", "secret"]
+        .iter()
+        .any(|s| name.contains(s))
 }
 
 fn forbidden_post(why: &'static str) -> Response {

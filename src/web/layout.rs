@@ -30,6 +30,9 @@ pub struct Layout {
     pub csrf: String,
     /// Non-empty when the page shows form errors: the title then starts with "Error:".
     pub error_prefix: &'static str,
+    /// The stylesheet's and script's addresses, with their content hashes.
+    pub css: String,
+    pub js: String,
 }
 
 /// Which part of Haven a page belongs to, to mark the navigation.
@@ -54,6 +57,8 @@ impl Layout {
             user: None,
             csrf: String::new(),
             error_prefix: "",
+            css: crate::app::asset("haven.css"),
+            js: crate::app::asset("haven.js"),
         }
     }
 
@@ -99,6 +104,8 @@ impl Layout {
             }),
             csrf: user.csrf_token.clone(),
             error_prefix: "",
+            css: crate::app::asset("haven.css"),
+            js: crate::app::asset("haven.js"),
         }
     }
 

@@ -164,6 +164,8 @@ struct PersonPage {
     heading: String,
     is_child: bool,
     version: i32,
+    /// A one-time key for the add form (empty when changing someone).
+    idem: String,
     name: String,
     sexes: Vec<Choice>,
     gender: String,
@@ -271,6 +273,8 @@ struct PageContext<'a> {
     kind: &'a str,
     /// None when adding someone.
     person: Option<(Uuid, i32)>,
+    /// The add form's one-time key (kept when the form comes back with errors).
+    idem: &'a str,
     children: &'a [(Uuid, String)],
 }
 
@@ -331,6 +335,11 @@ fn page(ctx: &PageContext<'_>, t: Typed, errors: Errors) -> PersonPage {
         heading,
         is_child,
         version: ctx.person.map(|(_, v)| v).unwrap_or(0),
+        idem: if ctx.person.is_none() {
+            ctx.idem.to_owned()
+        } else {
+            String::new()
+        },
         sexes: choices_from(Sex::ALL, Sex::code, Sex::label, &t.sex, None),
         ethnicities: choices_from(
             Ethnicity::ALL,
@@ -633,6 +642,7 @@ pub async fn edit_form(
         kind: &person.kind,
         person: Some((pid, person.version)),
         children: &children,
+        idem: "",
     };
     let p = page(
         &ctx,
@@ -654,6 +664,7 @@ pub async fn new_form(
     }
     let case = open_case(&state, &user, id, "case.view").await?;
     let children = children_of(&state.pool, id).await?;
+    let fresh = Uuid::new_v4().to_string();
     let ctx = PageContext {
         user: &user,
         case_id: id,
@@ -661,6 +672,7 @@ pub async fn new_form(
         kind: &kind,
         person: None,
         children: &children,
+        idem: &fresh,
     };
     let p = page(&ctx, Typed::default(), Errors::default());
     Ok(Html(p.render()?).into_response())
@@ -734,6 +746,7 @@ async fn save(
         kind: &kind,
         person: existing.as_ref().map(|p| (p.id, version)),
         children: &children,
+        idem: form.raw("_idem"),
     };
     let Some(facts) = facts else {
         let p = page(&ctx, typed, errors);
@@ -810,6 +823,18 @@ async fn save(
             old.id
         }
         None => {
+            // The add form carries a one-time key: a double click adds the person once.
+            if let Ok(idem) = Uuid::parse_str(form.raw("_idem"))
+                && let Some(earlier) = db::cases::claim_submission(
+                    &mut tx,
+                    idem,
+                    user.id,
+                    &format!("/cases/{id}#people"),
+                )
+                .await?
+            {
+                return Ok(Redirect::to(&earlier).into_response());
+            }
             let pid = db::people::insert(&mut *tx, id, &kind, &facts).await?;
             for (child, code) in &new_rels {
                 db::people::set_relationship(&mut *tx, pid, *child, code).await?;

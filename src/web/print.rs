@@ -100,10 +100,12 @@ pub async fn show(
         return Err(AppError::StepUp(format!("/cases/{id}/print")));
     }
     let kinds_present = db::cases::chronology_kinds(&mut *tx, id).await?;
-    let picked: Vec<String> = picked
+    let mut picked: Vec<String> = picked
         .into_iter()
         .filter(|k| kinds_present.contains(k))
         .collect();
+    picked.sort();
+    picked.dedup();
     let mut rows =
         db::cases::chronology_for_print(&mut *tx, id, &picked, start, until, MOST_ENTRIES + 1)
             .await?;

@@ -637,8 +637,10 @@ async fn earlier_involvement(
         } else {
             EarlierView {
                 words: format!(
-                    "{asked}: someone called {}{born} is on a case held by {} (referral received {received}). Ask {} what they know before you go on; Haven does not show you their case.",
-                    m.full_name, m.team_name, m.team_name
+                    "{asked}: someone with a similar name{} is known to {}. Ask {} what they know before you go on; Haven does not show you their case.",
+                    if same_birthday { " and the same date of birth" } else { "" },
+                    m.team_name,
+                    m.team_name
                 ),
                 href: String::new(),
                 reference: String::new(),

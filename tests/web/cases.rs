@@ -188,14 +188,26 @@ async fn lists_put_the_most_recently_received_referral_first() {
         assert!(rows[0].contains("Esme Today"), "{path}: {rows:?}");
         assert!(rows[1].contains("Otto Earlier"), "{path}: {rows:?}");
     }
-    // A search matching both keeps the same order.
+    // A search lists the people found, closest match first (not by date), whoever was
+    // received last.
+    make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Esmeralda Todd",
+        ConcernKind::Grooming,
+    )
+    .await;
     pat.get("/cases").await;
-    let rows = pat
-        .post("/cases/search", &[("name", "to"), ("scope", "mine")])
-        .await
-        .select("#cases tbody tr");
-    assert_eq!(rows.len(), 2);
-    assert!(rows[0].contains("Esme Today"), "{rows:?}");
+    let r = pat
+        .post("/cases/search", &[("name", "esme"), ("scope", "mine")])
+        .await;
+    let rows = r.select("#cases tbody tr");
+    assert!(rows.len() >= 2, "{rows:?}");
+    assert!(rows[0].contains("Found: Esme Today"), "{rows:?}");
+    assert!(rows[1].contains("Found: Esmeralda Todd"), "{rows:?}");
+    assert!(!rows.iter().any(|r| r.contains("Otto")), "{rows:?}");
+    assert!(r.select("caption")[0].contains("closest match first"));
 }
 
 #[tokio::test]

@@ -135,6 +135,24 @@ async fn a_note_sent_after_the_session_ended_is_held_and_sent_after_signing_in()
     assert_eq!(app.count("SELECT count(*) FROM held_forms").await, 0);
     assert_ne!(pat.get("/").await.location(), "/held-form");
 
+    // Account and sign-in forms are never held: a password change sent after the timeout is
+    // simply refused.
+    time_out(&app, "pat@example.org").await;
+    let r = pat
+        .post(
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("password", "a new long passphrase"),
+                ("confirm", "a new long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/sign-in?ended=1");
+    assert_eq!(app.count("SELECT count(*) FROM held_forms").await, 0);
+    pat.sign_in("pat@example.org", PASSWORD).await;
+    pat.get(&format!("/cases/{case}")).await;
+
     // Discarding works too.
     time_out(&app, "pat@example.org").await;
     let again = pat.post(&path, &fields).await;

@@ -18,6 +18,7 @@ mod people;
 mod procedure;
 mod referrals;
 mod security;
+mod statics;
 
 /// A date as the (day, month, year) a GOV.UK date input takes, in London.
 pub fn domain_date(at: chrono::DateTime<chrono::Utc>) -> (String, String, String) {

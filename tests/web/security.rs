@@ -627,3 +627,24 @@ async fn the_client_address_comes_from_a_trusted_proxy_only() {
         Some("127.0.0.1")
     );
 }
+
+/// Decision 005: every pooled connection plans each call with its real parameters (optional
+/// filters need it) and works in UTC. Checked on as many connections as the pool holds, at once.
+#[tokio::test]
+async fn every_pooled_connection_has_the_settings_decision_005_promises() {
+    let app = TestApp::new().await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(app.pool.acquire().await.unwrap());
+    }
+    for conn in &mut held {
+        let (mode, zone): (String, String) = sqlx::query_as(
+            "SELECT current_setting('plan_cache_mode'), current_setting('TimeZone')",
+        )
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap();
+        assert_eq!(mode, "force_custom_plan");
+        assert_eq!(zone, "UTC");
+    }
+}
