@@ -904,44 +904,76 @@ pub struct PersonMatch {
 
 /// Name search over the people on cases (children and adults), closest match first: the
 /// typed words against each name by trigram word similarity, walked in distance order through
-/// the GiST index `case_people_name_trgm` (so a common surname costs a page of rows, not every
-/// match), with the visibility rule and the optional filters applied to each row. Paged by key
-/// on (distance, person). A date of birth narrows it to that date.
+/// the GiST index `case_people_team_name` for each of the viewer's teams (so a common surname
+/// costs a page of index entries, not every match), with the visibility rule and the optional filters applied to each row. Pages are by
+/// position in that order (`offset`: how many were shown before): the index gives equally close
+/// names in a fixed order, which a key on the distance alone could not page through, and a
+/// later page reads only that many more entries. A date of birth narrows it to that date.
 pub async fn search_people(
     db: impl PgExecutor<'_>,
     viewer: &Viewer<'_>,
     f: &ListFilter,
     name: &str,
     date_of_birth: Option<chrono::NaiveDate>,
+    offset: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<PersonMatch>> {
     let status = f.status.map(CaseStatus::code);
     let concern = f.concern.map(ConcernKind::code);
     let name = name.to_lowercase();
+    // Two parts: for each of the viewer's teams, that team's closest names walked in distance
+    // order on `case_people_team_name` (a page and a few more, as restricted cases the viewer
+    // may not see are dropped afterwards); and restricted cases the viewer was named on, from
+    // any team (few, from `cases_restricted`). Filters on the case are checked per person with
+    // EXISTS, which custom plans drop when they are not asked for.
     let rows = sqlx::query!(
-        r#"SELECT p.id AS person_id, p.full_name, p.date_of_birth,
+        r#"WITH found AS (
+               SELECT m.id, m.full_name, m.date_of_birth, m.case_id, m.dist, vt.ord, m.rn
+               FROM unnest($1::uuid[]) WITH ORDINALITY AS vt(team_id, ord)
+               CROSS JOIN LATERAL (
+                   SELECT q.*, row_number() OVER () AS rn FROM (
+                       SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
+                       FROM case_people p
+                       WHERE p.team_id = vt.team_id
+                         AND $2 <% lower(p.full_name)
+                         AND ($10::date IS NULL OR p.date_of_birth = $10)
+                         AND (($3::uuid IS NULL AND $4::text IS NULL AND $5::text IS NULL)
+                              OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
+                                         AND ($3::uuid IS NULL OR f.owner_id = $3)
+                                         AND ($4::text IS NULL OR f.status = $4)
+                                         AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
+                       ORDER BY $2 <<-> lower(p.full_name)
+                       LIMIT $6::bigint + $7::bigint + 10
+                   ) q
+               ) m
+               UNION ALL
+               SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name), 0,
+                      row_number() OVER (ORDER BY p.id)
+               FROM cases r JOIN case_people p ON p.case_id = r.id
+               WHERE r.restricted AND NOT (r.team_id = ANY($1::uuid[]))
+                 AND haven_sees_restricted_case(r.id, $8, $9)
+                 AND $2 <% lower(p.full_name)
+                 AND ($10::date IS NULL OR p.date_of_birth = $10)
+                 AND ($3::uuid IS NULL OR r.owner_id = $3)
+                 AND ($4::text IS NULL OR r.status = $4)
+                 AND ($5::text IS NULL OR r.concern_kinds @> ARRAY[$5::text])
+           )
+           SELECT m.id AS "person_id!", m.full_name AS "full_name!", m.date_of_birth,
                   c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
                   c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
                   c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at
-           FROM case_people p
-           JOIN cases c ON c.id = p.case_id
+           FROM found m
+           JOIN cases c ON c.id = m.case_id
            JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
-           WHERE $2 <% lower(p.full_name)
-             AND ((c.restricted = false AND c.team_id = ANY($1::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $8, $9)))
-             AND ($3::uuid IS NULL OR c.owner_id = $3)
-             AND ($4::text IS NULL OR c.status = $4)
-             AND ($5::text IS NULL OR c.concern_kinds @> ARRAY[$5::text])
-             AND ($10::date IS NULL OR p.date_of_birth = $10)
-             AND ($6::uuid IS NULL OR ($2 <<-> lower(p.full_name), p.id)
-                  > (SELECT $2 <<-> lower(a.full_name), a.id FROM case_people a WHERE a.id = $6))
-           ORDER BY $2 <<-> lower(p.full_name), p.id
-           LIMIT $7"#,
+           WHERE (c.restricted = false OR haven_sees_restricted_case(c.id, $8, $9))
+           ORDER BY m.dist, m.ord, m.rn
+           OFFSET $6 LIMIT $7"#,
         viewer.team_ids,
         name,
         f.owner,
         status,
         concern,
-        f.after,
+        offset,
         limit,
         viewer.user_id,
         viewer.is_lado,

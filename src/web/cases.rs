@@ -139,6 +139,7 @@ enum Scope {
     Team,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn render_list(
     state: &AppState,
     user: &CurrentUser,
@@ -147,6 +148,7 @@ async fn render_list(
     name: String,
     errors: Errors,
     searched: bool,
+    offset: i64,
 ) -> AppResult<Response> {
     if scope == Scope::Mine {
         filter.owner = Some(user.id);
@@ -162,6 +164,7 @@ async fn render_list(
                 &filter,
                 n,
                 None,
+                offset,
                 LIST_PAGE + 1,
             )
             .await?;
@@ -202,7 +205,9 @@ async fn render_list(
         Scope::Mine => ("My cases", "/cases", "mine", Section::MyCases),
         Scope::Team => ("Team cases", "/cases/team", "team", Section::TeamCases),
     };
+    // Lists continue after the last case shown; a search after how many people it has shown.
     let next_after = match (more, cursors.last()) {
+        (true, _) if searched => (offset + LIST_PAGE).to_string(),
         (true, Some(last)) => last.to_string(),
         _ => String::new(),
     };
@@ -317,6 +322,7 @@ pub async fn my_cases(
         String::new(),
         Errors::default(),
         false,
+        0,
     )
     .await
 }
@@ -334,6 +340,7 @@ pub async fn team_cases(
         String::new(),
         Errors::default(),
         false,
+        0,
     )
     .await
 }
@@ -366,11 +373,18 @@ pub async fn search(
         } else {
             Some(name.clone())
         },
-        after: Uuid::parse_str(form.raw("after")).ok(),
+        after: None,
         owner: None,
         risk_first: false,
     };
-    render_list(&state, &user, scope, filter, name, errors, true).await
+    // How many people earlier pages showed (bounded: a search is for finding someone, not for
+    // reading every match).
+    let offset = form
+        .raw("after")
+        .parse::<i64>()
+        .unwrap_or(0)
+        .clamp(0, 10_000);
+    render_list(&state, &user, scope, filter, name, errors, true, offset).await
 }
 
 // The case page ---------------------------------------------------------------------------------------

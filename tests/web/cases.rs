@@ -784,3 +784,79 @@ async fn a_note_can_be_about_a_day_without_a_time() {
         1
     );
 }
+
+#[tokio::test]
+async fn name_search_walks_each_team_s_people_and_follows_a_case_to_its_new_team() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, mo_id) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (mut bea, _) = app
+        .signed_in_as("practitioner", "bea@example.org", "Team B")
+        .await;
+    // Many Smiths in the team, only one of them on pat's own case.
+    for i in 0..30 {
+        make_case(
+            &app,
+            mo_id,
+            "Team A",
+            &format!("Child{i} Smith"),
+            ConcernKind::Grooming,
+        )
+        .await;
+    }
+    let mine = make_case(&app, pat_id, "Team A", "Quinn Smith", ConcernKind::Grooming).await;
+    pat.get("/cases").await;
+    let r = pat
+        .post("/cases/search", &[("name", "smith"), ("scope", "mine")])
+        .await;
+    let rows = r.select("#cases tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("Quinn Smith"));
+    // The team search pages by key, closest first.
+    mo.get("/cases/team").await;
+    let first = mo
+        .post("/cases/search", &[("name", "smith"), ("scope", "team")])
+        .await;
+    let after = first.attr("input[name=after]", "value");
+    assert_eq!(
+        first.select("#cases tbody tr").len(),
+        25,
+        "a full first page"
+    );
+    assert_eq!(after.len(), 1, "{}", first.body);
+    let second = mo
+        .post(
+            "/cases/search",
+            &[("name", "smith"), ("scope", "team"), ("after", &after[0])],
+        )
+        .await;
+    assert_eq!(second.select("#cases tbody tr").len(), 6);
+    // Another team finds none of them; moved to Team B, the case is found there and not here.
+    bea.get("/cases").await;
+    let none = bea
+        .post(
+            "/cases/search",
+            &[("name", "quinn smith"), ("scope", "mine")],
+        )
+        .await;
+    assert!(none.select("#cases tbody tr").is_empty());
+    sqlx::query(
+        "UPDATE cases SET team_id = (SELECT id FROM teams WHERE name = 'Team B') WHERE id = $1",
+    )
+    .bind(mine)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let team_of_person: String = sqlx::query_scalar(
+        "SELECT t.name FROM case_people p JOIN teams t ON t.id = p.team_id WHERE p.case_id = $1",
+    )
+    .bind(mine)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(team_of_person, "Team B");
+}

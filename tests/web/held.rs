@@ -197,3 +197,46 @@ async fn stay_signed_in_keeps_the_session_alive() {
     let r = stranger.post("/account/keep-alive", &[]).await;
     assert_ne!(r.status, StatusCode::NO_CONTENT);
 }
+
+/// Session bookkeeping stays off the hot path: a signed-in page view records the session's
+/// activity at most once a minute.
+#[tokio::test]
+async fn a_page_view_touches_the_session_at_most_once_a_minute() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let seen = || {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, chrono::DateTime<Utc>>(
+                "SELECT last_seen_at FROM sessions WHERE user_id = $1 AND ended_at IS NULL",
+            )
+            .bind(pat_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = now() - interval '30 seconds' WHERE user_id = $1",
+    )
+    .bind(pat_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let before = seen().await;
+    pat.get("/work").await;
+    pat.get("/cases").await;
+    assert_eq!(seen().await, before, "touched again within a minute");
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = now() - interval '90 seconds' WHERE user_id = $1",
+    )
+    .bind(pat_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let old = seen().await;
+    pat.get("/work").await;
+    assert!(seen().await > old, "not touched after a minute");
+}
