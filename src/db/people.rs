@@ -41,71 +41,38 @@ pub struct PersonRecord {
     pub facts: PersonFacts,
 }
 
-pub async fn find(
-    db: impl PgExecutor<'_>,
+/// One `case_people` row as stored (both reads below return it).
+struct PersonFlat {
+    id: Uuid,
     case_id: Uuid,
-    person_id: Uuid,
-) -> sqlx::Result<Option<PersonRecord>> {
-    let r = sqlx::query!(
-        "SELECT id, case_id, kind, version, updated_at, full_name, sex, gender, date_of_birth,
-                age_estimate, ethnicity, first_language, interpreter, address, household, school,
-                send, send_details, nhs_number, protection_plan, looked_after, relationship,
-                employer, job_role, police_refs
-         FROM case_people WHERE id = $1 AND case_id = $2",
-        person_id,
-        case_id
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(r.map(|r| PersonRecord {
-        id: r.id,
-        case_id: r.case_id,
-        kind: r.kind,
-        version: r.version,
-        updated_at: r.updated_at,
-        facts: PersonFacts {
-            full_name: r.full_name,
-            sex: r.sex,
-            gender: r.gender,
-            date_of_birth: r.date_of_birth,
-            age_estimate: r.age_estimate,
-            ethnicity: r.ethnicity,
-            first_language: r.first_language,
-            interpreter: r.interpreter,
-            address: r.address,
-            household: r.household,
-            school: r.school,
-            send: r.send,
-            send_details: r.send_details,
-            nhs_number: r.nhs_number,
-            protection_plan: r.protection_plan,
-            looked_after: r.looked_after,
-            relationship: r.relationship,
-            employer: r.employer,
-            job_role: r.job_role,
-            police_refs: r.police_refs,
-        },
-    }))
+    kind: String,
+    version: i32,
+    updated_at: DateTime<Utc>,
+    full_name: String,
+    sex: String,
+    gender: String,
+    date_of_birth: Option<NaiveDate>,
+    age_estimate: Option<i32>,
+    ethnicity: String,
+    first_language: String,
+    interpreter: String,
+    address: String,
+    household: String,
+    school: String,
+    send: String,
+    send_details: String,
+    nhs_number: String,
+    protection_plan: String,
+    looked_after: String,
+    relationship: Option<String>,
+    employer: String,
+    job_role: String,
+    police_refs: String,
 }
 
-/// Everyone on a case with every fact, children first (for the printable summary).
-pub async fn all_for_case(
-    db: impl PgExecutor<'_>,
-    case_id: Uuid,
-) -> sqlx::Result<Vec<PersonRecord>> {
-    let rows = sqlx::query!(
-        "SELECT id, case_id, kind, version, updated_at, full_name, sex, gender, date_of_birth,
-                age_estimate, ethnicity, first_language, interpreter, address, household, school,
-                send, send_details, nhs_number, protection_plan, looked_after, relationship,
-                employer, job_role, police_refs
-         FROM case_people WHERE case_id = $1 ORDER BY kind DESC, created_at, id LIMIT 200",
-        case_id
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| PersonRecord {
+impl From<PersonFlat> for PersonRecord {
+    fn from(r: PersonFlat) -> PersonRecord {
+        PersonRecord {
             id: r.id,
             case_id: r.case_id,
             kind: r.kind,
@@ -133,8 +100,47 @@ pub async fn all_for_case(
                 job_role: r.job_role,
                 police_refs: r.police_refs,
             },
-        })
-        .collect())
+        }
+    }
+}
+
+pub async fn find(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+    person_id: Uuid,
+) -> sqlx::Result<Option<PersonRecord>> {
+    let r = sqlx::query_as!(
+        PersonFlat,
+        "SELECT id, case_id, kind, version, updated_at, full_name, sex, gender, date_of_birth,
+                age_estimate, ethnicity, first_language, interpreter, address, household, school,
+                send, send_details, nhs_number, protection_plan, looked_after, relationship,
+                employer, job_role, police_refs
+         FROM case_people WHERE id = $1 AND case_id = $2",
+        person_id,
+        case_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(r.map(PersonRecord::from))
+}
+
+/// Everyone on a case with every fact, children first (for the printable summary).
+pub async fn all_for_case(
+    db: impl PgExecutor<'_>,
+    case_id: Uuid,
+) -> sqlx::Result<Vec<PersonRecord>> {
+    let rows = sqlx::query_as!(
+        PersonFlat,
+        "SELECT id, case_id, kind, version, updated_at, full_name, sex, gender, date_of_birth,
+                age_estimate, ethnicity, first_language, interpreter, address, household, school,
+                send, send_details, nhs_number, protection_plan, looked_after, relationship,
+                employer, job_role, police_refs
+         FROM case_people WHERE case_id = $1 ORDER BY kind DESC, created_at, id LIMIT 200",
+        case_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(PersonRecord::from).collect())
 }
 
 /// Each adult's relationship to each child on a case: (adult, child, code).
