@@ -233,9 +233,14 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     tracing::info!(%listen, public_url = %state.config.public_url, "Haven is listening");
     let anchoring = tokio::spawn(keep_anchoring(state.clone()));
     let sweeping = tokio::spawn(keep_sweeping(state.clone()));
+    let sealing = tokio::spawn(keep_sealing(state.clone()));
     serve_on(listener, state.clone(), shutdown_signal()).await;
     anchoring.abort();
     sweeping.abort();
+    sealing.abort();
+    if let Err(e) = crate::audit::seal_all(&state.pool, &state.audit, SEAL_BATCH).await {
+        tracing::warn!(error = %e, "could not seal the audit trail on the way out");
+    }
     write_anchor(&state, None).await;
     tracing::info!("Haven has stopped");
     Ok(())
@@ -332,6 +337,24 @@ async fn keep_sweeping(state: AppState) {
         // Forms held for people whose session ended are kept an hour, never longer.
         if let Err(e) = crate::db::held_forms::purge_expired(&state.pool).await {
             tracing::warn!(error = %e, "could not purge expired held forms");
+        }
+    }
+}
+
+/// How often an instance tries to seal the audit trail, and the most rows one run seals.
+const SEAL_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+const SEAL_BATCH: i64 = 5_000;
+
+/// Four times a second, seal the audit rows of finished transactions into the chain. Every
+/// instance runs it; the sealer's advisory lock lets one at a time do the work, and a run that
+/// finds the lock taken returns at once (docs/decisions/012).
+async fn keep_sealing(state: AppState) {
+    let mut tick = tokio::time::interval(SEAL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::audit::seal_all(&state.pool, &state.audit, SEAL_BATCH).await {
+            tracing::warn!(error = %e, "could not seal the audit trail");
         }
     }
 }

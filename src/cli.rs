@@ -175,9 +175,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(Err(e)) => return Err(e).context("cannot read the anchor file"),
                 None => Vec::new(),
             };
+            // Seal what is final first, so the check covers every finished transaction.
+            audit::seal_all(&pool, &key, 10_000).await?;
             match audit::verify(&pool, &key, &anchors, accept_unkeyed_until, 10_000).await? {
-                Verification::Intact { rows, anchors } => {
-                    println!("Audit trail intact: {rows} rows and {anchors} anchors checked.");
+                Verification::Intact {
+                    rows,
+                    unsealed,
+                    anchors,
+                } => {
+                    println!(
+                        "Audit trail intact: {rows} sealed rows, {unsealed} rows awaiting their seal and {anchors} anchors checked."
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Verification::Broken { seq, problem } => {
@@ -192,6 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(path) = config.audit_anchor_file.as_deref() else {
                 bail!("HAVEN_AUDIT_ANCHOR_FILE is off: there is nowhere to write the anchor");
             };
+            audit::seal_all(&pool, &key, 10_000).await?;
             let anchor = audit::current_anchor(&pool).await?;
             audit::append_anchor(path, &key, &anchor)
                 .with_context(|| format!("cannot write to {}", path.display()))?;

@@ -1,10 +1,10 @@
 //! The append-only audit trail: writes in the caller's transaction, chain verification, and
 //! anchors (signed chain heads kept outside the database).
 //!
-//! Every row carries a MAC of the previous row's hash and its own canonical content: an
-//! HMAC-SHA256 under a key derived from `HAVEN_SECRET_KEY`, which the database never holds.
-//! Someone who controls the database can delete or change rows, but cannot re-chain what is
-//! left: `verify` finds the first row that does not fit. Removing the newest rows (and fixing
+//! Every row carries a MAC of its own content, and every seal a MAC of the previous seal's hash
+//! and its row's MAC: HMAC-SHA256 under keys derived from `HAVEN_SECRET_KEY`, which the database
+//! never holds. Someone who controls the database can delete or change rows, but cannot re-chain
+//! what is left: `verify` finds the first row that does not fit. Removing the newest rows (and fixing
 //! the head) leaves a shorter chain that still fits, so the server also writes signed *anchors*
 //! (the head's sequence number and hash, MAC'd with another derived key) to a file outside the
 //! database at intervals; `verify` checks each anchored row is still there with the same hash.
@@ -13,9 +13,10 @@
 //! a row number the operator states (`--accept-unkeyed-until`), recorded when they upgraded.
 //! Threat model: docs/decisions/002.
 //!
-//! Writers lock the single `audit_chain_head` row, so concurrent transactions queue up and the
-//! chain never forks; the lock is released when the caller's transaction ends, so a rolled-back
-//! change leaves no audit row and no gap.
+//! Writers take no lock: each audited transaction inserts its row, MAC'd, in its own transaction
+//! (a rolled-back change leaves no row). A sealer, one at a time under an advisory lock, chains
+//! the rows of finished transactions into `audit_seals` shortly after; `verify` checks the sealed
+//! chain and the unsealed tail. Design and proof: docs/decisions/012.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -31,13 +32,14 @@ use crate::auth::keys;
 /// The keys of the audit trail, derived from `HAVEN_SECRET_KEY`: one chains rows, one signs
 /// anchors. Cheap to clone.
 #[derive(Clone)]
-pub struct ChainKey(Arc<([u8; 32], [u8; 32])>);
+pub struct ChainKey(Arc<([u8; 32], [u8; 32], [u8; 32])>);
 
 impl ChainKey {
     pub fn from_secret(secret: &[u8; 32]) -> ChainKey {
         ChainKey(Arc::new((
             keys::derive(secret, "audit chain v1"),
             keys::derive(secret, "audit anchor v1"),
+            keys::derive(secret, "audit entry v1"),
         )))
     }
     fn chain(&self) -> &[u8; 32] {
@@ -45,6 +47,9 @@ impl ChainKey {
     }
     fn anchor(&self) -> &[u8; 32] {
         &self.0.1
+    }
+    fn entry(&self) -> &[u8; 32] {
+        &self.0.2
     }
 }
 
@@ -146,46 +151,98 @@ pub fn keyed_hash(key: &ChainKey, prev: &[u8], canonical: &[u8]) -> Vec<u8> {
 
 pub const KEYED: &str = "hmac-sha256";
 
-/// Append an event in the caller's transaction.
+/// An event made ready to insert: its identifier, time, details and MAC, all fixed by the writer
+/// (the database adds only the row number and the transaction id). Statements that read and
+/// record in one go (the case page) bind these in their own INSERT.
+pub struct Prepared {
+    pub event_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_ip: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub case_id: Option<Uuid>,
+    pub reason: Option<String>,
+    pub details: String,
+    pub mac: Vec<u8>,
+}
+
+/// Fix an event's content and compute its MAC (no database access).
+pub fn prepare(key: &ChainKey, actor: &Actor, event: Event<'_>) -> Prepared {
+    let event_id = Uuid::new_v4();
+    let occurred_at = Utc::now().trunc_subsecs(6);
+    let details = event.details.to_string();
+    let mac = entry_mac(
+        key,
+        event_id,
+        &Fields {
+            seq: 0,
+            occurred_at,
+            actor_user_id: actor.user_id,
+            actor_ip: actor.ip.as_deref(),
+            action: event.action,
+            entity_type: event.entity_type,
+            entity_id: event.entity_id.as_deref(),
+            case_id: event.case_id,
+            reason: event.reason,
+            details: &details,
+        },
+    );
+    Prepared {
+        event_id,
+        occurred_at,
+        actor_user_id: actor.user_id,
+        actor_ip: actor.ip.clone(),
+        action: event.action.to_owned(),
+        entity_type: event.entity_type.to_owned(),
+        entity_id: event.entity_id,
+        case_id: event.case_id,
+        reason: event.reason.map(str::to_owned),
+        details,
+        mac: mac.to_vec(),
+    }
+}
+
+/// The MAC a writer puts on its row: the event's identifier and every field but the row number
+/// (which the database assigns). Someone who can insert rows but lacks the key cannot make one.
+pub fn entry_mac(key: &ChainKey, event_id: Uuid, f: &Fields<'_>) -> [u8; 32] {
+    let bytes = serde_json::to_vec(&serde_json::json!([
+        event_id,
+        f.occurred_at.timestamp_micros(),
+        f.actor_user_id,
+        f.actor_ip,
+        f.action,
+        f.entity_type,
+        f.entity_id,
+        f.case_id,
+        f.reason,
+        f.details
+    ]))
+    .expect("a JSON array of plain values always serialises");
+    keys::mac(key.entry(), &[&bytes])
+}
+
+/// What a seal's link covers: its position, the row it seals and that row's MAC (which covers
+/// the row's content).
+pub fn seal_canonical(position: i64, seq: i64, mac: &[u8]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!([position, seq, hex::encode(mac)]))
+        .expect("a JSON array of plain values always serialises")
+}
+
+/// Append an event in the caller's transaction: one INSERT, no lock. The row is sealed into the
+/// chain by [`seal`] once the transaction has finished.
 pub async fn record(
     conn: &mut PgConnection,
     key: &ChainKey,
     actor: &Actor,
     event: Event<'_>,
 ) -> sqlx::Result<i64> {
-    let head = sqlx::query!("SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
-        .fetch_one(&mut *conn)
-        .await?;
-    let (head_seq, prev_hash) = (head.seq, head.hash);
-    let seq = head_seq + 1;
-    let occurred_at = Utc::now().trunc_subsecs(6);
-    let details = event.details.to_string();
-    let bytes = Fields {
-        seq,
-        occurred_at,
-        actor_user_id: actor.user_id,
-        actor_ip: actor.ip.as_deref(),
-        action: event.action,
-        entity_type: event.entity_type,
-        entity_id: event.entity_id.as_deref(),
-        case_id: event.case_id,
-        reason: event.reason,
-        details: &details,
-    }
-    .canonical();
-    let hash = keyed_hash(key, &prev_hash, &bytes);
-    sqlx::query!("INSERT INTO audit_events (seq, occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, prev_hash, hash, chain)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", seq, occurred_at, actor.user_id, actor.ip.as_deref(), event.action, event.entity_type, event.entity_id.as_deref(), event.case_id, event.reason, &details, &prev_hash, &hash, KEYED)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        "UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1",
-        seq,
-        &hash
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(seq)
+    let p = prepare(key, actor, event);
+    sqlx::query_scalar!("INSERT INTO audit_events (occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, event_id, mac)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq", p.occurred_at, p.actor_user_id, p.actor_ip, p.action, p.entity_type, p.entity_id, p.case_id, p.reason, p.details, p.event_id, p.mac)
+    .fetch_one(&mut *conn)
+    .await
 }
 
 /// Record an event in a transaction of its own (for events with no other change, e.g. a failed sign-in).
@@ -195,21 +252,18 @@ pub async fn record_alone(
     actor: &Actor,
     event: Event<'_>,
 ) -> sqlx::Result<i64> {
-    let mut tx = pool.begin().await?;
-    let seq = record(&mut tx, key, actor, event).await?;
-    tx.commit().await?;
-    Ok(seq)
+    let mut conn = pool.acquire().await?;
+    record(&mut conn, key, actor, event).await
 }
 
-/// The outcome of checking the chain.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verification {
-    Intact { rows: i64, anchors: usize },
-    Broken { seq: i64, problem: String },
-}
+// The sealer ------------------------------------------------------------------------------------
 
-struct Row {
+/// The advisory lock only one sealer holds at a time (any instance may be the one).
+pub const SEALER_LOCK: i64 = 0x4841_5645_4e53_4541; // "HAVENSEA"
+
+struct Unsealed {
     seq: i64,
+    xid: String,
     occurred_at: DateTime<Utc>,
     actor_user_id: Option<Uuid>,
     actor_ip: Option<String>,
@@ -219,14 +273,191 @@ struct Row {
     case_id: Option<Uuid>,
     reason: Option<String>,
     details: String,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
-    chain: String,
+    event_id: Option<Uuid>,
+    mac: Option<Vec<u8>>,
 }
 
-/// Walk the whole chain in pages of `batch` rows and report the first row that does not fit,
-/// including rows the `anchors` (already checked with [`read_anchors`]) say were there.
-/// Unkeyed rows are accepted only up to row `unkeyed_until` (0: none).
+impl Unsealed {
+    fn fields(&self) -> Fields<'_> {
+        Fields {
+            seq: self.seq,
+            occurred_at: self.occurred_at,
+            actor_user_id: self.actor_user_id,
+            actor_ip: self.actor_ip.as_deref(),
+            action: &self.action,
+            entity_type: &self.entity_type,
+            entity_id: self.entity_id.as_deref(),
+            case_id: self.case_id,
+            reason: self.reason.as_deref(),
+            details: &self.details,
+        }
+    }
+    fn mac_is_genuine(&self, key: &ChainKey) -> bool {
+        match (self.event_id, &self.mac) {
+            (Some(id), Some(mac)) => {
+                subtle::ConstantTimeEq::ct_eq(&entry_mac(key, id, &self.fields())[..], &mac[..])
+                    .into()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Seal up to `limit` rows of finished transactions into the chain, in (transaction id, row
+/// number) order, after the head's last sealed row; returns how many. Returns 0 at once if another
+/// sealer (in this or another instance) holds the lock.
+///
+/// Which rows are final: the statement that reads them also takes, from its own snapshot, the
+/// oldest transaction id still running in this database (transactions of other databases on the
+/// server, known from `pg_locks` before the snapshot, are left out). Every transaction below it
+/// has committed or rolled back, so its rows are all visible now or will never exist; rows of
+/// later transactions wait for a later run. Sealing in transaction-id order therefore never needs
+/// to go back: docs/decisions/012.
+pub async fn seal(pool: &PgPool, key: &ChainKey, limit: i64) -> sqlx::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let locked: bool = sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_xact_lock($1) AS "locked!""#,
+        SEALER_LOCK
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !locked {
+        return Ok(0);
+    }
+    let head = sqlx::query!(
+        r#"SELECT seq, hash, sealed_xid::text AS "sealed_xid!", sealed_seq FROM audit_chain_head WHERE id = 1 FOR UPDATE"#
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    // Transactions running in other databases on the same server can never write here; they
+    // must not hold the seal back (a long batch job elsewhere would stall it). Read before the
+    // snapshot below, so anything that starts after is treated as ours.
+    let elsewhere: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT l.transactionid::text AS "xid!"
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+             AND l.transactionid IS NOT NULL
+             AND a.datid IS NOT NULL
+             AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let rows = sqlx::query_as!(
+        Unsealed,
+        r#"WITH snap AS (SELECT pg_current_snapshot() AS s),
+                horizon AS (
+                  SELECT LEAST(pg_snapshot_xmax(s),
+                               (SELECT min(x) FROM pg_snapshot_xip(s) x
+                                WHERE (x::text::numeric % 4294967296)::text <> ALL($4::text[]))) AS hi
+                  FROM snap)
+           SELECT e.seq, e.xid::text AS "xid!", e.occurred_at, e.actor_user_id, e.actor_ip, e.action, e.entity_type,
+                  e.entity_id, e.case_id, e.reason, e.details, e.event_id, e.mac
+           FROM audit_events e, horizon
+           WHERE e.xid < horizon.hi
+             AND (e.xid, e.seq) > ($1::text::xid8, $2::bigint)
+           ORDER BY e.xid, e.seq
+           LIMIT $3"#,
+        head.sealed_xid,
+        head.sealed_seq,
+        limit,
+        &elsewhere
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(last) = rows.last() else {
+        return Ok(0);
+    };
+    let (last_xid, last_seq) = (last.xid.clone(), last.seq);
+    let mut prev = head.hash;
+    let mut position = head.seq;
+    let (mut positions, mut seqs, mut prevs, mut hashes) = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
+    for r in &rows {
+        if !r.mac_is_genuine(key) {
+            // Sealed all the same (the chain must not stall on it); verify-audit names the row.
+            tracing::error!(
+                seq = r.seq,
+                "an audit row does not carry a genuine MAC: it was not written by Haven"
+            );
+        }
+        position += 1;
+        let mac = r.mac.as_deref().unwrap_or_default();
+        let hash = keyed_hash(key, &prev, &seal_canonical(position, r.seq, mac));
+        positions.push(position);
+        seqs.push(r.seq);
+        prevs.push(std::mem::replace(&mut prev, hash.clone()));
+        hashes.push(hash);
+    }
+    sqlx::query!(
+        "INSERT INTO audit_seals (position, seq, prev_hash, hash)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])",
+        &positions,
+        &seqs,
+        &prevs,
+        &hashes
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE audit_chain_head SET seq = $1, hash = $2, sealed_xid = $3::text::xid8, sealed_seq = $4 WHERE id = 1",
+        position,
+        &prev,
+        last_xid,
+        last_seq
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
+/// Seal until nothing final is left (in batches of `batch`); returns how many were sealed.
+pub async fn seal_all(pool: &PgPool, key: &ChainKey, batch: i64) -> sqlx::Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = seal(pool, key, batch).await?;
+        total += n;
+        if (n as i64) < batch {
+            return Ok(total);
+        }
+    }
+}
+
+/// The outcome of checking the chain.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// `rows` sealed rows chain and match their anchors; `unsealed` newer rows (of transactions
+    /// still running when the sealer last ran) carry genuine MACs.
+    Intact {
+        rows: i64,
+        unsealed: i64,
+        anchors: usize,
+    },
+    /// `seq` is the row number in `audit_events` (or, for a missing seal, its position).
+    Broken { seq: i64, problem: String },
+}
+
+struct SealedRow {
+    position: i64,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+    entry: Option<Unsealed>,
+    chain: Option<String>,
+}
+
+/// Check the whole trail in one consistent snapshot, in pages of `batch` rows, and report the
+/// first row that does not fit:
+/// - the chain of seals: positions without gaps, each linked to the one before with the key,
+///   each pointing at its row, whose content matches its MAC; anchored positions unchanged;
+/// - the head: at the last seal, and every row of a transaction before its horizon sealed;
+/// - the unsealed tail: every newer row carries a genuine MAC.
+///
+/// Rows from before keying (plain SHA-256, `chain = 'sha256'`) are accepted only up to row
+/// `unkeyed_until` (0: none); rows from before the sealer are sealed at their own row number.
 pub async fn verify(
     pool: &PgPool,
     key: &ChainKey,
@@ -236,70 +467,130 @@ pub async fn verify(
 ) -> sqlx::Result<Verification> {
     let anchored: std::collections::HashMap<i64, &[u8]> =
         anchors.iter().map(|a| (a.seq, a.hash.as_slice())).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let head = sqlx::query!(
+        r#"SELECT seq, hash, sealed_xid::text AS "sealed_xid!", sealed_seq FROM audit_chain_head WHERE id = 1"#
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     let mut expected_prev = vec![0u8; 32];
-    let mut expected_seq = 1i64;
+    let mut expected_position = 1i64;
     loop {
-        let rows: Vec<Row> = sqlx::query_as!(Row, "SELECT seq, occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, prev_hash, hash, chain
-             FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2", expected_seq, batch)
-        .fetch_all(pool)
+        let rows = sqlx::query!(
+            r#"SELECT s.position, s.prev_hash, s.hash, e.seq AS "seq?", e.xid::text AS "xid?", e.occurred_at AS "occurred_at?",
+                      e.actor_user_id, e.actor_ip, e.action AS "action?", e.entity_type AS "entity_type?", e.entity_id, e.case_id,
+                      e.reason, e.details AS "details?", e.event_id, e.mac, e.chain AS "chain?"
+               FROM audit_seals s LEFT JOIN audit_events e ON e.seq = s.seq
+               WHERE s.position >= $1 ORDER BY s.position LIMIT $2"#,
+            expected_position,
+            batch
+        )
+        .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
             break;
         }
         for r in rows {
+            let row = SealedRow {
+                position: r.position,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+                chain: r.chain,
+                entry: match (r.seq, r.occurred_at, r.action, r.entity_type, r.details) {
+                    (
+                        Some(seq),
+                        Some(occurred_at),
+                        Some(action),
+                        Some(entity_type),
+                        Some(details),
+                    ) => Some(Unsealed {
+                        seq,
+                        xid: r.xid.unwrap_or_default(),
+                        occurred_at,
+                        actor_user_id: r.actor_user_id,
+                        actor_ip: r.actor_ip,
+                        action,
+                        entity_type,
+                        entity_id: r.entity_id,
+                        case_id: r.case_id,
+                        reason: r.reason,
+                        details,
+                        event_id: r.event_id,
+                        mac: r.mac,
+                    }),
+                    _ => None,
+                },
+            };
+            if row.position != expected_position {
+                return Ok(Verification::Broken {
+                    seq: expected_position,
+                    problem: format!("the seal at position {expected_position} is missing"),
+                });
+            }
+            let Some(entry) = &row.entry else {
+                return Ok(Verification::Broken {
+                    seq: row.position,
+                    problem: format!("the row sealed at position {} is missing", row.position),
+                });
+            };
             let broken = |problem: &str| {
                 Ok(Verification::Broken {
-                    seq: r.seq,
+                    seq: entry.seq,
                     problem: problem.to_owned(),
                 })
             };
-            if r.seq != expected_seq {
-                return Ok(Verification::Broken {
-                    seq: expected_seq,
-                    problem: format!("row {expected_seq} is missing"),
-                });
+            if row.prev_hash != expected_prev {
+                return broken("its seal does not point at the seal before it");
             }
-            if r.prev_hash != expected_prev {
-                return broken("does not point at the row before it");
-            }
-            let bytes = Fields {
-                seq: r.seq,
-                occurred_at: r.occurred_at,
-                actor_user_id: r.actor_user_id,
-                actor_ip: r.actor_ip.as_deref(),
-                action: &r.action,
-                entity_type: &r.entity_type,
-                entity_id: r.entity_id.as_deref(),
-                case_id: r.case_id,
-                reason: r.reason.as_deref(),
-                details: &r.details,
-            }
-            .canonical();
-            let expected = match r.chain.as_str() {
-                KEYED => keyed_hash(key, &r.prev_hash, &bytes),
-                // Plain rows are only those the operator says predate keying.
-                _ if r.seq <= unkeyed_until => chain_hash(&r.prev_hash, &bytes),
-                _ => {
+            let expected = match row.chain.as_deref() {
+                Some("sealed-v1") => {
+                    if !entry.mac_is_genuine(key) {
+                        return broken(
+                            "its content does not match its MAC (changed, or written without the key)",
+                        );
+                    }
+                    keyed_hash(
+                        key,
+                        &row.prev_hash,
+                        &seal_canonical(
+                            row.position,
+                            entry.seq,
+                            entry.mac.as_deref().unwrap_or_default(),
+                        ),
+                    )
+                }
+                // Rows from before the sealer were sealed at their own number, with their own link.
+                Some(KEYED) if entry.seq == row.position => {
+                    keyed_hash(key, &row.prev_hash, &entry.fields().canonical())
+                }
+                Some("sha256") if entry.seq == row.position && entry.seq <= unkeyed_until => {
+                    chain_hash(&row.prev_hash, &entry.fields().canonical())
+                }
+                Some("sha256") if entry.seq == row.position => {
                     return broken(
                         "is not keyed: written before Haven keyed its audit chain, or rewritten without the key. If the rows up to this one predate your upgrade, verify with --accept-unkeyed-until and the last such row",
                     );
                 }
+                _ => return broken("is sealed at a position its kind of row cannot have"),
             };
-            if !bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], &r.hash[..])) {
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], &row.hash[..])) {
                 return broken(
-                    "its content does not match its hash (changed, or re-chained without the key)",
+                    "its seal does not match its content (changed, or re-chained without the key)",
                 );
             }
-            if let Some(h) = anchored.get(&r.seq)
-                && *h != r.hash.as_slice()
+            if let Some(h) = anchored.get(&row.position)
+                && *h != row.hash.as_slice()
             {
                 return broken("differs from the anchor written outside the database");
             }
-            expected_prev = r.hash;
-            expected_seq += 1;
+            expected_prev = row.hash;
+            expected_position += 1;
         }
     }
-    let last = expected_seq - 1;
+    let last = expected_position - 1;
     if let Some(a) = anchors
         .iter()
         .filter(|a| a.seq > last)
@@ -308,23 +599,71 @@ pub async fn verify(
         return Ok(Verification::Broken {
             seq: last + 1,
             problem: format!(
-                "an anchor written at {} shows the chain reached row {}, but it now ends at row {last}: rows were removed",
+                "an anchor written at {} shows the chain reached position {}, but it now ends at {last}: rows were removed",
                 a.at, a.seq
             ),
         });
     }
-    let head = sqlx::query!("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
-        .fetch_one(pool)
-        .await?;
-    let (head_seq, head_hash) = (head.seq, head.hash);
-    if head_seq != last || head_hash != expected_prev {
+    if head.seq != last || head.hash != expected_prev {
         return Ok(Verification::Broken {
-            seq: expected_seq,
-            problem: format!("the chain head says {head_seq} rows but {last} were found"),
+            seq: expected_position,
+            problem: format!(
+                "the chain head says {} rows are sealed but {last} were found",
+                head.seq
+            ),
         });
     }
+    // Every row up to the head's horizon must be sealed: one that is not was slipped in with an
+    // old transaction id, or its seal was removed.
+    let unsealed_old = sqlx::query_scalar!(
+        r#"SELECT e.seq FROM audit_events e
+           WHERE (e.xid IS NULL OR (e.xid, e.seq) <= ($1::text::xid8, $2::bigint))
+             AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.seq = e.seq)
+           ORDER BY e.seq LIMIT 1"#,
+        head.sealed_xid,
+        head.sealed_seq
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(seq) = unsealed_old {
+        return Ok(Verification::Broken {
+            seq,
+            problem: "was never sealed, though it is older than the last sealed row (inserted with an old transaction id, or its seal was removed)".to_owned(),
+        });
+    }
+    // The unsealed tail: rows the sealer has not reached yet must still be genuine.
+    let mut unsealed = 0i64;
+    let (mut after_xid, mut after_seq) = (head.sealed_xid, head.sealed_seq);
+    loop {
+        let rows = sqlx::query_as!(
+            Unsealed,
+            r#"SELECT e.seq, e.xid::text AS "xid!", e.occurred_at, e.actor_user_id, e.actor_ip, e.action, e.entity_type,
+                      e.entity_id, e.case_id, e.reason, e.details, e.event_id, e.mac
+               FROM audit_events e
+               WHERE (e.xid, e.seq) > ($1::text::xid8, $2::bigint)
+               ORDER BY e.xid, e.seq LIMIT $3"#,
+            after_xid,
+            after_seq,
+            batch
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        (after_xid, after_seq) = (last.xid.clone(), last.seq);
+        for r in &rows {
+            if !r.mac_is_genuine(key) {
+                return Ok(Verification::Broken {
+                    seq: r.seq,
+                    problem: "is not sealed yet, and its content does not match its MAC (changed, or written without the key)".to_owned(),
+                });
+            }
+            unsealed += 1;
+        }
+    }
+    tx.commit().await?;
     Ok(Verification::Intact {
         rows: last,
+        unsealed,
         anchors: anchors.len(),
     })
 }

@@ -115,7 +115,11 @@ pub async fn check_app_login(pool: &PgPool) -> anyhow::Result<()> {
                 pg_has_role(current_user, t.tableowner, 'MEMBER'),
                 has_table_privilege(current_user, 'audit_events', 'UPDATE')
                   OR has_table_privilege(current_user, 'audit_events', 'DELETE')
-                  OR has_table_privilege(current_user, 'audit_events', 'TRUNCATE'),
+                  OR has_table_privilege(current_user, 'audit_events', 'TRUNCATE')
+                  OR has_table_privilege(current_user, 'audit_seals', 'UPDATE')
+                  OR has_table_privilege(current_user, 'audit_seals', 'DELETE')
+                  OR has_table_privilege(current_user, 'audit_seals', 'TRUNCATE')
+                  OR has_sequence_privilege(current_user, 'audit_events_seq', 'UPDATE'),
                 has_table_privilege(current_user, 'audit_events', 'INSERT')
          FROM pg_roles r, pg_tables t
          WHERE r.rolname = current_user AND t.schemaname = 'public' AND t.tablename = 'audit_events'",

@@ -715,73 +715,57 @@ async fn three_views(app: &TestApp) {
     }
 }
 
-/// seq, occurred_at, action, entity_id, details
-type AuditRowText = (
-    i64,
-    chrono::DateTime<chrono::Utc>,
-    String,
-    Option<String>,
-    String,
-);
-
 #[tokio::test]
 async fn f3_a_rechained_trail_is_caught_without_the_key() {
     let app = TestApp::new().await;
     three_views(&app).await;
+    app.seal_everything().await;
     let key = &app.state.audit;
     assert_eq!(
         audit::verify(&app.pool, key, &[], 0, 100).await.unwrap(),
         Verification::Intact {
             rows: 3,
+            unsealed: 0,
             anchors: 0
         }
     );
-    // As the owner: delete row 2 and re-chain the rest, as the attacker did (they cannot
-    // compute the keyed links, so they use plain SHA-256, or a key of their own).
+    // As the owner: delete row 2 and its seal and re-chain the rest, as the attacker did (they
+    // cannot compute the keyed links, so they use plain SHA-256, or a key of their own).
     let mut owner = app.owner().await;
     owner
         .execute("SET session_replication_role = replica")
         .await
         .unwrap();
     owner
-        .execute("DELETE FROM audit_events WHERE seq = 2")
+        .execute("DELETE FROM audit_seals WHERE seq = 2; DELETE FROM audit_events WHERE seq = 2")
         .await
         .unwrap();
-    let rows: Vec<AuditRowText> = sqlx::query_as(
-        "SELECT seq, occurred_at, action, entity_id, details FROM audit_events ORDER BY seq",
+    let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT s.position, s.seq, e.mac FROM audit_seals s JOIN audit_events e USING (seq) ORDER BY s.position",
     )
     .fetch_all(&mut owner)
     .await
     .unwrap();
     for forger in [None, Some(audit::ChainKey::from_secret(&[9; 32]))] {
         let mut prev = vec![0u8; 32];
-        for (new_seq, (old_seq, at, action, entity, details)) in rows.iter().enumerate() {
-            let seq = new_seq as i64 + 1;
-            let fields = audit::Fields {
-                seq,
-                occurred_at: *at,
-                actor_user_id: None,
-                actor_ip: None,
-                action,
-                entity_type: "case",
-                entity_id: entity.as_deref(),
-                case_id: None,
-                reason: None,
-                details,
-            };
+        for (i, (old_position, seq, mac)) in rows.iter().enumerate() {
+            let position = i as i64 + 1;
+            let canonical = audit::seal_canonical(position, *seq, mac);
             let hash = match &forger {
-                None => audit::chain_hash(&prev, &fields.canonical()),
-                Some(k) => audit::keyed_hash(k, &prev, &fields.canonical()),
+                None => audit::chain_hash(&prev, &canonical),
+                Some(k) => audit::keyed_hash(k, &prev, &canonical),
             };
-            sqlx::query("UPDATE audit_events SET seq = $1, prev_hash = $2, hash = $3, chain = $4 WHERE seq = $5")
-                .bind(seq)
-                .bind(&prev)
-                .bind(&hash)
-                .bind(if forger.is_none() { "sha256" } else { audit::KEYED })
-                .bind(old_seq)
-                .execute(&mut owner)
-                .await
-                .unwrap();
+            sqlx::query(
+                "UPDATE audit_seals SET position = $1, prev_hash = $2, hash = $3 WHERE seq = $4",
+            )
+            .bind(position)
+            .bind(&prev)
+            .bind(&hash)
+            .bind(seq)
+            .execute(&mut owner)
+            .await
+            .unwrap();
+            let _ = old_position;
             prev = hash;
         }
         sqlx::query("UPDATE audit_chain_head SET seq = $1, hash = $2")
@@ -805,6 +789,7 @@ async fn f3_removing_the_newest_rows_is_caught_by_the_anchors() {
     let dir = std::env::temp_dir().join(format!("haven-anchors-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("anchors.jsonl");
+    app.seal_everything().await;
     audit::append_anchor(&file, key, &audit::current_anchor(&app.pool).await.unwrap()).unwrap();
     let anchors = audit::read_anchors(&std::fs::read_to_string(&file).unwrap(), key).unwrap();
     assert_eq!(
@@ -813,6 +798,7 @@ async fn f3_removing_the_newest_rows_is_caught_by_the_anchors() {
             .unwrap(),
         Verification::Intact {
             rows: 3,
+            unsealed: 0,
             anchors: 1
         }
     );
@@ -823,11 +809,14 @@ async fn f3_removing_the_newest_rows_is_caught_by_the_anchors() {
         .await
         .unwrap();
     owner
-        .execute("DELETE FROM audit_events WHERE seq = 3")
+        .execute("DELETE FROM audit_seals WHERE seq = 3; DELETE FROM audit_events WHERE seq = 3")
         .await
         .unwrap();
     owner
-        .execute("UPDATE audit_chain_head SET seq = 2, hash = (SELECT hash FROM audit_events WHERE seq = 2)")
+        .execute(
+            "UPDATE audit_chain_head h SET seq = 2, hash = s.hash, sealed_xid = e.xid, sealed_seq = e.seq
+             FROM audit_seals s JOIN audit_events e USING (seq) WHERE s.position = 2",
+        )
         .await
         .unwrap();
     assert!(

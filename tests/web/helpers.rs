@@ -167,6 +167,20 @@ impl TestApp {
         self.client_from("127.0.0.1")
     }
 
+    /// A second instance of the server on the same database: its own pool and its own state,
+    /// sharing nothing in memory with the first, as two processes behind a load balancer.
+    pub fn second_instance(&self) -> (AppState, Router) {
+        let pool = haven::db::pool_for(
+            self.config.app_database_url.expose(),
+            5,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        let state = AppState::new(pool, self.config.clone());
+        let (router, _) = router_with_table(state.clone());
+        (state, router)
+    }
+
     /// A browser on another address (for throttling tests).
     pub fn client_from(&self, ip: &str) -> Client {
         Client {
@@ -265,6 +279,43 @@ impl TestApp {
             .fetch_one(&self.pool)
             .await
             .unwrap()
+    }
+
+    /// Seal every finished audit row. Sealing waits for the oldest writing transaction anywhere
+    /// on the server (other tests' included), so try again briefly until nothing is left.
+    pub async fn seal_everything(&self) {
+        for _ in 0..500 {
+            haven::audit::seal_all(&self.pool, &self.state.audit, 1000)
+                .await
+                .unwrap();
+            let left = self
+                .count(
+                    "SELECT count(*) FROM audit_events e
+                     WHERE NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.seq = e.seq)",
+                )
+                .await;
+            if left == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("audit rows were still unsealed after 10 seconds");
+    }
+
+    /// Seal exactly `n` rows in all (in runs as small as needed), waiting for the horizon.
+    pub async fn seal_exactly(&self, n: i64) {
+        for _ in 0..500 {
+            let done = self.count("SELECT count(*) FROM audit_seals").await;
+            if done >= n {
+                assert_eq!(done, n);
+                return;
+            }
+            haven::audit::seal(&self.pool, &self.state.audit, n - done)
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("could not seal {n} audit rows in 10 seconds");
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {
@@ -401,6 +452,14 @@ impl Client {
             self.csrf = t;
         }
         r
+    }
+
+    /// The same browser, its requests now routed to another instance (a load balancer's choice).
+    pub fn on(&self, instance: &Router) -> Client {
+        Client {
+            router: instance.clone(),
+            ..self.fork()
+        }
     }
 
     /// Another browser tab of the same session: the same cookies and form token.

@@ -12,6 +12,7 @@ mod cases;
 mod cli;
 mod documents;
 mod held;
+mod instances;
 mod lado;
 mod pathways;
 mod people;
