@@ -11,9 +11,22 @@ use crate::domain::deadlines::Settings;
 
 /// The calendar as it stands: the rules plus every administrator change.
 pub async fn load(db: impl PgExecutor<'_>, close: NaiveTime) -> sqlx::Result<Calendar> {
-    let rows = sqlx::query!("SELECT day, kind, name FROM calendar_changes")
+    let rows = sqlx::query_as!(ChangeDay, "SELECT day, kind, name FROM calendar_changes")
         .fetch_all(db)
         .await?;
+    Ok(calendar_from(rows, close))
+}
+
+/// One administrator change as the calendar needs it (also read by the case page's statement).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct ChangeDay {
+    pub day: NaiveDate,
+    pub kind: String,
+    pub name: String,
+}
+
+/// The calendar made from its changes.
+pub fn calendar_from(rows: Vec<ChangeDay>, close: NaiveTime) -> Calendar {
     let changes: BTreeMap<NaiveDate, Change> = rows
         .into_iter()
         .map(|r| {
@@ -25,7 +38,7 @@ pub async fn load(db: impl PgExecutor<'_>, close: NaiveTime) -> sqlx::Result<Cal
             (r.day, change)
         })
         .collect();
-    Ok(Calendar::new(changes, close))
+    Calendar::new(changes, close)
 }
 
 #[derive(Clone, Debug)]

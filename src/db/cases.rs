@@ -255,7 +255,7 @@ pub async fn people(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Vec<
     .await
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct ReferralRow {
     pub referrer_name: String,
     pub referrer_role: String,
@@ -279,7 +279,7 @@ pub async fn referral(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Op
     .await
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct ChronologyRow {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,

@@ -53,7 +53,7 @@ pub async fn insert(db: impl PgExecutor<'_>, d: NewDocument<'_>) -> sqlx::Result
     Ok(id)
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct DocumentRow {
     pub id: Uuid,
     pub filename: String,

@@ -3,6 +3,7 @@
 pub mod allegations;
 pub mod audit_log;
 pub mod calendar;
+pub mod case_page;
 pub mod cases;
 pub mod deadlines;
 pub mod demo;

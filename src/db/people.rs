@@ -41,8 +41,10 @@ pub struct PersonRecord {
     pub facts: PersonFacts,
 }
 
-/// One `case_people` row as stored (both reads below return it).
-struct PersonFlat {
+/// One `case_people` row as stored (both reads below return it, and the case page's statement
+/// as JSON).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PersonFlat {
     id: Uuid,
     case_id: Uuid,
     kind: String,

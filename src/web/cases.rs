@@ -504,38 +504,36 @@ async fn render_case(
     state: &AppState,
     user: &CurrentUser,
     case: Audited,
+    contents: db::case_page::Contents,
     page: ChronologyPage,
     note: NoteForm,
     created: bool,
 ) -> AppResult<Response> {
     let Audited(case) = case;
-    let people = db::people::all_for_case(&state.pool, case.id).await?;
-    let rels = db::people::relationships(&state.pool, case.id).await?;
-    let family = db::procedure::family_decision(&state.pool, case.id)
-        .await?
-        .map(|(code, by, at, agreed)| {
-            let label = crate::domain::procedure::FamilyDecision::parse(&code)
-                .map(|f| f.label())
-                .unwrap_or("");
-            let mut words = format!(
-                "{label}. Decided by {by}{}.",
-                at.map(|t| format!(" on {}", format_datetime(t)))
-                    .unwrap_or_default()
-            );
-            if !agreed.is_empty() {
-                words.push_str(&format!(" Agreed: {agreed}"));
-            }
-            (code == "not_yet", words)
-        });
-    let referral = db::cases::referral(&state.pool, case.id).await?;
-    let mut entries = db::cases::chronology(
-        &state.pool,
-        case.id,
-        page.oldest_first,
-        page.from,
-        CHRONOLOGY_PAGE + 1,
-    )
-    .await?;
+    let db::case_page::Contents {
+        people,
+        relationships: rels,
+        family,
+        referral,
+        chronology: mut entries,
+        pathways,
+        documents,
+        calendar,
+    } = contents;
+    let family = family.map(|(code, by, at, agreed)| {
+        let label = crate::domain::procedure::FamilyDecision::parse(&code)
+            .map(|f| f.label())
+            .unwrap_or("");
+        let mut words = format!(
+            "{label}. Decided by {by}{}.",
+            at.map(|t| format!(" on {}", format_datetime(t)))
+                .unwrap_or_default()
+        );
+        if !agreed.is_empty() {
+            words.push_str(&format!(" Agreed: {agreed}"));
+        }
+        (code == "not_yet", words)
+    });
     let more = entries.len() as i64 > CHRONOLOGY_PAGE;
     entries.truncate(CHRONOLOGY_PAGE as usize);
     let order = if page.oldest_first {
@@ -589,7 +587,7 @@ async fn render_case(
         immediate_risk: case.immediate_risk,
         family,
         next: super::procedure::next_deadline_words(
-            &super::procedure::calendar(state, &state.pool).await?,
+            &calendar,
             case.next_due_kind.as_deref(),
             case.next_due_at,
             state.config.clock.now(),
@@ -614,11 +612,8 @@ async fn render_case(
         } else {
             None
         },
-        pathways: super::pathways::views(case.id, &db::pathways::list(&state.pool, case.id).await?),
-        documents: super::documents::views(
-            &format!("/cases/{}", case.id),
-            db::documents::list(&state.pool, db::documents::Owner::Case(case.id), 50).await?,
-        ),
+        pathways: super::pathways::views(case.id, &pathways),
+        documents: super::documents::views(&format!("/cases/{}", case.id), documents),
         restricted: case.restricted,
         errors: note.errors,
         note: note.body,
@@ -643,29 +638,85 @@ impl std::ops::Deref for Audited {
     }
 }
 
-/// Find a case the person may see, recording the view in the audit trail.
+/// Find a case the person may see, recording the view in the audit trail: one statement (the
+/// visibility rule, the read and the audit row together, `db::cases::open_visible`).
 pub(crate) async fn open_case(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
     action: &str,
 ) -> AppResult<Audited> {
-    let mut tx = state.pool.begin().await?;
-    let case = db::cases::find_visible(&mut *tx, &viewer(user), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if case.restricted && !user.recently_authenticated() {
-        return Err(AppError::StepUp(format!("/cases/{id}")));
-    }
-    audit::record(
-        &mut tx,
+    let event = audit::prepare(
         &state.audit,
         &user.actor(),
         Event::new(action, "case").entity(id).case(id),
+    );
+    let (case, _) = open_with(state, user, id, &event, None).await?;
+    Ok(case)
+}
+
+/// Open a case (see [`open_case`]), with the case page's contents when `window` is given: one
+/// statement in all (`db::case_page::open`).
+async fn open_with(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    event: &audit::Prepared,
+    window: Option<db::case_page::Window>,
+) -> AppResult<(Audited, Option<db::case_page::Contents>)> {
+    match db::case_page::open(
+        &state.pool,
+        &viewer(user),
+        id,
+        user.recently_authenticated(),
+        event,
+        window,
+        state.config.working_day_close,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(Audited(case))
+    .await?
+    {
+        db::case_page::Opened::NotFound => Err(AppError::NotFound),
+        db::case_page::Opened::StepUp => Err(AppError::StepUp(format!("/cases/{id}"))),
+        db::case_page::Opened::Open(opened) => {
+            let (case, contents) = *opened;
+            Ok((Audited(case), contents))
+        }
+    }
+}
+
+/// The case page, opened and recorded in one statement; `details` go in the view's audit row.
+async fn case_page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    details: serde_json::Value,
+    page: ChronologyPage,
+    note: NoteForm,
+    created: bool,
+) -> AppResult<Response> {
+    let event = audit::prepare(
+        &state.audit,
+        &user.actor(),
+        Event::new("case.view", "case")
+            .entity(id)
+            .case(id)
+            .details(details),
+    );
+    let window = db::case_page::Window {
+        oldest_first: page.oldest_first,
+        from: page.from,
+        limit: CHRONOLOGY_PAGE + 1,
+    };
+    let (case, contents) = open_with(state, user, id, &event, Some(window)).await?;
+    let contents = contents.ok_or(AppError::NotFound)?;
+    let mut note = note;
+    // Correcting a note: only one of this case's (a rare extra query).
+    if let Some(n) = note.corrects
+        && !db::cases::note_in_case(&state.pool, id, n).await?
+    {
+        note.corrects = None;
+    }
+    render_case(state, user, case, contents, page, note, created).await
 }
 
 /// A form about a case came back with errors (or a conflict), so its page is shown again with
@@ -699,15 +750,11 @@ pub async fn show(
     Query(q): Query<ShowQuery>,
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
-    let case = open_case(&state, &user, id, "case.view").await?;
     let page = ChronologyPage {
         oldest_first: q.order.as_deref() == Some("oldest"),
         from: q.from.as_deref().and_then(|b| Uuid::parse_str(b).ok()),
     };
-    let corrects = match q.correct.as_deref().and_then(|c| Uuid::parse_str(c).ok()) {
-        Some(n) if db::cases::note_in_case(&state.pool, id, n).await? => Some(n),
-        _ => None,
-    };
+    let corrects = q.correct.as_deref().and_then(|c| Uuid::parse_str(c).ok());
     let note = NoteForm {
         errors: Errors::default(),
         body: String::new(),
@@ -715,7 +762,16 @@ pub async fn show(
         time: String::new(),
         corrects,
     };
-    render_case(&state, &user, case, page, note, q.created.is_some()).await
+    case_page(
+        &state,
+        &user,
+        id,
+        serde_json::json!({}),
+        page,
+        note,
+        q.created.is_some(),
+    )
+    .await
 }
 
 pub async fn add_note(
@@ -785,7 +841,8 @@ pub async fn add_note(
         return Err(AppError::NotFound);
     }
     let (Some(occurred_at), true) = (occurred_at, e.is_empty()) else {
-        let case = audited_view(&state, &user, tx, case, "note with errors").await?;
+        // Nothing is saved: the page is shown again (opened and recorded afresh) with what was typed.
+        drop(tx);
         let note = NoteForm {
             errors: e,
             body,
@@ -793,7 +850,18 @@ pub async fn add_note(
             time: when.time,
             corrects,
         };
-        return render_case(&state, &user, case, ChronologyPage::default(), note, false).await;
+        let why = serde_json::json!({ "shown_again": "note with errors" });
+        let _ = case;
+        return case_page(
+            &state,
+            &user,
+            id,
+            why,
+            ChronologyPage::default(),
+            note,
+            false,
+        )
+        .await;
     };
     let location = format!("/cases/{id}#chronology");
     if let Some(earlier) = db::cases::claim_submission(&mut tx, idem, user.id, &location).await? {

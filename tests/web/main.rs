@@ -18,6 +18,7 @@ mod pathways;
 mod people;
 mod procedure;
 mod referrals;
+mod round_trips;
 mod security;
 mod statics;
 

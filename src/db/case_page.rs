@@ -1,0 +1,220 @@
+//! Opening a case: the visibility rule, the audit row of the view and everything the case page
+//! shows, in one statement (one round trip, one implicit transaction). Nothing of the case is
+//! read unless the audit row is written in the same statement (issue 10; decision 012).
+
+use chrono::{DateTime, NaiveTime, Utc};
+use sqlx::PgExecutor;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::calendar::ChangeDay;
+use super::cases::{CaseRow, ChronologyRow, ReferralRow, Viewer};
+use super::documents::DocumentRow;
+use super::pathways::PathwayRow;
+use super::people::{PersonFlat, PersonRecord};
+use crate::domain::calendar::Calendar;
+
+/// Which part of the chronology the page shows.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub oldest_first: bool,
+    /// Continue after this entry.
+    pub from: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// What the case page shows besides the case itself.
+#[derive(Debug)]
+pub struct Contents {
+    pub people: Vec<PersonRecord>,
+    /// (adult, child, relationship code)
+    pub relationships: Vec<(Uuid, Uuid, String)>,
+    /// The latest recorded decision on telling the family: (code, by, when, agreed).
+    pub family: Option<(String, String, Option<DateTime<Utc>>, String)>,
+    pub referral: Option<ReferralRow>,
+    pub chronology: Vec<ChronologyRow>,
+    pub pathways: Vec<PathwayRow>,
+    pub documents: Vec<DocumentRow>,
+    pub calendar: Calendar,
+}
+
+/// The case, opened.
+pub enum Opened {
+    /// Not visible to the viewer (or no such case): nothing read, nothing recorded.
+    NotFound,
+    /// Restricted and the viewer has not signed in again recently: nothing read or recorded.
+    StepUp,
+    /// Visible and recorded; `contents` when asked for.
+    Open(Box<(CaseRow, Option<Contents>)>),
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Family {
+    decision: String,
+    by: String,
+    at: Option<DateTime<Utc>>,
+    agreed: String,
+}
+
+/// Open case `id` for `viewer`, appending `event` (from `audit::prepare`) in the same statement,
+/// unless the case is restricted and `may_open_restricted` is false. With `window`, also read the
+/// page's contents; each part is read only when the audit row was written.
+pub async fn open(
+    db: impl PgExecutor<'_>,
+    viewer: &Viewer<'_>,
+    id: Uuid,
+    may_open_restricted: bool,
+    event: &crate::audit::Prepared,
+    window: Option<Window>,
+    close: NaiveTime,
+) -> sqlx::Result<Opened> {
+    let w = window.unwrap_or(Window {
+        oldest_first: false,
+        from: None,
+        limit: 0,
+    });
+    let row = sqlx::query!(
+        r#"WITH c AS (
+             SELECT c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
+                    c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
+                    c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at
+             FROM cases c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
+             WHERE c.id = $2 AND (
+                 (c.restricted = false AND c.team_id = ANY($1::uuid[]))
+                 OR (c.restricted AND haven_sees_restricted_case(c.id, $3, $4)))
+           ), logged AS (
+             INSERT INTO audit_events (occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, event_id, mac)
+             SELECT $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM c WHERE NOT c.restricted OR $5
+             RETURNING case_id
+           ), shown AS (
+             SELECT case_id FROM logged WHERE $17
+           )
+           SELECT c.id, c.reference, c.team_id, c.team_name, c.owner_id, c.owner_name, c.status, c.title,
+                  c.concern_kinds, c.immediate_risk, c.received_at, c.created_at, c.updated_at, c.version,
+                  c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at,
+                  EXISTS (SELECT 1 FROM logged) AS "opened!",
+                  (SELECT json_agg(p ORDER BY p.kind DESC, p.created_at, p.id) FROM (
+                     SELECT id, case_id, kind, version, updated_at, full_name, sex, gender, date_of_birth,
+                            age_estimate, ethnicity, first_language, interpreter, address, household, school,
+                            send, send_details, nhs_number, protection_plan, looked_after, relationship,
+                            employer, job_role, police_refs, created_at
+                     FROM case_people WHERE case_id = (SELECT case_id FROM shown)
+                     ORDER BY kind DESC, created_at, id LIMIT 200) p) AS "people: Json<Vec<PersonFlat>>",
+                  (SELECT json_agg(json_build_array(r.adult_id, r.child_id, r.relationship))
+                     FROM person_relationships r JOIN case_people a ON a.id = r.adult_id
+                     WHERE a.case_id = (SELECT case_id FROM shown)) AS "relationships: Json<Vec<(Uuid, Uuid, String)>>",
+                  (SELECT row_to_json(f) FROM (
+                     SELECT family_decision AS decision, family_decided_by AS by, family_decided_at AS at,
+                            family_agreed AS agreed
+                     FROM strategy_discussions
+                     WHERE case_id = (SELECT case_id FROM shown) AND status = 'recorded' AND family_decision IS NOT NULL
+                     ORDER BY held_at DESC LIMIT 1) f) AS "family: Json<Family>",
+                  (SELECT row_to_json(r) FROM (
+                     SELECT r.referrer_name, r.referrer_role, r.referrer_agency, r.referrer_contact, r.received_at,
+                            u.display_name AS taken_by_name, r.account, r.immediate_risk, r.immediate_risk_details,
+                            r.works_with_children, r.work_details
+                     FROM referrals r JOIN users u ON u.id = r.taken_by
+                     WHERE r.case_id = (SELECT case_id FROM shown) ORDER BY r.created_at LIMIT 1) r) AS "referral: Json<ReferralRow>",
+                  (SELECT json_agg(e ORDER BY e.occurred_at DESC, e.id DESC) FROM (
+                     SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
+                            e.note_id, n.body AS note_body, n.corrects_note_id,
+                            EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS corrected,
+                            e.occurred_time_known
+                     FROM chronology_entries e
+                     JOIN users u ON u.id = e.recorded_by
+                     LEFT JOIN case_notes n ON n.id = e.note_id
+                     WHERE NOT $18 AND e.case_id = (SELECT case_id FROM shown)
+                       AND ($19::uuid IS NULL OR (e.occurred_at, e.id) < (SELECT b.occurred_at, b.id FROM chronology_entries b WHERE b.id = $19 AND b.case_id = $2))
+                     ORDER BY e.occurred_at DESC, e.id DESC
+                     LIMIT $20) e) AS "newest: Json<Vec<ChronologyRow>>",
+                  (SELECT json_agg(e ORDER BY e.occurred_at, e.id) FROM (
+                     SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
+                            e.note_id, n.body AS note_body, n.corrects_note_id,
+                            EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS corrected,
+                            e.occurred_time_known
+                     FROM chronology_entries e
+                     JOIN users u ON u.id = e.recorded_by
+                     LEFT JOIN case_notes n ON n.id = e.note_id
+                     WHERE $18 AND e.case_id = (SELECT case_id FROM shown)
+                       AND ($19::uuid IS NULL OR (e.occurred_at, e.id) > (SELECT b.occurred_at, b.id FROM chronology_entries b WHERE b.id = $19 AND b.case_id = $2))
+                     ORDER BY e.occurred_at, e.id
+                     LIMIT $20) e) AS "oldest: Json<Vec<ChronologyRow>>",
+                  (SELECT json_agg(p ORDER BY p.kind) FROM (
+                     SELECT p.kind, p.record, p.version, u.display_name AS updated_by, p.updated_at
+                     FROM case_pathways p JOIN users u ON u.id = p.updated_by
+                     WHERE p.case_id = (SELECT case_id FROM shown)) p) AS "pathways: Json<Vec<PathwayRow>>",
+                  (SELECT json_agg(d ORDER BY d.created_at DESC, d.id DESC) FROM (
+                     SELECT d.id, d.filename, d.content_type, d.size_bytes, d.description, u.display_name AS uploaded_by, d.created_at
+                     FROM documents d JOIN users u ON u.id = d.uploaded_by
+                     WHERE d.case_id = (SELECT case_id FROM shown) ORDER BY d.created_at DESC, d.id DESC LIMIT 50) d) AS "documents: Json<Vec<DocumentRow>>",
+                  (SELECT json_agg(x) FROM (SELECT day, kind, name FROM calendar_changes WHERE EXISTS (SELECT 1 FROM shown)) x) AS "calendar: Json<Vec<ChangeDay>>"
+           FROM c"#,
+        viewer.team_ids,
+        id,
+        viewer.user_id,
+        viewer.is_lado,
+        may_open_restricted,
+        event.occurred_at,
+        event.actor_user_id,
+        event.actor_ip,
+        event.action,
+        event.entity_type,
+        event.entity_id,
+        event.case_id,
+        event.reason,
+        event.details,
+        event.event_id,
+        event.mac,
+        window.is_some(),
+        w.oldest_first,
+        w.from,
+        w.limit
+    )
+    .fetch_optional(db)
+    .await?;
+    let Some(r) = row else {
+        return Ok(Opened::NotFound);
+    };
+    if !r.opened {
+        return Ok(Opened::StepUp);
+    }
+    let case = CaseRow {
+        id: r.id,
+        reference: r.reference,
+        team_id: r.team_id,
+        team_name: r.team_name,
+        owner_id: r.owner_id,
+        owner_name: r.owner_name,
+        status: r.status,
+        title: r.title,
+        concern_kinds: r.concern_kinds,
+        immediate_risk: r.immediate_risk,
+        received_at: r.received_at,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        version: r.version,
+        next_due_at: r.next_due_at,
+        next_due_kind: r.next_due_kind,
+        restricted: r.restricted,
+        allocated_at: r.allocated_at,
+    };
+    let contents = window.map(|w| Contents {
+        people: r
+            .people
+            .map(|j| j.0.into_iter().map(PersonRecord::from).collect())
+            .unwrap_or_default(),
+        relationships: r.relationships.map(|j| j.0).unwrap_or_default(),
+        family: r.family.map(|Json(f)| (f.decision, f.by, f.at, f.agreed)),
+        referral: r.referral.map(|j| j.0),
+        chronology: if w.oldest_first { r.oldest } else { r.newest }
+            .map(|j| j.0)
+            .unwrap_or_default(),
+        pathways: r.pathways.map(|j| j.0).unwrap_or_default(),
+        documents: r.documents.map(|j| j.0).unwrap_or_default(),
+        calendar: super::calendar::calendar_from(
+            r.calendar.map(|j| j.0).unwrap_or_default(),
+            close,
+        ),
+    });
+    Ok(Opened::Open(Box::new((case, contents))))
+}

@@ -1,0 +1,125 @@
+//! What a page costs the database: the SQL statements a request runs, counted from sqlx's own
+//! per-statement log events on this test's thread (issue 10: a case page in two round trips).
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use haven::domain::kinds::ConcernKind;
+
+use crate::cases::make_case;
+use crate::helpers::{Client, Res, TestApp};
+
+thread_local! {
+    /// The statements run on this thread while a count is on.
+    static SEEN: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// The process's tracing subscriber in this test binary: it notes the summary of each statement
+/// sqlx runs, on threads where a count is on. (A global one: tracing's per-thread subscribers
+/// miss events when another thread's comes and goes, because call sites cache who listens.)
+struct Statements;
+
+struct Summary<'a>(&'a mut String);
+
+impl tracing::field::Visit for Summary<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "summary" {
+            self.0.push_str(value);
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.0.push_str(&format!("{value:?}"));
+        }
+    }
+}
+
+impl tracing::Subscriber for Statements {
+    fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+        m.target() == "sqlx::query"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, e: &tracing::Event<'_>) {
+        SEEN.with(|seen| {
+            if let Some(list) = seen.borrow_mut().as_mut() {
+                let mut s = String::new();
+                e.record(&mut Summary(&mut s));
+                list.push(s);
+            }
+        });
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+static INSTALLED: OnceLock<()> = OnceLock::new();
+
+/// The statements one GET runs (the test runtime runs the request on this thread).
+async fn statements_of(c: &mut Client, path: &str) -> (Res, Vec<String>) {
+    INSTALLED.get_or_init(|| {
+        tracing::subscriber::set_global_default(Statements)
+            .expect("nothing else in the tests sets a global subscriber");
+    });
+    SEEN.with(|s| *s.borrow_mut() = Some(Vec::new()));
+    let res = c.get(path).await;
+    let list = SEEN.with(|s| s.borrow_mut().take()).unwrap_or_default();
+    // A connection the pool opens on the way runs its settings once in its life: not the page's.
+    let list = list
+        .into_iter()
+        .filter(|s| !s.starts_with("SET TIME ZONE"))
+        .collect();
+    (res, list)
+}
+
+#[tokio::test]
+async fn a_case_page_is_two_statements_the_session_and_one_for_the_case() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Nell Ashgrove",
+        ConcernKind::Grooming,
+    )
+    .await;
+    let path = format!("/cases/{case}");
+    // The first request after signing in may also note the session's activity (once a minute).
+    pat.get(&path).await;
+    let (page, statements) = statements_of(&mut pat, &path).await;
+    assert_eq!(page.status, axum::http::StatusCode::OK);
+    assert!(page.body.contains("Nell Ashgrove"));
+    assert_eq!(statements.len(), 2, "{statements:#?}");
+    // The view is recorded by that one statement.
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'case.view'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_list_is_four_statements_whatever_its_length() {
+    let app = TestApp::new().await;
+    let (mut mgr, mgr_id) = app.signed_in("manager").await;
+    for name in ["Ada Brook", "Bea Cole", "Cy Dale"] {
+        make_case(&app, mgr_id, "Team A", name, ConcernKind::Grooming).await;
+    }
+    mgr.get("/cases").await;
+    // The session, the page of cases (one query, whatever the number of teams or rows), the
+    // audit row naming the cases shown (its MAC covers them, so it follows the read), the calendar.
+    for path in ["/cases", "/cases/team"] {
+        let (page, statements) = statements_of(&mut mgr, path).await;
+        assert_eq!(page.status, axum::http::StatusCode::OK, "{path}");
+        assert_eq!(page.select("#cases tbody tr").len(), 3, "{path}");
+        assert_eq!(statements.len(), 4, "{path}: {statements:#?}");
+        assert!(
+            statements[2].starts_with("INSERT INTO audit_events"),
+            "{statements:#?}"
+        );
+    }
+}
