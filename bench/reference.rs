@@ -75,7 +75,14 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
-    let pool = haven::db::pool_for(&url, max, std::time::Duration::from_secs(5))?;
+    // Its one statement's plan never depends on its value: kept, as Haven keeps the session's
+    // and the case page's (`Plans::Reused`).
+    let pool = haven::db::pool_planning(
+        &url,
+        max,
+        std::time::Duration::from_secs(5),
+        haven::db::Plans::Reused,
+    )?;
     let app = axum::Router::new()
         .route("/cases/{id}", axum::routing::get(case))
         .with_state(pool);

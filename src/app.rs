@@ -23,6 +23,9 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub hash_gate: Arc<crate::auth::password::Gate>,
+    /// Connections that keep their statements' plans, for the two statements every page runs:
+    /// the session's and the case page's (`db::Plans::Reused`; everything else uses `pool`).
+    pub hot: PgPool,
     /// The audit trail's keys (derived from `HAVEN_SECRET_KEY`; never in the database).
     pub audit: crate::audit::ChainKey,
     /// Turns for document uploads and downloads (this instance's memory, like the hash gate).
@@ -36,10 +39,18 @@ impl AppState {
             config.hash_queue,
             std::time::Duration::from_secs(10),
         );
+        let hot = crate::db::pool_planning(
+            config.app_database_url.expose(),
+            config.db_max_connections,
+            config.db_acquire_timeout,
+            crate::db::Plans::Reused,
+        )
+        .expect("the app's database URL was parsed when the configuration was read");
         AppState {
             audit: crate::audit::ChainKey::from_secret(config.secret_key.expose()),
             documents: Arc::new(tokio::sync::Semaphore::new(config.document_workers)),
             pool,
+            hot,
             config,
             hash_gate: Arc::new(gate),
         }

@@ -88,19 +88,53 @@ pub fn pool_for(
     max: u32,
     acquire_timeout: std::time::Duration,
 ) -> anyhow::Result<PgPool> {
+    pool_planning(database_url, max, acquire_timeout, Plans::Custom)
+}
+
+/// How a pool's connections plan their statements (decision 005).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plans {
+    /// Planned afresh for each execution's values: statements with optional filters
+    /// (`$n IS NULL OR …`), whose generic plans PostgreSQL gets badly wrong.
+    Custom,
+    /// PostgreSQL's default: a prepared statement keeps a generic plan once it is no dearer.
+    /// For the statements every page runs, whose plan does not depend on their values (the
+    /// session, the case page): planning them again each time was most of their cost.
+    Reused,
+}
+
+pub fn pool_planning(
+    database_url: &str,
+    max: u32,
+    acquire_timeout: std::time::Duration,
+    plans: Plans,
+) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(database_url)
         .context("the app's database URL is not a PostgreSQL URL")?;
+    let settings = match plans {
+        Plans::Custom => "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan",
+        Plans::Reused => "SET TIME ZONE 'UTC'; SET plan_cache_mode = auto",
+    };
     Ok(PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
-        // No ping before each acquisition (a round trip each time); a broken connection fails
-        // its query, and the pool drops it.
+        // No ping before each acquisition (a round trip each time): only a connection that has
+        // been idle for a second or more is checked, so one left broken by a database restart
+        // is replaced rather than failing a page. A busy connection that breaks fails its
+        // query, and the pool drops it.
         .test_before_acquire(false)
-        .after_connect(|conn, _meta| {
+        .before_acquire(|conn, meta| {
             Box::pin(async move {
-                // Custom plans: see docs/decisions/005 (optional filters need them to use indexes).
-                conn.execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan")
-                    .await?;
+                if meta.idle_for >= std::time::Duration::from_secs(1) {
+                    use sqlx::Connection;
+                    return Ok(conn.ping().await.is_ok());
+                }
+                Ok(true)
+            })
+        })
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(settings).await?;
                 Ok(())
             })
         })

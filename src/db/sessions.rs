@@ -36,19 +36,20 @@ pub async fn find_live(
     token_hash: &[u8],
     due_by: DateTime<Utc>,
 ) -> sqlx::Result<Option<SessionWithUser>> {
+    // The navigation's counts stop at 100 (shown as "99+").
     sqlx::query_as!(SessionWithUser, r#"SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
                 u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at,
                 (u.totp_enabled_at IS NOT NULL AND u.totp_secret IS NOT NULL) AS "totp_enabled!",
                 u.must_enrol_second_factor AS must_enrol,
                 array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS "team_ids!",
                 (SELECT count(*) FROM account_notices n WHERE n.user_id = u.id AND n.seen_at IS NULL) AS "unseen_notices!",
-                (SELECT count(*) FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2
+                (SELECT count(*) FROM (SELECT 1 FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2
                     AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
-                                    AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado'))) AS "due_mine!",
+                                    AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) LIMIT 100) t) AS "due_mine!",
                 (SELECT count(*) FROM (SELECT 1 FROM deadlines d JOIN team_memberships m ON m.team_id = d.team_id AND m.user_id = u.id
                     WHERE u.role IN ('manager', 'lado') AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2
                       AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
-                                      AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) LIMIT 1000) t) AS "due_team!"
+                                      AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) LIMIT 100) t) AS "due_team!"
                 , s.reauthenticated_at AS "reauthenticated_at!"
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash, due_by)

@@ -665,7 +665,7 @@ async fn open_with(
     window: Option<db::case_page::Window>,
 ) -> AppResult<(Audited, Option<db::case_page::Contents>)> {
     match db::case_page::open(
-        &state.pool,
+        &state.hot,
         &viewer(user),
         id,
         user.recently_authenticated(),

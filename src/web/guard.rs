@@ -177,7 +177,7 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
         // Public pages (sign-in, set password, health checks) never use the session: no query.
         None
     } else {
-        match current::load(&g.app.pool, config, &parts.headers, &meta).await {
+        match current::load(&g.app.hot, config, &parts.headers, &meta).await {
             Ok(u) => Some(u),
             Err(LoadError::NoSession(NoSession::Missing)) => None,
             Err(LoadError::NoSession(NoSession::Expired(owner))) => {
