@@ -325,10 +325,22 @@ pub async fn seal(pool: &PgPool, key: &ChainKey, limit: i64) -> sqlx::Result<usi
         return Ok(0);
     }
     let head = sqlx::query!(
-        r#"SELECT seq, hash, sealed_xid::text AS "sealed_xid!", sealed_seq FROM audit_chain_head WHERE id = 1 FOR UPDATE"#
+        r#"SELECT seq, hash, sealed_xid::text AS "sealed_xid!", sealed_seq,
+                  pg_current_xact_id()::text AS "now_xid!"
+           FROM audit_chain_head WHERE id = 1 FOR UPDATE"#
     )
     .fetch_one(&mut *tx)
     .await?;
+    if xid_number(&head.now_xid) < xid_number(&head.sealed_xid) {
+        // Transaction ids went backwards: the database was restored from a logical dump or
+        // copied by logical replication. Nothing written since can be placed after the head.
+        tracing::error!(
+            sealed_xid = %head.sealed_xid,
+            now_xid = %head.now_xid,
+            "audit rows cannot be sealed: this database's transaction ids are below the chain's head (restored from a logical dump?); see docs/decisions/012"
+        );
+        return Ok(0);
+    }
     // Transactions running in other databases on the same server can never write here; they
     // must not hold the seal back (a long batch job elsewhere would stall it). Read before the
     // snapshot below, so anything that starts after is treated as ours.
@@ -338,7 +350,10 @@ pub async fn seal(pool: &PgPool, key: &ChainKey, limit: i64) -> sqlx::Result<usi
            WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
              AND l.transactionid IS NOT NULL
              AND a.datid IS NOT NULL
-             AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())"#
+             AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+           UNION ALL
+           SELECT p.transaction::text AS "xid!" FROM pg_prepared_xacts p
+           WHERE p.database <> current_database()"#
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -415,6 +430,11 @@ pub async fn seal(pool: &PgPool, key: &ChainKey, limit: i64) -> sqlx::Result<usi
     Ok(rows.len())
 }
 
+/// A transaction id (`xid8` as text) as a number; 0 if unreadable.
+fn xid_number(text: &str) -> u64 {
+    text.parse().unwrap_or(0)
+}
+
 /// Seal until nothing final is left (in batches of `batch`); returns how many were sealed.
 pub async fn seal_all(pool: &PgPool, key: &ChainKey, batch: i64) -> sqlx::Result<usize> {
     let mut total = 0;
@@ -476,8 +496,24 @@ pub async fn verify(
     )
     .fetch_one(&mut *tx)
     .await?;
+    // Every seal lies on the chain that is walked: none before its start or past the head.
+    if let Some(stray) = sqlx::query_scalar!(
+        "SELECT seq FROM audit_seals WHERE position < 1 OR position > $1 ORDER BY position LIMIT 1",
+        head.seq
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    {
+        return Ok(Verification::Broken {
+            seq: stray,
+            problem: "has a seal outside the chain (before its start or past its head)".to_owned(),
+        });
+    }
     let mut expected_prev = vec![0u8; 32];
     let mut expected_position = 1i64;
+    // The sealer seals in (transaction id, row number) order, so the rows sealed by it come in
+    // that order along the chain, and the last of them is where the head says sealing stopped.
+    let mut last_sealed: Option<(u64, i64)> = None;
     loop {
         let rows = sqlx::query!(
             r#"SELECT s.position, s.prev_hash, s.hash, e.seq AS "seq?", e.xid::text AS "xid?", e.occurred_at AS "occurred_at?",
@@ -552,6 +588,13 @@ pub async fn verify(
                             "its content does not match its MAC (changed, or written without the key)",
                         );
                     }
+                    let order = (xid_number(&entry.xid), entry.seq);
+                    if last_sealed.is_some_and(|before| order <= before) {
+                        return broken(
+                            "is sealed out of the order the sealer seals in (its transaction id or row number was changed)",
+                        );
+                    }
+                    last_sealed = Some(order);
                     keyed_hash(
                         key,
                         &row.prev_hash,
@@ -610,6 +653,15 @@ pub async fn verify(
             problem: format!(
                 "the chain head says {} rows are sealed but {last} were found",
                 head.seq
+            ),
+        });
+    }
+    if last_sealed.unwrap_or((0, 0)) != (xid_number(&head.sealed_xid), head.sealed_seq) {
+        return Ok(Verification::Broken {
+            seq: head.sealed_seq,
+            problem: format!(
+                "the chain head says sealing stopped after row {} of transaction {}, which is not the last row sealed",
+                head.sealed_seq, head.sealed_xid
             ),
         });
     }

@@ -1,6 +1,7 @@
 //! Opening a case: the visibility rule, the audit row of the view and everything the case page
-//! shows, in one statement (one round trip, one implicit transaction). Nothing of the case is
-//! read unless the audit row is written in the same statement (issue 10; decision 012).
+//! shows, in one statement (one round trip, one implicit transaction). Nothing of the case comes
+//! back unless the audit row is written in the same statement (issue 10; decision 012): a
+//! restricted case the viewer must sign in again for returns only that it exists.
 
 use chrono::{DateTime, NaiveTime, Utc};
 use sqlx::PgExecutor;
@@ -87,12 +88,10 @@ pub async fn open(
              SELECT $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM c WHERE NOT c.restricted OR $5
              RETURNING case_id
            ), shown AS (
-             SELECT case_id FROM logged WHERE $17
+             SELECT c.id AS case_id FROM c WHERE EXISTS (SELECT 1 FROM logged) AND $17
            )
-           SELECT c.id, c.reference, c.team_id, c.team_name, c.owner_id, c.owner_name, c.status, c.title,
-                  c.concern_kinds, c.immediate_risk, c.received_at, c.created_at, c.updated_at, c.version,
-                  c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at,
-                  EXISTS (SELECT 1 FROM logged) AS "opened!",
+           SELECT EXISTS (SELECT 1 FROM logged) AS "opened!",
+                  (SELECT row_to_json(c) WHERE EXISTS (SELECT 1 FROM logged)) AS "case: Json<CaseRow>",
                   (SELECT json_agg(p ORDER BY p.kind DESC, p.created_at, p.id) FROM (
                      SELECT id, case_id, kind, version, updated_at, full_name, sex, gender, date_of_birth,
                             age_estimate, ethnicity, first_language, interpreter, address, household, school,
@@ -175,28 +174,9 @@ pub async fn open(
     let Some(r) = row else {
         return Ok(Opened::NotFound);
     };
-    if !r.opened {
+    // Nothing of the case comes back unless its view was recorded.
+    let (true, Some(Json(case))) = (r.opened, r.case) else {
         return Ok(Opened::StepUp);
-    }
-    let case = CaseRow {
-        id: r.id,
-        reference: r.reference,
-        team_id: r.team_id,
-        team_name: r.team_name,
-        owner_id: r.owner_id,
-        owner_name: r.owner_name,
-        status: r.status,
-        title: r.title,
-        concern_kinds: r.concern_kinds,
-        immediate_risk: r.immediate_risk,
-        received_at: r.received_at,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        version: r.version,
-        next_due_at: r.next_due_at,
-        next_due_kind: r.next_due_kind,
-        restricted: r.restricted,
-        allocated_at: r.allocated_at,
     };
     let contents = window.map(|w| Contents {
         people: r

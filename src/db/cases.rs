@@ -34,7 +34,7 @@ pub struct Viewer<'a> {
 // viewer cannot see behaves exactly like one naming no case at all. tests/web/lado.rs walks every
 // GET route as people who may not see a restricted case.
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct CaseRow {
     pub id: Uuid,
     pub reference: String,

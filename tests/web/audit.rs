@@ -390,3 +390,98 @@ async fn a_long_transaction_in_another_database_does_not_hold_back_the_seal() {
     assert_eq!(verify(&app).await, intact(1, 0));
     elsewhere.execute("ROLLBACK").await.unwrap();
 }
+
+#[tokio::test]
+async fn seals_and_a_head_moved_by_the_servers_login_are_caught() {
+    let app = TestApp::new().await;
+    for i in 0..3 {
+        write(&app, "test.event", i).await;
+    }
+    app.seal_everything().await;
+    let forged: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_events (occurred_at, action, entity_type, details, event_id, mac, xid)
+         VALUES (now(), 'case.view', 'case', '{}', gen_random_uuid(), '\\x0102', '3') RETURNING seq",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    // A seal before the chain's start is refused outright...
+    let before_start = sqlx::query(
+        "INSERT INTO audit_seals (position, seq, prev_hash, hash) VALUES (-7, $1, '\\x00', '\\x00')",
+    )
+    .bind(forged)
+    .execute(&app.pool)
+    .await;
+    assert!(before_start.is_err(), "a seal at position -7 was accepted");
+    // ...and one past the head is named by verify.
+    sqlx::query(
+        "INSERT INTO audit_seals (position, seq, prev_hash, hash) VALUES (1000, $1, '\\x00', '\\x00')",
+    )
+    .bind(forged)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    match verify(&app).await {
+        Verification::Broken { seq, problem } => {
+            assert_eq!(seq, forged);
+            assert!(problem.contains("outside the chain"), "{problem}");
+        }
+        other => panic!("a stray seal passed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_head_wound_back_or_a_sealed_rows_transaction_changed_is_caught() {
+    let app = TestApp::new().await;
+    for i in 0..3 {
+        write(&app, "test.event", i).await;
+    }
+    app.seal_everything().await;
+    assert_eq!(verify(&app).await, intact(3, 0));
+    // The server's login winds the head's horizon back to the start.
+    app.pool
+        .execute("UPDATE audit_chain_head SET sealed_xid = '0', sealed_seq = 0")
+        .await
+        .unwrap();
+    match verify(&app).await {
+        Verification::Broken { problem, .. } => assert!(problem.contains("head"), "{problem}"),
+        other => panic!("a wound-back head passed: {other:?}"),
+    }
+    app.pool
+        .execute(
+            "UPDATE audit_chain_head h SET sealed_xid = e.xid, sealed_seq = e.seq
+             FROM audit_seals s JOIN audit_events e USING (seq) WHERE s.position = h.seq",
+        )
+        .await
+        .unwrap();
+    assert_eq!(verify(&app).await, intact(3, 0));
+    // A superuser moves a sealed row to another transaction.
+    let mut owner = app.owner().await;
+    owner
+        .execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    owner
+        .execute("UPDATE audit_events SET xid = '1' WHERE seq = (SELECT seq FROM audit_seals WHERE position = 2)")
+        .await
+        .unwrap();
+    match verify(&app).await {
+        Verification::Broken { problem, .. } => assert!(problem.contains("order"), "{problem}"),
+        other => panic!("a changed transaction id passed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_from_before_the_sealer_cannot_write_rows_the_sealer_would_miss() {
+    let app = TestApp::new().await;
+    // What a still-running older server writes: a row of the locked chain, with the column's
+    // transaction id filled in by default.
+    let old = app
+        .pool
+        .execute(
+            "INSERT INTO audit_events (seq, occurred_at, action, entity_type, details, prev_hash, hash, chain)
+             VALUES (999999, now(), 'case.view', 'case', '{}', '\\x00', '\\x00', 'hmac-sha256')",
+        )
+        .await;
+    assert!(old.is_err(), "an old-style row was accepted");
+}
