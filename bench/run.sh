@@ -44,8 +44,11 @@ WITH me AS (SELECT id FROM users WHERE email = 'bench-practitioner@example.org')
                    JOIN teams t ON t.id = m.team_id
                    WHERE t.name = 'Scale team 1' AND u.email LIKE 'scale%' AND u.role = 'practitioner'
                    ORDER BY u.email LIMIT 1)
-UPDATE cases SET owner_id = (SELECT id FROM me)
-WHERE owner_id = (SELECT id FROM colleague) AND NOT EXISTS (SELECT 1 FROM cases c JOIN me ON c.owner_id = me.id);
+, moved AS (
+  UPDATE cases SET owner_id = (SELECT id FROM me)
+  WHERE owner_id = (SELECT id FROM colleague) AND NOT EXISTS (SELECT 1 FROM cases c JOIN me ON c.owner_id = me.id)
+  RETURNING id)
+UPDATE deadlines SET owner_id = (SELECT id FROM me) WHERE case_id IN (SELECT id FROM moved);
 SQL
 
 DATABASE_URL="$URL" HAVEN_APP_DATABASE_URL="$APP_URL" HAVEN_MIGRATE=off HAVEN_LISTEN="127.0.0.1:$PORT" \

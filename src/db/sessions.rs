@@ -36,7 +36,9 @@ pub async fn find_live(
     token_hash: &[u8],
     due_by: DateTime<Utc>,
 ) -> sqlx::Result<Option<SessionWithUser>> {
-    // The navigation's counts stop at 100 (shown as "99+").
+    // The navigation's counts stop at 100 (shown as "99+"), and each team's open deadlines are
+    // walked in due order on its index so the count stops there too (a bitmap scan read all
+    // 21,000 of the largest team's on every page: 3 ms; this reads 100: 0.1 ms).
     sqlx::query_as!(SessionWithUser, r#"SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
                 u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at,
                 (u.totp_enabled_at IS NOT NULL AND u.totp_secret IS NOT NULL) AS "totp_enabled!",
@@ -45,11 +47,17 @@ pub async fn find_live(
                 (SELECT count(*) FROM account_notices n WHERE n.user_id = u.id AND n.seen_at IS NULL) AS "unseen_notices!",
                 (SELECT count(*) FROM (SELECT 1 FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2
                     AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
-                                    AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) LIMIT 100) t) AS "due_mine!",
-                (SELECT count(*) FROM (SELECT 1 FROM deadlines d JOIN team_memberships m ON m.team_id = d.team_id AND m.user_id = u.id
-                    WHERE u.role IN ('manager', 'lado') AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2
-                      AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
-                                      AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) LIMIT 100) t) AS "due_team!"
+                                    AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado'))
+                    ORDER BY d.due_at LIMIT 100) t) AS "due_mine!",
+                (SELECT count(*) FROM (SELECT 1 FROM team_memberships m
+                    CROSS JOIN LATERAL (
+                      SELECT 1 FROM deadlines d
+                      WHERE d.team_id = m.team_id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= $2
+                        AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
+                                        AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado'))
+                      ORDER BY d.due_at LIMIT 100) d
+                    WHERE m.user_id = u.id AND u.role IN ('manager', 'lado')
+                    LIMIT 100) t) AS "due_team!"
                 , s.reauthenticated_at AS "reauthenticated_at!"
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash, due_by)
