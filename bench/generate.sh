@@ -4,15 +4,7 @@
 #   bench/generate.sh            # haven_scale on 127.0.0.1:5432
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DB="${BENCH_DB:-haven_scale}"
-SERVER="${BENCH_SERVER:-postgres://postgres@127.0.0.1:5432}"
-case "$SERVER" in
-  postgres://*@127.0.0.1:*|postgres://*@localhost:*) ;;
-  *) echo "BENCH_SERVER must be a loopback address" >&2; exit 1 ;;
-esac
-URL="$SERVER/$DB"
-# The key the bench server signs its audit trail with (bench only: never a real deployment's).
-export HAVEN_SECRET_KEY="${HAVEN_SECRET_KEY:-$(printf 'b%.0s' {1..64})}"
+. bench/common.sh
 
 if psql "$SERVER/postgres" -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
   echo "The database $DB already exists. The benchmark only fills a fresh one: drop it first (dropdb -h 127.0.0.1 -U postgres $DB)." >&2

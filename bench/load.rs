@@ -315,10 +315,7 @@ async fn run(
         None
     };
     all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |us| *us as f64 / 1000.0)
-    };
+    let pct = |p: f64| percentile(&all, p);
     let reqs_per_op = if all.is_empty() {
         1
     } else {
@@ -335,6 +332,13 @@ async fn run(
         rss_mb: pid.and_then(rss_mb),
         requests_per_operation: reqs_per_op,
     })
+}
+
+/// The `p` percentile (0 to 1) of sorted latencies in microseconds, in milliseconds.
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |us| *us as f64 / 1000.0)
 }
 
 /// The process's resident memory now, in MB.
@@ -722,10 +726,7 @@ async fn main() -> anyhow::Result<()> {
             errors += e;
         }
         all.sort_unstable();
-        let pct = |p: f64| {
-            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-                .map_or(0.0, |us| *us as f64 / 1000.0)
-        };
+        let pct = |p: f64| percentile(&all, p);
         let calls: Option<i64> = sqlx::query_scalar(
             "SELECT sum(s.calls)::bigint FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'haven_app'",
         )

@@ -6,15 +6,8 @@
 #   BENCH_SECONDS=5 BENCH_ONLY="case page,reference page" bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DB="${BENCH_DB:-haven_scale}"
-SERVER="${BENCH_SERVER:-postgres://postgres@127.0.0.1:5432}"
-case "$SERVER" in
-  postgres://*@127.0.0.1:*|postgres://*@localhost:*) ;;
-  *) echo "BENCH_SERVER must be a loopback address" >&2; exit 1 ;;
-esac
-URL="$SERVER/$DB"
+. bench/common.sh
 APP_URL="${SERVER/\/\/postgres@/\/\/haven_app@}/$DB"
-export HAVEN_SECRET_KEY="${HAVEN_SECRET_KEY:-$(printf 'b%.0s' {1..64})}"
 export BENCH_PASSWORD="${BENCH_PASSWORD:-bench horse battery staple}"
 PORT="${BENCH_PORT:-8080}"
 REF_PORT="${BENCH_REFERENCE_PORT:-8181}"

@@ -1,0 +1,11 @@
+# Shared by bench/generate.sh and bench/run.sh (sourced, from the repository's top folder):
+# where the benchmark's database is (loopback only) and the bench-only audit key.
+DB="${BENCH_DB:-haven_scale}"
+SERVER="${BENCH_SERVER:-postgres://postgres@127.0.0.1:5432}"
+case "$SERVER" in
+  postgres://*@127.0.0.1:*|postgres://*@localhost:*) ;;
+  *) echo "BENCH_SERVER must be a loopback address" >&2; exit 1 ;;
+esac
+URL="$SERVER/$DB"
+# The key the bench server signs its audit trail with (bench only: never a real deployment's).
+export HAVEN_SECRET_KEY="${HAVEN_SECRET_KEY:-$(printf 'b%.0s' {1..64})}"
