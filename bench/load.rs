@@ -609,6 +609,22 @@ async fn main() -> anyhow::Result<()> {
             Arc::new(|_| vec![get("/cases")]),
         ),
         scenario(
+            "My work",
+            &haven,
+            concurrency,
+            Some(&pat),
+            200,
+            Arc::new(|_| vec![get("/work")]),
+        ),
+        scenario(
+            "Team work",
+            &haven,
+            concurrency,
+            Some(&mgr),
+            200,
+            Arc::new(|_| vec![get("/work/team")]),
+        ),
+        scenario(
             "team list first page",
             &haven,
             concurrency,

@@ -156,8 +156,10 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         .chain(waiting.iter().map(|w| w.case_id))
         .chain(risks.iter().map(|r: &(Uuid, String, String, String)| r.0))
         .collect();
-    audit::record_alone(
-        &state.pool,
+    // On the connection this request already holds: asking the pool for a second one while
+    // holding the first deadlocks once every connection is held by a dashboard waiting.
+    audit::record(
+        &mut conn,
         &state.audit,
         &user.actor(),
         Event::new("case.list", "case_list").details(serde_json::json!({

@@ -123,3 +123,34 @@ async fn a_list_is_four_statements_whatever_its_length() {
         );
     }
 }
+
+/// A page must never wait for a second pooled connection while holding one: with more requests
+/// at once than the pool has connections (5 in tests), each would hold one and wait for another
+/// until the acquire timeout. My work did, for its audit row.
+#[tokio::test]
+async fn more_dashboards_at_once_than_connections_all_answer() {
+    let app = TestApp::new().await;
+    let (pat, pat_id) = app.signed_in("practitioner").await;
+    make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Ivo Penhallow",
+        ConcernKind::Grooming,
+    )
+    .await;
+    let mut first = pat.fork();
+    first.get("/work").await;
+    let mut pages = Vec::new();
+    for _ in 0..12 {
+        let mut c = first.fork();
+        pages.push(async move { c.get("/work").await.status });
+    }
+    let started = std::time::Instant::now();
+    let statuses = futures_util::future::join_all(pages).await;
+    assert!(
+        statuses.iter().all(|s| *s == axum::http::StatusCode::OK),
+        "{statuses:?} after {:?}",
+        started.elapsed()
+    );
+}
