@@ -23,8 +23,9 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub hash_gate: Arc<crate::auth::password::Gate>,
-    /// Connections that keep their statements' plans, for the two statements every page runs:
-    /// the session's and the case page's (`db::Plans::Reused`; everything else uses `pool`).
+    /// Connections that keep their statements' plans, for the statements every page runs and
+    /// the hottest pages': the session's, the case page's and the dashboards'
+    /// (`db::Plans::Reused`; everything else uses `pool`).
     pub hot: PgPool,
     /// The audit trail's keys (derived from `HAVEN_SECRET_KEY`; never in the database).
     pub audit: crate::audit::ChainKey,

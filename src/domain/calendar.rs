@@ -177,6 +177,24 @@ impl Default for Calendar {
     }
 }
 
+/// The years whose bank holidays are worked out once and kept for the life of the process.
+const KEPT_YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// The bank holiday on `d`, if any. A dashboard asks this for every day between each deadline
+/// and today (thousands of times a page), so the rules' results for `KEPT_YEARS` are worked out
+/// once per process (fixed data, the same in every instance; about 800 dates); other years are
+/// worked out when asked.
+fn bank_holiday(d: NaiveDate) -> Option<String> {
+    static KEPT: std::sync::OnceLock<std::collections::HashMap<NaiveDate, String>> =
+        std::sync::OnceLock::new();
+    if !KEPT_YEARS.contains(&d.year()) {
+        return bank_holidays(d.year()).remove(&d);
+    }
+    KEPT.get_or_init(|| KEPT_YEARS.flat_map(bank_holidays).collect())
+        .get(&d)
+        .cloned()
+}
+
 impl Calendar {
     pub fn new(changes: BTreeMap<NaiveDate, Change>, close: NaiveTime) -> Calendar {
         Calendar { changes, close }
@@ -201,7 +219,7 @@ impl Calendar {
         if let w @ (Weekday::Sat | Weekday::Sun) = d.weekday() {
             return Err(NotWorking::Weekend(w));
         }
-        if let Some(name) = bank_holidays(d.year()).remove(&d) {
+        if let Some(name) = bank_holiday(d) {
             return Err(NotWorking::Holiday(name));
         }
         Ok(())
@@ -424,6 +442,19 @@ mod tests {
             ],
         ),
     ];
+
+    #[test]
+    fn the_kept_bank_holidays_are_the_rules_own_inside_and_outside_the_kept_years() {
+        let mut day = d(1998, 1, 1);
+        let mut holidays = 0;
+        while day < d(2103, 1, 1) {
+            let by_rule = bank_holidays(day.year()).remove(&day);
+            assert_eq!(bank_holiday(day), by_rule, "{day}");
+            holidays += usize::from(by_rule.is_some());
+            day = day.succ_opt().unwrap();
+        }
+        assert!(holidays > 105 * 8, "{holidays}");
+    }
 
     #[test]
     fn bank_holidays_match_the_published_dates_2019_to_2028() {

@@ -831,18 +831,14 @@ pub async fn add_note(
     let idem =
         Uuid::parse_str(form.raw("_idem")).map_err(|_| AppError::BadRequest("missing form key"))?;
 
-    let mut tx = state.pool.begin().await?;
-    let case = db::cases::find_visible(&mut *tx, &viewer(&user), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if let Some(c) = corrects
-        && !db::cases::note_in_case(&mut *tx, id, c).await?
-    {
-        return Err(AppError::NotFound);
-    }
     let (Some(occurred_at), true) = (occurred_at, e.is_empty()) else {
-        // Nothing is saved: the page is shown again (opened and recorded afresh) with what was typed.
-        drop(tx);
+        // Nothing is saved: the page is shown again (opened and recorded afresh) with what was
+        // typed. A correction may only point at a note in the same case.
+        if let Some(c) = corrects
+            && !db::cases::note_in_case(&state.pool, id, c).await?
+        {
+            return Err(AppError::NotFound);
+        }
         let note = NoteForm {
             errors: e,
             body,
@@ -851,7 +847,6 @@ pub async fn add_note(
             corrects,
         };
         let why = serde_json::json!({ "shown_again": "note with errors" });
-        let _ = case;
         return case_page(
             &state,
             &user,
@@ -864,32 +859,33 @@ pub async fn add_note(
         .await;
     };
     let location = format!("/cases/{id}#chronology");
-    if let Some(earlier) = db::cases::claim_submission(&mut tx, idem, user.id, &location).await? {
-        // Already handled (a double click or a resubmitted form): show the result, create nothing.
-        return Ok(Redirect::to(&earlier).into_response());
-    }
-    let note_id = db::cases::add_note(
-        &mut tx,
-        id,
-        &body,
-        occurred_at,
-        !date_only,
-        corrects,
-        user.id,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
+    // The note, its chronology entry and its audit row in one statement, which also checks the
+    // case is visible, the corrected note is in it, and the form was not sent before.
+    let note_id = Uuid::now_v7();
+    let event = audit::prepare(
         &state.audit,
         &user.actor(),
         Event::new("case.note_add", "case_note")
             .entity(note_id)
             .case(id)
             .details(serde_json::json!({ "corrects": corrects })),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&location).into_response())
+    );
+    let note = db::cases::NewNote {
+        case_id: id,
+        body: &body,
+        occurred_at,
+        time_known: !date_only,
+        corrects,
+        author: user.id,
+        form_key: idem,
+        location: &location,
+    };
+    match db::cases::write_note(&state.pool, &viewer(&user), &note, note_id, &event).await? {
+        db::cases::NoteWritten::NotFound => Err(AppError::NotFound),
+        // Already handled (a double click or a resubmitted form): show the result, create nothing.
+        db::cases::NoteWritten::Earlier(earlier) => Ok(Redirect::to(&earlier).into_response()),
+        db::cases::NoteWritten::Written => Ok(Redirect::to(&location).into_response()),
+    }
 }
 
 // Editing case details -------------------------------------------------------------------------------

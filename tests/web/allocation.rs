@@ -117,6 +117,33 @@ async fn a_manager_allocates_within_the_team_and_the_deadlines_follow() {
     assert_eq!(rows.len(), 1);
     assert!(rows[0].contains("Newly allocated"), "{rows:?}");
     assert!(pat.get("/cases").await.select("#cases tbody tr").is_empty());
+    // Name search in one's own cases follows the case too (each person carries its owner).
+    let search_mine = |r: crate::helpers::Res| r.select("#cases tbody tr");
+    let found = search_mine(
+        sam.post(
+            "/cases/search",
+            &[("name", "juniper ashcombe"), ("scope", "mine")],
+        )
+        .await,
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("Juniper Ashcombe"));
+    pat.get("/cases").await;
+    let gone = search_mine(
+        pat.post(
+            "/cases/search",
+            &[("name", "juniper ashcombe"), ("scope", "mine")],
+        )
+        .await,
+    );
+    assert!(gone.is_empty(), "{gone:?}");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM case_people p JOIN cases c ON c.id = p.case_id WHERE p.owner_id <> c.owner_id"
+        )
+        .await,
+        0
+    );
     // A stale form (the version before) is a conflict.
     let r = mo
         .post(

@@ -1004,6 +1004,111 @@ async fn a_discussion_refuses_impossible_dates_and_two_people_saving_at_once() {
 }
 
 #[tokio::test]
+async fn team_timeliness_counts_each_measure_and_leaves_out_restricted_cases() {
+    // Thursday 3 December 2026, 16:59.
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-03T16:59:00Z")]).await;
+    let (_, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let late = case_with_two_children(&app, pat_id, utc(2026, 12, 1, 10, 0), false).await;
+    let in_time = case_with_two_children(&app, pat_id, utc(2026, 12, 2, 10, 0), false).await;
+    let early = case_with_two_children(&app, pat_id, utc(2026, 12, 3, 9, 0), false).await;
+    let hidden = case_with_two_children(&app, pat_id, utc(2026, 12, 2, 11, 0), false).await;
+    let long_ago = case_with_two_children(&app, pat_id, utc(2026, 8, 3, 9, 0), false).await;
+    // Decisions: one an hour late, two in time, one in time on a case the manager may not see,
+    // one more than 90 days ago.
+    for (case, met) in [
+        (late, utc(2026, 12, 2, 18, 0)),
+        (in_time, utc(2026, 12, 3, 15, 0)),
+        (early, utc(2026, 12, 3, 16, 0)),
+        (hidden, utc(2026, 12, 3, 10, 0)),
+        (long_ago, utc(2026, 8, 3, 12, 0)),
+    ] {
+        let n = sqlx::query(
+            "UPDATE deadlines SET met_at = $2 WHERE case_id = $1 AND kind = 'referral_decision'",
+        )
+        .bind(case)
+        .bind(met)
+        .execute(&app.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+        assert_eq!(n, 1);
+    }
+    sqlx::query("UPDATE cases SET restricted = true WHERE id = $1")
+        .bind(hidden)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = mo.get("/work/team").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.select("#timeliness dd"),
+        vec!["66% (2 of 3)", "None in the last 90 days"],
+        "{}",
+        r.body
+    );
+    // Named on the restricted case, the manager counts it too (from the deadlines themselves).
+    sqlx::query(
+        "INSERT INTO record_access (id, record_kind, record_id, user_id, via, reason)
+         SELECT gen_random_uuid(), 'case', $1, id, 'named', 'fictional test' FROM users WHERE email = 'mo@example.org'",
+    )
+    .bind(hidden)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let shown = |r: crate::helpers::Res| r.select("#timeliness dd")[0].clone();
+    assert_eq!(shown(mo.get("/work/team").await), "75% (3 of 4)");
+    // No longer restricted, it is in the team's kept figures: still counted once.
+    sqlx::query("UPDATE cases SET restricted = false WHERE id = $1")
+        .bind(hidden)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(shown(mo.get("/work/team").await), "75% (3 of 4)");
+    // Met late after all, or removed: the kept figures follow.
+    sqlx::query(
+        "UPDATE deadlines SET met_at = $2 WHERE case_id = $1 AND kind = 'referral_decision'",
+    )
+    .bind(early)
+    .bind(utc(2026, 12, 3, 16, 30))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE deadlines SET due_at = $2 WHERE case_id = $1 AND kind = 'referral_decision'",
+    )
+    .bind(in_time)
+    .bind(utc(2026, 12, 3, 14, 0))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(shown(mo.get("/work/team").await), "50% (2 of 4)");
+    // The kept figures are exactly a count of the deadlines of unrestricted cases.
+    let drift = app
+        .count(
+            "WITH counted AS (
+               SELECT d.team_id, d.kind, (d.met_at AT TIME ZONE 'Europe/London')::date AS day,
+                      count(*) FILTER (WHERE d.met_at <= d.due_at)::int AS in_time, count(*)::int AS met
+               FROM deadlines d JOIN cases c ON c.id = d.case_id
+               WHERE d.met_at IS NOT NULL AND NOT c.restricted GROUP BY 1, 2, 3
+             ), kept AS (SELECT team_id, kind, day, in_time, met FROM timeliness_days WHERE met <> 0)
+             SELECT count(*) FROM ((SELECT * FROM counted EXCEPT SELECT * FROM kept)
+                                   UNION ALL (SELECT * FROM kept EXCEPT SELECT * FROM counted)) x",
+        )
+        .await;
+    assert_eq!(drift, 0);
+    // The server's login reads the figures but cannot write them.
+    let refused = sqlx::query("UPDATE timeliness_days SET met = met + 1")
+        .execute(&app.pool)
+        .await;
+    assert!(refused.is_err());
+}
+
+#[tokio::test]
 async fn dashboards_show_what_is_overdue_due_today_and_soon() {
     // Thursday 3 December 2026, 16:59.
     let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-03T16:59:00Z")]).await;

@@ -60,12 +60,17 @@ static INSTALLED: OnceLock<()> = OnceLock::new();
 
 /// The statements one GET runs (the test runtime runs the request on this thread).
 async fn statements_of(c: &mut Client, path: &str) -> (Res, Vec<String>) {
+    counted(c.get(path)).await
+}
+
+/// The statements one request runs.
+async fn counted(request: impl std::future::Future<Output = Res>) -> (Res, Vec<String>) {
     INSTALLED.get_or_init(|| {
         tracing::subscriber::set_global_default(Statements)
             .expect("nothing else in the tests sets a global subscriber");
     });
     SEEN.with(|s| *s.borrow_mut() = Some(Vec::new()));
-    let res = c.get(path).await;
+    let res = request.await;
     let list = SEEN.with(|s| s.borrow_mut().take()).unwrap_or_default();
     // A connection the pool opens on the way runs its settings once in its life: not the page's.
     let list = list
@@ -100,6 +105,72 @@ async fn a_case_page_is_two_statements_the_session_and_one_for_the_case() {
             .await,
         2
     );
+}
+
+#[tokio::test]
+async fn a_note_is_two_statements_and_a_resend_writes_nothing() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Orla Fenwick",
+        ConcernKind::Grooming,
+    )
+    .await;
+    let page = pat.get(&format!("/cases/{case}")).await;
+    let idem = page.attr("input[name=_idem]", "value")[0].clone();
+    let path = format!("/cases/{case}/notes");
+    let fields = [
+        ("body", "Spoke to the school's safeguarding lead."),
+        ("when-day", ""),
+        ("when-month", ""),
+        ("when-year", ""),
+        ("time", ""),
+        ("corrects", ""),
+        ("_idem", idem.as_str()),
+    ];
+    // The session, then one statement: visibility, the form's key, the note, its chronology
+    // entry and its audit row.
+    let (r, statements) = counted(pat.post(&path, &fields)).await;
+    assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER);
+    assert_eq!(statements.len(), 2, "{statements:#?}");
+    assert!(statements[1].starts_with("WITH v AS"), "{statements:#?}");
+    let rows = || async {
+        (
+            app.count("SELECT count(*) FROM case_notes").await,
+            app.count("SELECT count(*) FROM chronology_entries WHERE kind = 'note'")
+                .await,
+            app.count("SELECT count(*) FROM audit_events WHERE action = 'case.note_add'")
+                .await,
+        )
+    };
+    assert_eq!(rows().await, (1, 1, 1));
+    // The same form again (a double click): the same place, nothing more written.
+    let (again, _) = counted(pat.post(&path, &fields)).await;
+    assert_eq!(again.status, axum::http::StatusCode::SEE_OTHER);
+    assert_eq!(again.header("location"), r.header("location"));
+    assert_eq!(rows().await, (1, 1, 1));
+    // A correction must point at a note of the same case; a case out of sight is not found.
+    app.user("practitioner", "tam@example.org", "Team B").await;
+    let out_of_sight =
+        make_case(&app, pat_id, "Team B", "Tam Fenwick", ConcernKind::Grooming).await;
+    let another = make_case(&app, pat_id, "Team A", "Una Fenwick", ConcernKind::Grooming).await;
+    let note: uuid::Uuid = sqlx::query_scalar("SELECT id FROM case_notes")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    pat.get(&format!("/cases/{case}")).await;
+    for (to, corrects) in [(out_of_sight, String::new()), (another, note.to_string())] {
+        let fresh = uuid::Uuid::new_v4().to_string();
+        let mut f = fields.to_vec();
+        f[5] = ("corrects", corrects.as_str());
+        f[6] = ("_idem", fresh.as_str());
+        let r = pat.post(&format!("/cases/{to}/notes"), &f).await;
+        assert_eq!(r.status, axum::http::StatusCode::NOT_FOUND, "{to}");
+    }
+    assert_eq!(rows().await, (1, 1, 1));
 }
 
 #[tokio::test]
