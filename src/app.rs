@@ -24,7 +24,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hash_gate: Arc<crate::auth::password::Gate>,
     /// Connections that keep their statements' plans, for the statements every page runs and
-    /// the hottest pages': the session's, the case page's and the dashboards'
+    /// the hottest pages': the session's, the case page's, the dashboards' and a note's
     /// (`db::Plans::Reused`; everything else uses `pool`).
     pub hot: PgPool,
     /// The audit trail's keys (derived from `HAVEN_SECRET_KEY`; never in the database).
