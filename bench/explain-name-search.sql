@@ -16,11 +16,11 @@ WITH found AS (
                        SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
                        FROM case_people p
                        WHERE p.team_id = vt.team_id
+                         AND ($3::uuid IS NULL OR p.owner_id = $3)
                          AND $2 <% lower(p.full_name)
                          AND ($10::date IS NULL OR p.date_of_birth = $10)
-                         AND (($3::uuid IS NULL AND $4::text IS NULL AND $5::text IS NULL)
+                         AND (($4::text IS NULL AND $5::text IS NULL)
                               OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
-                                         AND ($3::uuid IS NULL OR f.owner_id = $3)
                                          AND ($4::text IS NULL OR f.status = $4)
                                          AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
                        ORDER BY $2 <<-> lower(p.full_name)

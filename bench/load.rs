@@ -2,7 +2,7 @@
 //! browser, then measures in one run, one after another: the reference page (bench/reference.rs),
 //! the case page, My cases, a manager's team list (first page and deep in its pages), name
 //! search for a common and a rare surname, the stylesheet, note writers (8 and 64 at once) and
-//! whole referrals. For each: requests a second, p50 and p99, the ratio to the reference page,
+//! whole referrals. For each: requests a second, p50, p95 and p99, the ratio to the reference page,
 //! SQL statements a request (from `pg_stat_statements`, when the server has it loaded) and the
 //! server's resident memory. Prints a Markdown table.
 //!
@@ -231,6 +231,7 @@ struct Outcome {
     concurrency: usize,
     per_second: f64,
     p50: f64,
+    p95: f64,
     p99: f64,
     statements: Option<f64>,
     errors: usize,
@@ -326,6 +327,7 @@ async fn run(
         concurrency: s.concurrency,
         per_second: all.len() as f64 / measure.as_secs_f64(),
         p50: pct(0.50),
+        p95: pct(0.95),
         p99: pct(0.99),
         statements,
         errors,
@@ -755,6 +757,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency: 8,
             per_second: all.len() as f64 / measure.as_secs_f64(),
             p50: pct(0.5),
+            p95: pct(0.95),
             p99: pct(0.99),
             statements: calls.map(|c| c as f64 / (all.len().max(1) * 11) as f64),
             errors,
@@ -794,9 +797,9 @@ async fn main() -> anyhow::Result<()> {
         seconds
     );
     println!(
-        "| what | at once | per second | p50 ms | p99 ms | of reference | SQL statements a request | errors | server memory MB |"
+        "| what | at once | per second | p50 ms | p95 ms | p99 ms | of reference | SQL statements a request | errors | server memory MB |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for o in &outcomes {
         let ratio = match reference_rate {
             Some(r) if r > 0.0 && o.requests_per_operation == 1 => {
@@ -805,11 +808,12 @@ async fn main() -> anyhow::Result<()> {
             _ => "–".to_owned(),
         };
         println!(
-            "| {} | {} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} |",
             o.name,
             o.concurrency,
             o.per_second,
             o.p50,
+            o.p95,
             o.p99,
             ratio,
             o.statements.map_or("–".to_owned(), |s| format!("{s:.1}")),
