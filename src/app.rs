@@ -23,9 +23,9 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub hash_gate: Arc<crate::auth::password::Gate>,
-    /// Connections that keep their statements' plans, for the statements every page runs and
-    /// the hottest pages': the session's, the case page's, the dashboards' and a note's
-    /// (`db::Plans::Reused`; everything else uses `pool`).
+    /// Connections that keep one generic plan a statement, for the statements every page runs
+    /// and the hottest pages': the session's, the case page's, the dashboards', a note's and name
+    /// search's (`db::Plans::Reused`; everything else uses `pool`).
     pub hot: PgPool,
     /// The audit trail's keys (derived from `HAVEN_SECRET_KEY`; never in the database).
     pub audit: crate::audit::ChainKey,
@@ -334,7 +334,8 @@ pub async fn serve_on(
     }
 }
 
-/// Every 30 seconds, record the LADO's same-day steps that have fallen due undone as breaches.
+/// Every 30 seconds, record the LADO's same-day steps that have fallen due undone as breaches,
+/// fold the timeliness changes into the kept figures and purge expired held forms.
 /// Each instance behind a load balancer runs it; the breach's key makes repeats harmless.
 async fn keep_sweeping(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
@@ -345,6 +346,10 @@ async fn keep_sweeping(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(breaches = n, "same-day steps fell due undone"),
             Err(e) => tracing::warn!(error = %e, "could not sweep for breaches"),
+        }
+        // Timeliness changes into the kept figures (one instance at a time; the rest skip).
+        if let Err(e) = crate::db::deadlines::fold_timeliness(&state.pool).await {
+            tracing::warn!(error = %e, "could not fold the timeliness figures");
         }
         // Forms held for people whose session ended are kept an hour, never longer.
         if let Err(e) = crate::db::held_forms::purge_expired(&state.pool).await {

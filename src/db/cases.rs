@@ -94,6 +94,18 @@ pub async fn find_visible(
     .await
 }
 
+/// Lock a case's row before changing its people. Each person carries the case's owner, and an
+/// allocation locks the case and then, through the owner trigger, its people: a transaction
+/// that changed a person first and the case after (its search names) deadlocked with it, and a
+/// person added while the case moved kept the old owner. Taking the case first orders both the
+/// same way, and the person's trigger then reads the owner the case has now.
+pub async fn lock_for_people(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("SELECT id FROM cases WHERE id = $1 FOR NO KEY UPDATE", id)
+        .fetch_optional(db)
+        .await?;
+    Ok(())
+}
+
 /// Which list, and its filters.
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
@@ -1036,10 +1048,17 @@ pub struct PersonMatch {
 /// Name search over the people on cases (children and adults), closest match first: the
 /// typed words against each name by trigram word similarity, walked in distance order through
 /// the GiST index `case_people_team_name` for each of the viewer's teams (so a common surname
-/// costs a page of index entries, not every match), with the visibility rule and the optional filters applied to each row. Pages are by
-/// position in that order (`offset`: how many were shown before): the index gives equally close
-/// names in a fixed order, which a key on the distance alone could not page through, and a
-/// later page reads only that many more entries. A date of birth narrows it to that date.
+/// costs a page of index entries, not every match), or, for one worker's own cases
+/// (`f.owner`), read from `case_people_owner_name` (only that worker's names), with the
+/// visibility rule and the optional filters applied to each row. Pages are by position in that
+/// order (`offset`: how many were shown before): the index gives equally close names in a fixed
+/// order, which a key on the distance alone could not page through, and a later page reads only
+/// that many more entries. A date of birth narrows it to that date.
+///
+/// The team and own-cases parts are both in the statement, each switched on or off by whether
+/// `f.owner` is given (a condition on parameters alone, decided once before either runs), and
+/// neither has an optional condition on its index: so one plan serves both, and the statement
+/// can keep its plan (`hot`) instead of being planned at every search.
 pub async fn search_people(
     db: impl PgExecutor<'_>,
     viewer: &Viewer<'_>,
@@ -1052,13 +1071,13 @@ pub async fn search_people(
     let status = f.status.map(CaseStatus::code);
     let concern = f.concern.map(ConcernKind::code);
     let name = name.to_lowercase();
-    // Two parts: for each of the viewer's teams, that team's closest names walked in distance
-    // order on `case_people_team_name` (a page and a few more, as restricted cases the viewer
-    // may not see are dropped afterwards), or one worker's on `case_people_owner_name` when the
-    // search is of their cases (each person carries the case's team and owner); and restricted
-    // cases the viewer was named on, from any team (few, from `cases_restricted`). Filters on
-    // the case's status and concern are checked per person with EXISTS, which custom plans drop
-    // when they are not asked for.
+    // Three parts: for each of the viewer's teams, that team's closest names walked in
+    // distance order on `case_people_team_name` (a page and a few more, as restricted cases the
+    // viewer may not see are dropped afterwards), when the search is not of one worker's cases;
+    // when it is, that worker's names on `case_people_owner_name` (each person carries the
+    // case's team and owner); and restricted cases the viewer was named on, from any team (few,
+    // from `cases_restricted`). Filters on the case's status and concern are checked per person
+    // with EXISTS only when asked for.
     let rows = sqlx::query!(
         r#"WITH found AS (
                SELECT m.id, m.full_name, m.date_of_birth, m.case_id, m.dist, vt.ord, m.rn
@@ -1067,8 +1086,7 @@ pub async fn search_people(
                    SELECT q.*, row_number() OVER () AS rn FROM (
                        SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
                        FROM case_people p
-                       WHERE p.team_id = vt.team_id
-                         AND ($3::uuid IS NULL OR p.owner_id = $3)
+                       WHERE $3::uuid IS NULL AND p.team_id = vt.team_id
                          AND $2 <% lower(p.full_name)
                          AND ($10::date IS NULL OR p.date_of_birth = $10)
                          AND (($4::text IS NULL AND $5::text IS NULL)
@@ -1079,6 +1097,21 @@ pub async fn search_people(
                        LIMIT $6::bigint + $7::bigint + 10
                    ) q
                ) m
+               UNION ALL
+               SELECT o.id, o.full_name, o.date_of_birth, o.case_id, o.dist, 1, row_number() OVER (ORDER BY o.dist, o.id)
+               FROM (
+                   SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
+                   FROM case_people p
+                   WHERE $3::uuid IS NOT NULL AND p.owner_id = $3 AND p.team_id = ANY($1::uuid[])
+                     AND $2 <% lower(p.full_name)
+                     AND ($10::date IS NULL OR p.date_of_birth = $10)
+                     AND (($4::text IS NULL AND $5::text IS NULL)
+                          OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
+                                     AND ($4::text IS NULL OR f.status = $4)
+                                     AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
+                   ORDER BY $2 <<-> lower(p.full_name), p.id
+                   LIMIT $6::bigint + $7::bigint + 10
+               ) o
                UNION ALL
                SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name), 0,
                       row_number() OVER (ORDER BY p.id)
@@ -1092,12 +1125,13 @@ pub async fn search_people(
                  AND ($5::text IS NULL OR r.concern_kinds @> ARRAY[$5::text])
            )
            SELECT m.id AS "person_id!", m.full_name AS "full_name!", m.date_of_birth,
-                  c.id, c.reference, c.team_id, t.name AS team_name, c.owner_id, u.display_name AS owner_name,
+                  c.id, c.reference, c.team_id,
+                  (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS "team_name!",
+                  c.owner_id, (SELECT u.display_name FROM users u WHERE u.id = c.owner_id) AS "owner_name!",
                   c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
                   c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at
            FROM found m
            JOIN cases c ON c.id = m.case_id
-           JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.owner_id
            WHERE (c.restricted = false OR haven_sees_restricted_case(c.id, $8, $9))
            ORDER BY m.dist, m.ord, m.rn
            OFFSET $6 LIMIT $7"#,

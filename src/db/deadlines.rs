@@ -365,8 +365,9 @@ pub async fn counts_for_owner(
 
 /// Timeliness over the days since `since_day` (London dates) for some teams: for each of
 /// `kinds`, (met in time, met), in the order given. The figures kept per team, kind and day in
-/// `timeliness_days` (at most one row a day), plus the restricted cases of those teams the viewer
-/// may see, counted from their deadlines (the kept figures leave all restricted cases out).
+/// `timeliness_days` (one row a day), plus the changes not folded into them yet
+/// (`timeliness_changes`, see [`fold_timeliness`]), plus the restricted cases of those teams the
+/// viewer may see, counted from their deadlines (the kept figures leave all restricted cases out).
 pub async fn timeliness(
     db: impl PgExecutor<'_>,
     viewer: &crate::db::cases::Viewer<'_>,
@@ -381,6 +382,10 @@ pub async fn timeliness(
                SELECT x.kind, x.in_time, x.met
                FROM timeliness_days x
                WHERE x.team_id = ANY($1::uuid[]) AND x.kind = ANY($2::text[]) AND x.day >= $3
+               UNION ALL
+               SELECT y.kind, y.in_time, y.met
+               FROM timeliness_changes y
+               WHERE y.team_id = ANY($1::uuid[]) AND y.kind = ANY($2::text[]) AND y.day >= $3
                UNION ALL
                SELECT d.kind, (d.met_at <= d.due_at)::int, 1
                FROM cases r JOIN deadlines d ON d.case_id = r.id
@@ -405,6 +410,16 @@ pub async fn timeliness(
                 .map_or((0, 0), |r| (r.in_time, r.met))
         })
         .collect())
+}
+
+/// Fold the timeliness changes committed so far into the kept figures (migration 0026): each
+/// met, moved or removed deadline appends a change in its own transaction, and only this, in a
+/// transaction of its own and one instance at a time, writes `timeliness_days`. Returns how
+/// many changes were folded (0 when another instance is folding).
+pub async fn fold_timeliness(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"SELECT haven_fold_timeliness() AS "folded!""#)
+        .fetch_one(db)
+        .await
 }
 
 /// Record why a deadline was met late (once).

@@ -159,7 +159,7 @@ async fn render_list(
         (_, false) => (Vec::new(), Vec::new(), Vec::new()),
         (Some(n), true) => {
             let found = db::cases::search_people(
-                &state.pool,
+                &state.hot,
                 &viewer(user),
                 &filter,
                 n,

@@ -713,6 +713,8 @@ async fn save(
     if case.restricted && !user.recently_authenticated() {
         return Err(AppError::StepUp(format!("/cases/{id}")));
     }
+    // The case before its people, as an allocation takes them.
+    db::cases::lock_for_people(&mut *tx, id).await?;
     let existing: Option<PersonRecord> = match &target {
         Ok(pid) => Some(
             db::people::find(&mut *tx, id, *pid)

@@ -123,8 +123,8 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
                     by: format!("{}, {}", w.proposed_by_name, format_datetime(w.proposed_at)),
                 })
                 .collect();
-        // The last 90 days, counted by the London dates the deadlines were met on.
-        let since = london_date(now - Duration::days(90));
+        // The last 90 days (today and the 89 before), by the London dates deadlines were met on.
+        let since = london_date(now) - Duration::days(89);
         let measures = [
             (
                 Kind::ReferralDecision,

@@ -786,6 +786,78 @@ async fn a_note_can_be_about_a_day_without_a_time() {
 }
 
 #[tokio::test]
+async fn own_cases_search_pages_through_one_worker_s_people_once_each() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (_, sam_id) = app
+        .signed_in_as("practitioner", "sam@example.org", "Team A")
+        .await;
+    // 30 Smiths on pat's cases, as many on a colleague's: pat's own search finds only pat's,
+    // each once, over two pages, and a status filter narrows them.
+    for i in 0..30 {
+        for owner in [pat_id, sam_id] {
+            make_case(
+                &app,
+                owner,
+                "Team A",
+                &format!("Kid{i:02} Smith"),
+                ConcernKind::Grooming,
+            )
+            .await;
+        }
+    }
+    sqlx::query(
+        "UPDATE cases SET status = 'closed' WHERE owner_id = $1
+         AND id IN (SELECT case_id FROM case_people WHERE full_name LIKE 'Kid0%')",
+    )
+    .bind(pat_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    pat.get("/cases").await;
+    let first = pat
+        .post("/cases/search", &[("name", "smith"), ("scope", "mine")])
+        .await;
+    let after = first.attr("input[name=after]", "value");
+    assert_eq!(after.len(), 1, "{}", first.body);
+    let second = pat
+        .post(
+            "/cases/search",
+            &[("name", "smith"), ("scope", "mine"), ("after", &after[0])],
+        )
+        .await;
+    let mut seen: Vec<String> = first
+        .select("#cases tbody tr")
+        .into_iter()
+        .chain(second.select("#cases tbody tr"))
+        .collect();
+    assert_eq!(seen.len(), 30, "{seen:#?}");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 30, "a person shown twice");
+    let owned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM case_people p JOIN cases c ON c.id = p.case_id
+         WHERE c.owner_id = $1 AND p.full_name LIKE 'Kid% Smith'",
+    )
+    .bind(pat_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(owned, 30);
+    let open = pat
+        .post(
+            "/cases/search",
+            &[("name", "smith"), ("scope", "mine"), ("status", "open")],
+        )
+        .await;
+    let rows = open.select("#cases tbody tr");
+    assert_eq!(rows.len(), 20, "{rows:#?}");
+    assert!(rows.iter().all(|r| !r.contains("Kid0")), "{rows:#?}");
+}
+
+#[tokio::test]
 async fn name_search_walks_each_team_s_people_and_follows_a_case_to_its_new_team() {
     let app = TestApp::new().await;
     let (mut pat, pat_id) = app

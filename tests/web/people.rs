@@ -596,3 +596,90 @@ async fn earlier_involvement_names_the_team_to_ask_and_never_a_restricted_case()
     );
     assert!(check.body.contains(&known_ref));
 }
+
+/// A case's people carry its owner (for "My cases" search). Changing a person and reallocating
+/// the case at the same moment must neither deadlock (a person edit locked the person, then the
+/// case; an allocation the case, then its people) nor leave a person with the old owner (one
+/// added while the case moved).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_changed_while_the_case_moves_keep_its_owner_and_never_deadlock() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-04T10:00:00Z")]).await;
+    let (pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (_, sam_id) = app
+        .signed_in_as("practitioner", "sam@example.org", "Team A")
+        .await;
+    let (mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let received = Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap();
+    let case = crate::procedure::case_with_two_children(&app, pat_id, received, false).await;
+    let (juniper, _) = person(&app, case, "Juniper Ashcombe").await;
+    const ROUNDS: usize = 12;
+    let changes = {
+        let mut pat = pat.fork();
+        let app = &app;
+        async move {
+            let mut statuses = Vec::new();
+            for i in 0..ROUNDS {
+                let (_, v) = person(app, case, "Juniper Ashcombe").await;
+                let (v, school) = (v.to_string(), format!("School {i}"));
+                let edit = format!("/cases/{case}/people/{juniper}/edit");
+                pat.get(&edit).await;
+                let fields = child_form(&v, &[("school", school.as_str())]);
+                statuses.push(pat.post(&edit, &fields).await.status);
+                let add = format!("/cases/{case}/people/new/child");
+                let idem = pat.get(&add).await.attr("input[name=_idem]", "value")[0].clone();
+                let name = format!("Extra{i} Ashcombe");
+                let mut fields = child_form("0", &[("name", name.as_str())]);
+                fields.push(("_idem", idem.as_str()));
+                statuses.push(pat.post(&add, &fields).await.status);
+            }
+            statuses
+        }
+    };
+    let moves = {
+        let mut mo = mo.fork();
+        let app = &app;
+        async move {
+            let mut statuses = Vec::new();
+            for i in 0..ROUNDS {
+                let to = if i % 2 == 0 { sam_id } else { pat_id };
+                let version: i32 = sqlx::query_scalar("SELECT version FROM cases WHERE id = $1")
+                    .bind(case)
+                    .fetch_one(&app.pool)
+                    .await
+                    .unwrap();
+                mo.get(&format!("/cases/{case}/allocate")).await;
+                let r = mo
+                    .post(
+                        &format!("/cases/{case}/allocate"),
+                        &[
+                            ("owner", &to.to_string()),
+                            ("version", &version.to_string()),
+                        ],
+                    )
+                    .await;
+                statuses.push(r.status);
+            }
+            statuses
+        }
+    };
+    let (changed, moved) = tokio::join!(changes, moves);
+    // Every change saved or, for a stale version, refused as a conflict: none failed.
+    for s in changed.iter().chain(&moved) {
+        assert!(
+            [StatusCode::SEE_OTHER, StatusCode::CONFLICT].contains(s),
+            "{changed:?} {moved:?}"
+        );
+    }
+    assert!(changed.contains(&StatusCode::SEE_OTHER) && moved.contains(&StatusCode::SEE_OTHER));
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM case_people p JOIN cases c ON c.id = p.case_id WHERE p.owner_id <> c.owner_id"
+        )
+        .await,
+        0
+    );
+}

@@ -1087,7 +1087,17 @@ async fn team_timeliness_counts_each_measure_and_leaves_out_restricted_cases() {
     .await
     .unwrap();
     assert_eq!(shown(mo.get("/work/team").await), "50% (2 of 4)");
-    // The kept figures are exactly a count of the deadlines of unrestricted cases.
+    // Folded into the kept figures (as the server does every 30 seconds), nothing changes...
+    let folded = haven::db::deadlines::fold_timeliness(&app.pool)
+        .await
+        .unwrap();
+    assert!(folded >= 7, "{folded}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM timeliness_changes").await,
+        0
+    );
+    assert_eq!(shown(mo.get("/work/team").await), "50% (2 of 4)");
+    // ...and they are exactly a count of the deadlines of unrestricted cases.
     let drift = app
         .count(
             "WITH counted AS (
@@ -1101,11 +1111,28 @@ async fn team_timeliness_counts_each_measure_and_leaves_out_restricted_cases() {
         )
         .await;
     assert_eq!(drift, 0);
-    // The server's login reads the figures but cannot write them.
-    let refused = sqlx::query("UPDATE timeliness_days SET met = met + 1")
-        .execute(&app.pool)
+    // The server's login reads the figures but cannot write them, nor borrow the triggers'
+    // functions (which run as the owner) for a table of its own.
+    for sql in [
+        "UPDATE timeliness_days SET met = met + 1",
+        "INSERT INTO timeliness_changes (team_id, kind, day, in_time, met) SELECT team_id, kind, day, 100, 100 FROM timeliness_days",
+        "SELECT haven_timeliness_count(team_id, kind, now(), now(), 100) FROM timeliness_days",
+    ] {
+        assert!(sqlx::query(sql).execute(&app.pool).await.is_err(), "{sql}");
+    }
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::query("CREATE TEMP TABLE fake (case_id uuid, team_id uuid, kind text, met_at timestamptz, due_at timestamptz)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    for f in ["haven_deadline_timeliness", "haven_case_timeliness"] {
+        let borrowed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TRIGGER borrowed AFTER INSERT ON fake FOR EACH ROW EXECUTE FUNCTION {f}()"
+        )))
+        .execute(&mut *conn)
         .await;
-    assert!(refused.is_err());
+        assert!(borrowed.is_err(), "{f}");
+    }
 }
 
 #[tokio::test]
@@ -1333,4 +1360,80 @@ async fn the_calculator_and_the_administrators_calendar() {
         .await
         .unwrap();
     assert_eq!(days, 1);
+}
+
+/// Meeting deadlines appends timeliness changes and shares no counter row: transactions that
+/// meet a team's deadlines in opposite orders, while cases of the same team are restricted,
+/// all commit (kept counters updated in each transaction deadlocked here), and once folded the
+/// figures are exactly a recount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn meeting_a_team_s_deadlines_at_once_never_deadlocks_and_the_figures_stay_exact() {
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-03T16:59:00Z")]).await;
+    let (_, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let mut cases = Vec::new();
+    for _ in 0..8 {
+        cases.push(case_with_two_children(&app, pat_id, utc(2026, 12, 1, 10, 0), true).await);
+    }
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT kind FROM deadlines WHERE case_id = $1 AND met_at IS NULL ORDER BY kind LIMIT 2",
+    )
+    .bind(cases[0])
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    let mut work = Vec::new();
+    for (i, case) in cases.iter().copied().enumerate() {
+        let pool = app.pool.clone();
+        let mut order = kinds.clone();
+        if i % 2 == 1 {
+            order.reverse();
+        }
+        work.push(tokio::spawn(async move {
+            let mut tx = pool.begin().await?;
+            for k in &order {
+                sqlx::query(
+                    "UPDATE deadlines SET met_at = '2026-12-02T12:00:00Z' WHERE case_id = $1 AND kind = $2",
+                )
+                .bind(case)
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("SELECT pg_sleep(0.05)").execute(&mut *tx).await?;
+            }
+            if i % 4 == 3 {
+                sqlx::query("UPDATE cases SET restricted = true WHERE id = $1")
+                    .bind(case)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }));
+    }
+    for w in work {
+        w.await.unwrap().expect("no transaction was rolled back");
+    }
+    haven::db::deadlines::fold_timeliness(&app.pool)
+        .await
+        .unwrap();
+    let drift = app
+        .count(
+            "WITH counted AS (
+               SELECT d.team_id, d.kind, (d.met_at AT TIME ZONE 'Europe/London')::date AS day,
+                      count(*) FILTER (WHERE d.met_at <= d.due_at)::int AS in_time, count(*)::int AS met
+               FROM deadlines d JOIN cases c ON c.id = d.case_id
+               WHERE d.met_at IS NOT NULL AND NOT c.restricted GROUP BY 1, 2, 3
+             ), kept AS (SELECT team_id, kind, day, in_time, met FROM timeliness_days WHERE met <> 0)
+             SELECT count(*) FROM ((SELECT * FROM counted EXCEPT SELECT * FROM kept)
+                                   UNION ALL (SELECT * FROM kept EXCEPT SELECT * FROM counted)) x",
+        )
+        .await;
+    assert_eq!(drift, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM cases WHERE restricted")
+            .await,
+        2
+    );
 }

@@ -651,7 +651,8 @@ async fn every_pooled_connection_has_the_settings_decision_005_promises() {
         assert_eq!(mode, "force_custom_plan");
         assert_eq!(zone, "UTC");
     }
-    // The connections for the session and the case page keep their plans, in UTC too.
+    // The connections for the hot statements (session, case page, dashboards, notes, search)
+    // always use one generic plan, in UTC too.
     let mut hot = Vec::new();
     for _ in 0..3 {
         hot.push(app.state.hot.acquire().await.unwrap());
@@ -663,7 +664,7 @@ async fn every_pooled_connection_has_the_settings_decision_005_promises() {
         .fetch_one(&mut **conn)
         .await
         .unwrap();
-        assert_eq!(mode, "auto");
+        assert_eq!(mode, "force_generic_plan");
         assert_eq!(zone, "UTC");
     }
 }
