@@ -1003,6 +1003,22 @@ async fn a_discussion_refuses_impossible_dates_and_two_people_saving_at_once() {
     );
 }
 
+/// Rows where the kept timeliness figures (once folded) differ from a recount of the deadlines
+/// of unrestricted cases.
+async fn timeliness_drift(app: &TestApp) -> i64 {
+    app.count(
+            "WITH counted AS (
+               SELECT d.team_id, d.kind, (d.met_at AT TIME ZONE 'Europe/London')::date AS day,
+                      count(*) FILTER (WHERE d.met_at <= d.due_at)::int AS in_time, count(*)::int AS met
+               FROM deadlines d JOIN cases c ON c.id = d.case_id
+               WHERE d.met_at IS NOT NULL AND NOT c.restricted GROUP BY 1, 2, 3
+             ), kept AS (SELECT team_id, kind, day, in_time, met FROM timeliness_days WHERE met <> 0)
+             SELECT count(*) FROM ((SELECT * FROM counted EXCEPT SELECT * FROM kept)
+                                   UNION ALL (SELECT * FROM kept EXCEPT SELECT * FROM counted)) x",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn team_timeliness_counts_each_measure_and_leaves_out_restricted_cases() {
     // Thursday 3 December 2026, 16:59.
@@ -1098,19 +1114,7 @@ async fn team_timeliness_counts_each_measure_and_leaves_out_restricted_cases() {
     );
     assert_eq!(shown(mo.get("/work/team").await), "50% (2 of 4)");
     // ...and they are exactly a count of the deadlines of unrestricted cases.
-    let drift = app
-        .count(
-            "WITH counted AS (
-               SELECT d.team_id, d.kind, (d.met_at AT TIME ZONE 'Europe/London')::date AS day,
-                      count(*) FILTER (WHERE d.met_at <= d.due_at)::int AS in_time, count(*)::int AS met
-               FROM deadlines d JOIN cases c ON c.id = d.case_id
-               WHERE d.met_at IS NOT NULL AND NOT c.restricted GROUP BY 1, 2, 3
-             ), kept AS (SELECT team_id, kind, day, in_time, met FROM timeliness_days WHERE met <> 0)
-             SELECT count(*) FROM ((SELECT * FROM counted EXCEPT SELECT * FROM kept)
-                                   UNION ALL (SELECT * FROM kept EXCEPT SELECT * FROM counted)) x",
-        )
-        .await;
-    assert_eq!(drift, 0);
+    assert_eq!(timeliness_drift(&app).await, 0);
     // The server's login reads the figures but cannot write them, nor borrow the triggers'
     // functions (which run as the owner) for a table of its own.
     for sql in [
@@ -1418,19 +1422,7 @@ async fn meeting_a_team_s_deadlines_at_once_never_deadlocks_and_the_figures_stay
     haven::db::deadlines::fold_timeliness(&app.pool)
         .await
         .unwrap();
-    let drift = app
-        .count(
-            "WITH counted AS (
-               SELECT d.team_id, d.kind, (d.met_at AT TIME ZONE 'Europe/London')::date AS day,
-                      count(*) FILTER (WHERE d.met_at <= d.due_at)::int AS in_time, count(*)::int AS met
-               FROM deadlines d JOIN cases c ON c.id = d.case_id
-               WHERE d.met_at IS NOT NULL AND NOT c.restricted GROUP BY 1, 2, 3
-             ), kept AS (SELECT team_id, kind, day, in_time, met FROM timeliness_days WHERE met <> 0)
-             SELECT count(*) FROM ((SELECT * FROM counted EXCEPT SELECT * FROM kept)
-                                   UNION ALL (SELECT * FROM kept EXCEPT SELECT * FROM counted)) x",
-        )
-        .await;
-    assert_eq!(drift, 0);
+    assert_eq!(timeliness_drift(&app).await, 0);
     assert_eq!(
         app.count("SELECT count(*) FROM cases WHERE restricted")
             .await,
