@@ -286,56 +286,99 @@ pub async fn for_case(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Ve
     .await
 }
 
-/// Open deadlines due before `until` for the cases a person works (`owner`) or their teams'
-/// cases (`teams`), most urgent first: one index range per team or person, never the whole table.
-pub async fn open_before(
+/// One open deadline as a dashboard or the open-deadlines list shows it.
+#[derive(Debug, Clone)]
+pub struct OpenRow {
+    /// Which of the asked-for ranges it falls in (0 for the first).
+    pub section: i32,
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub reference: String,
+    pub title: String,
+    pub kind: String,
+    pub child_name: Option<String>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Open deadlines of the cases a person works (`owner`) or of the viewer's teams' cases, in
+/// ranges of due time: for each range `[from, to)` of `ranges`, at most `limit` of its
+/// deadlines, most urgent first (due time, then id), after the deadline `after` if given (a
+/// deadline of the same person or teams; another is ignored and the list starts at the top).
+/// One statement, one index range a team (or person) and range, never the whole table: the
+/// dashboards ask for three ranges (overdue, due today, due soon), the open-deadlines list for
+/// one page of one.
+pub async fn open_in_ranges(
     db: impl PgExecutor<'_>,
     owner: Option<Uuid>,
     viewer: &crate::db::cases::Viewer<'_>,
-    until: DateTime<Utc>,
+    ranges: &[(DateTime<Utc>, DateTime<Utc>)],
+    after: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<DeadlineRow>> {
+) -> sqlx::Result<Vec<OpenRow>> {
     let teams = viewer.team_ids;
+    let from: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.0).collect();
+    let to: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.1).collect();
     if let Some(owner) = owner {
         return sqlx::query_as!(
-            DeadlineRow,
-            r#"SELECT d.id, d.case_id, c.reference, c.title, d.kind, p.full_name AS "child_name?", d.started_by,
-                      d.due_at, d.local_due_at, d.met_at, d.met_by, d.ended_at, d.late_reason
-               FROM deadlines d JOIN cases c ON c.id = d.case_id LEFT JOIN case_people p ON p.id = d.person_id
-               WHERE d.owner_id = $1 AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at < $2
-                 AND ((c.restricted = false AND c.team_id = ANY($3::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $5, $6)))
-               ORDER BY d.due_at, d.id
-               LIMIT $4"#,
+            OpenRow,
+            r#"WITH cursor AS (
+                   SELECT coalesce((SELECT a.due_at FROM deadlines a WHERE a.id = $4 AND a.owner_id = $1), '-infinity') AS due_at,
+                          coalesce((SELECT a.id FROM deadlines a WHERE a.id = $4 AND a.owner_id = $1), '00000000-0000-0000-0000-000000000000') AS id)
+               SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
+                      d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
+               FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
+               CROSS JOIN cursor
+               CROSS JOIN LATERAL (
+                   SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
+                   FROM deadlines x JOIN cases c ON c.id = x.case_id LEFT JOIN case_people p ON p.id = x.person_id
+                   WHERE x.owner_id = $1 AND x.met_at IS NULL AND x.ended_at IS NULL
+                     AND x.due_at >= b.lo AND x.due_at < b.hi AND (x.due_at, x.id) > (cursor.due_at, cursor.id)
+                     AND ((c.restricted = false AND c.team_id = ANY($5::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $6, $7)))
+                   ORDER BY x.due_at, x.id
+                   LIMIT $8) d
+               ORDER BY b.n, d.due_at, d.id"#,
             owner,
-            until,
+            &from,
+            &to,
+            after,
             teams,
-            limit,
             viewer.user_id,
-            viewer.is_lado
+            viewer.is_lado,
+            limit
         )
         .fetch_all(db)
         .await;
     }
     sqlx::query_as!(
-        DeadlineRow,
-        r#"SELECT d.id AS "id!", d.case_id AS "case_id!", c.reference, c.title, d.kind AS "kind!", p.full_name AS "child_name?",
-                  d.started_by AS "started_by!", d.due_at AS "due_at!", d.local_due_at, d.met_at, d.met_by, d.ended_at, d.late_reason
-           FROM unnest($1::uuid[]) AS vt(team_id)
+        OpenRow,
+        r#"WITH cursor AS (
+               SELECT coalesce((SELECT a.due_at FROM deadlines a WHERE a.id = $3 AND a.team_id = ANY($4::uuid[])), '-infinity') AS due_at,
+                      coalesce((SELECT a.id FROM deadlines a WHERE a.id = $3 AND a.team_id = ANY($4::uuid[])), '00000000-0000-0000-0000-000000000000') AS id)
+           SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
+                  d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
+           FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
+           CROSS JOIN cursor
            CROSS JOIN LATERAL (
-               SELECT * FROM deadlines x
-               WHERE x.team_id = vt.team_id AND x.met_at IS NULL AND x.ended_at IS NULL AND x.due_at < $2
+               SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
+               FROM unnest($4::uuid[]) AS vt(team_id)
+               CROSS JOIN LATERAL (
+                   SELECT * FROM deadlines y
+                   WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
+                     AND y.due_at >= b.lo AND y.due_at < b.hi AND (y.due_at, y.id) > (cursor.due_at, cursor.id)
+                   ORDER BY y.due_at, y.id
+                   LIMIT $7) x
+               JOIN cases c ON c.id = x.case_id LEFT JOIN case_people p ON p.id = x.person_id
+               WHERE (c.restricted = false OR haven_sees_restricted_case(c.id, $5, $6))
                ORDER BY x.due_at, x.id
-               LIMIT $3
-           ) d
-           JOIN cases c ON c.id = d.case_id LEFT JOIN case_people p ON p.id = d.person_id
-           WHERE (c.restricted = false OR haven_sees_restricted_case(c.id, $4, $5))
-           ORDER BY d.due_at, d.id
-           LIMIT $3"#,
+               LIMIT $7) d
+           ORDER BY b.n, d.due_at, d.id"#,
+        &from,
+        &to,
+        after,
         teams,
-        until,
-        limit,
         viewer.user_id,
-        viewer.is_lado
+        viewer.is_lado,
+        limit
     )
     .fetch_all(db)
     .await

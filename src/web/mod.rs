@@ -224,6 +224,8 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         // Dashboards.
         .get("/work", casework, work::mine)
         .get("/work/team", oversight, work::team)
+        .get("/work/deadlines", casework, work::my_deadlines)
+        .get("/work/team/deadlines", oversight, work::team_deadlines)
         // Referrals.
         .get("/referrals/new", casework, referrals::start)
         .post("/referrals", casework, referrals::create_draft)

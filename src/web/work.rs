@@ -1,26 +1,32 @@
 //! Dashboards: "My work" (deadlines on the cases a person works) and "Team work" (their teams'
 //! cases, for managers and the LADO): overdue, due today, and due in the next five working days,
-//! most urgent first; what waits for a manager's approval; and timeliness over the last 90 days.
+//! the most urgent of each first; what waits for a manager's approval; and timeliness over the
+//! last 90 days. Each section shows its most urgent few and links to the open-deadlines list,
+//! which pages through all of them (by key, 50 a page).
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::Duration;
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::auth::CurrentUser;
 use crate::db;
-use crate::domain::deadlines::{self, Kind, Standing};
-use crate::domain::time::{format_datetime, london_date};
+use crate::domain::deadlines::{self, Kind};
+use crate::domain::time::{format_datetime, london_date, london_to_utc};
 use crate::error::AppResult;
 
 use super::layout::{Layout, Section};
 use super::procedure::{calendar, capitalise};
 
-/// How many rows a dashboard shows (the most urgent first).
-const LIMIT: i64 = 200;
+/// How many deadlines a dashboard shows in each section (the most urgent first); the rest are
+/// one link away, in the open-deadlines list.
+const SECTION: i64 = 25;
+/// How many deadlines a page of the open-deadlines list shows.
+const PAGE: i64 = 50;
 
 pub struct Item {
     pub case_id: Uuid,
@@ -53,7 +59,109 @@ struct DashboardPage {
     horizon: String,
     waiting: Vec<Waiting>,
     timeliness: Vec<(String, String)>,
-    more: bool,
+    /// Where each section's "all of them" link goes when it has more than it shows (else empty).
+    overdue_more: String,
+    today_more: String,
+    soon_more: String,
+}
+
+/// The parts of the open deadlines a dashboard shows, and the list can page through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Overdue,
+    Today,
+    Soon,
+    All,
+}
+
+impl Part {
+    fn parse(s: Option<&str>) -> Part {
+        match s {
+            Some("overdue") => Part::Overdue,
+            Some("today") => Part::Today,
+            Some("soon") => Part::Soon,
+            _ => Part::All,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Part::Overdue => "overdue",
+            Part::Today => "today",
+            Part::Soon => "soon",
+            Part::All => "all",
+        }
+    }
+}
+
+/// Before and after every deadline (PostgreSQL's timestamps do not reach chrono's extremes).
+fn earliest() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(-2_208_988_800, 0).unwrap_or_default() // 1 January 1900
+}
+
+fn latest() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or_default() // 31 December 9999
+}
+
+/// The due-time ranges of the parts, as of `now`: overdue (due at or before now), due later
+/// today (by the London date), due from tomorrow until `until`, and everything open.
+struct Ranges {
+    overdue: (DateTime<Utc>, DateTime<Utc>),
+    today: (DateTime<Utc>, DateTime<Utc>),
+    soon: (DateTime<Utc>, DateTime<Utc>),
+}
+
+impl Ranges {
+    fn new(now: DateTime<Utc>, until: DateTime<Utc>) -> Ranges {
+        let after_now = now + Duration::microseconds(1);
+        let tomorrow = london_to_utc(london_date(now) + Duration::days(1), NaiveTime::MIN)
+            .unwrap_or(after_now)
+            .max(after_now);
+        Ranges {
+            overdue: (earliest(), after_now),
+            today: (after_now, tomorrow),
+            soon: (tomorrow, until.max(tomorrow)),
+        }
+    }
+
+    fn of(&self, part: Part) -> (DateTime<Utc>, DateTime<Utc>) {
+        match part {
+            Part::Overdue => self.overdue,
+            Part::Today => self.today,
+            Part::Soon => self.soon,
+            Part::All => (earliest(), latest()),
+        }
+    }
+}
+
+/// The calendar, the ranges of the parts as of now, and the horizon day of "soon".
+async fn ranges(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+) -> AppResult<(crate::domain::calendar::Calendar, Ranges, chrono::NaiveDate)> {
+    let now = state.config.clock.now();
+    let cal = calendar(state, &mut *conn).await?;
+    let horizon_day = cal.add_working_days(london_date(now), 5);
+    let until = cal.close_on(horizon_day) + Duration::seconds(1);
+    Ok((cal, Ranges::new(now, until), horizon_day))
+}
+
+fn item(
+    cal: &crate::domain::calendar::Calendar,
+    now: DateTime<Utc>,
+    d: db::deadlines::OpenRow,
+) -> Option<Item> {
+    let kind = Kind::parse(&d.kind)?;
+    Some(Item {
+        case_id: d.case_id,
+        reference: d.reference,
+        title: d.title,
+        what: match &d.child_name {
+            Some(c) => format!("{}: {c}", kind.label()),
+            None => kind.label().to_owned(),
+        },
+        when: capitalise(&deadlines::describe(cal, d.due_at, now)),
+    })
 }
 
 async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResult<Response> {
@@ -61,35 +169,45 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
     // The dashboards' statements have no optional filters and their plans do not depend on
     // their values: they keep their plans (`hot`, decision 005), which halves what they cost.
     let mut conn = state.hot.acquire().await?;
-    let cal = calendar(state, &mut *conn).await?;
-    let horizon_day = cal.add_working_days(london_date(now), 5);
-    let until = cal.close_on(horizon_day) + Duration::seconds(1);
+    let (cal, ranges, horizon_day) = ranges(state, &mut conn).await?;
     let owner = (!team).then_some(user.id);
-    let rows =
-        db::deadlines::open_before(&mut *conn, owner, &super::cases::viewer(user), until, LIMIT)
-            .await?;
-    let more = rows.len() as i64 >= LIMIT;
-    let (mut overdue, mut today, mut soon) = (Vec::new(), Vec::new(), Vec::new());
+    // Each section's most urgent, and one more to know whether there are more: one statement.
+    let rows = db::deadlines::open_in_ranges(
+        &mut *conn,
+        owner,
+        &super::cases::viewer(user),
+        &[ranges.overdue, ranges.today, ranges.soon],
+        None,
+        SECTION + 1,
+    )
+    .await?;
+    let mut parts: [Vec<Item>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for d in rows {
-        let Some(kind) = Kind::parse(&d.kind) else {
+        let Some(list) = usize::try_from(d.section)
+            .ok()
+            .and_then(|i| parts.get_mut(i))
+        else {
             continue;
         };
-        let item = Item {
-            case_id: d.case_id,
-            reference: d.reference,
-            title: d.title,
-            what: match &d.child_name {
-                Some(c) => format!("{}: {c}", kind.label()),
-                None => kind.label().to_owned(),
-            },
-            when: capitalise(&deadlines::describe(&cal, d.due_at, now)),
-        };
-        match deadlines::standing(&cal, d.due_at, now) {
-            Standing::Overdue(_) => overdue.push(item),
-            Standing::DueToday => today.push(item),
-            Standing::DueIn(_) => soon.push(item),
-        }
+        list.extend(item(&cal, now, d));
     }
+    let list_href = if team {
+        "/work/team/deadlines"
+    } else {
+        "/work/deadlines"
+    };
+    let more = |list: &mut Vec<Item>, part: Part| {
+        if list.len() as i64 > SECTION {
+            list.truncate(SECTION as usize);
+            format!("{list_href}?show={}", part.code())
+        } else {
+            String::new()
+        }
+    };
+    let [mut overdue, mut today, mut soon] = parts;
+    let overdue_more = more(&mut overdue, Part::Overdue);
+    let today_more = more(&mut today, Part::Today);
+    let soon_more = more(&mut soon, Part::Soon);
     let risks = if team {
         db::cases::risk_unacknowledged(&mut *conn, &super::cases::viewer(user), 50)
             .await?
@@ -193,9 +311,144 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         horizon: crate::domain::time::format_date(horizon_day),
         waiting,
         timeliness,
-        more,
+        overdue_more,
+        today_more,
+        soon_more,
     };
     Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "work/deadlines.html")]
+struct DeadlinesPage {
+    layout: Layout,
+    heading: &'static str,
+    lead: String,
+    back_href: &'static str,
+    back_text: &'static str,
+    items: Vec<Item>,
+    first_href: String,
+    next_href: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct DeadlinesQuery {
+    show: Option<String>,
+    after: Option<String>,
+}
+
+/// All the open deadlines of a person's cases or their teams' cases (or one part: overdue, due
+/// today, due soon), most urgent first, 50 a page, continuing after the last one shown.
+async fn deadlines_list(
+    state: &AppState,
+    user: &CurrentUser,
+    team: bool,
+    q: DeadlinesQuery,
+) -> AppResult<Response> {
+    let now = state.config.clock.now();
+    let part = Part::parse(q.show.as_deref());
+    // An address with a mangled cursor starts at the top rather than failing.
+    let after = q.after.as_deref().and_then(|a| Uuid::parse_str(a).ok());
+    let mut conn = state.hot.acquire().await?;
+    let (cal, ranges, horizon_day) = ranges(state, &mut conn).await?;
+    let owner = (!team).then_some(user.id);
+    let rows = db::deadlines::open_in_ranges(
+        &mut *conn,
+        owner,
+        &super::cases::viewer(user),
+        &[ranges.of(part)],
+        after,
+        PAGE + 1,
+    )
+    .await?;
+    let more = rows.len() as i64 > PAGE;
+    let shown: Vec<db::deadlines::OpenRow> = rows.into_iter().take(PAGE as usize).collect();
+    let last = shown.last().map(|d| d.id);
+    let ids: Vec<Uuid> = shown.iter().map(|d| d.case_id).collect();
+    let items: Vec<Item> = shown
+        .into_iter()
+        .filter_map(|d| item(&cal, now, d))
+        .collect();
+    audit::record(
+        &mut conn,
+        &state.audit,
+        &user.actor(),
+        Event::new("case.list", "case_list").details(serde_json::json!({
+            "scope": if team { "team deadlines" } else { "my deadlines" },
+            "filters": { "show": part.code(), "after": after },
+            "cases": ids,
+        })),
+    )
+    .await?;
+    let (list_href, back_href, back_text, section) = if team {
+        (
+            "/work/team/deadlines",
+            "/work/team",
+            "Back to team work",
+            Section::TeamWork,
+        )
+    } else {
+        (
+            "/work/deadlines",
+            "/work",
+            "Back to my work",
+            Section::MyWork,
+        )
+    };
+    let heading = match part {
+        Part::Overdue => "Overdue deadlines",
+        Part::Today => "Deadlines due today",
+        Part::Soon => "Deadlines due in the next 5 working days",
+        Part::All => "All open deadlines",
+    };
+    let whose = if team {
+        "your teams' cases"
+    } else {
+        "the cases you work"
+    };
+    let lead = match part {
+        Part::Soon => format!(
+            "On {whose}, from tomorrow up to {}, soonest first.",
+            crate::domain::time::format_date(horizon_day)
+        ),
+        Part::All => format!("On {whose}, the most overdue first."),
+        _ => format!("On {whose}, the most urgent first."),
+    };
+    let here = format!("{list_href}?show={}", part.code());
+    let page = DeadlinesPage {
+        layout: Layout::for_user(heading, user, section),
+        heading,
+        lead,
+        back_href,
+        back_text,
+        items,
+        first_href: if after.is_some() {
+            here.clone()
+        } else {
+            String::new()
+        },
+        next_href: match (more, last) {
+            (true, Some(id)) => format!("{here}&after={id}"),
+            _ => String::new(),
+        },
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+pub async fn my_deadlines(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<DeadlinesQuery>,
+) -> AppResult<Response> {
+    deadlines_list(&state, &user, false, q).await
+}
+
+pub async fn team_deadlines(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<DeadlinesQuery>,
+) -> AppResult<Response> {
+    deadlines_list(&state, &user, true, q).await
 }
 
 pub async fn mine(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {

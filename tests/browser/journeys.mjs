@@ -387,6 +387,13 @@ export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   await signIn(v, A.manager);
   await v.expectUrl('/work/team', 'the manager starts at team work');
   await v.check('team work');
+  await page.click('a:has-text("All open deadlines, the most overdue first")');
+  await v.expectUrl('/work/team/deadlines', 'all open deadlines');
+  await v.check('all open deadlines (team)');
+  await v.fitsPhone('all open deadlines (team)');
+  await v.expectText('Decision on the referral', 'the referral decision is listed');
+  await page.click('a:has-text("Back to team work")');
+  await v.expectUrl('/work/team', 'back at team work');
   await v.goto('/cases/team', 'team cases');
   await page.click(`a[href="${state.casePath}"]`);
   await v.check('case (manager)');

@@ -1208,6 +1208,181 @@ async fn dashboards_show_what_is_overdue_due_today_and_soon() {
     );
 }
 
+/// Adds `n` open core-group deadlines due at `due(i)` to a case (as the owner, for the test).
+async fn many_deadlines(app: &TestApp, case: Uuid, n: i32, due: impl Fn(i32) -> DateTime<Utc>) {
+    let mut owner = app.owner().await;
+    for i in 0..n {
+        sqlx::query(
+            "INSERT INTO deadlines (id, case_id, team_id, owner_id, kind, seq, started_by, started_at, due_at)
+             SELECT gen_random_uuid(), c.id, c.team_id, c.owner_id, 'core_group',
+                    (SELECT coalesce(max(seq), 0) + 1 FROM deadlines WHERE case_id = c.id), 'test', now(), $2
+             FROM cases c WHERE c.id = $1",
+        )
+        .bind(case)
+        .bind(due(i))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn dashboards_show_the_most_urgent_of_each_part_and_the_list_pages_through_all() {
+    // Thursday 3 December 2026, 10:00.
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-03T10:00:00Z")]).await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let bo_id = app.user("practitioner", "bo@example.org", "Team B").await;
+    let case = case_with_two_children(&app, pat_id, utc(2026, 12, 3, 9, 0), false).await;
+    // 70 overdue (40 of them due at the same moment), 30 due at 5pm today, on pat's case.
+    many_deadlines(&app, case, 40, |_| utc(2026, 11, 20, 17, 0)).await;
+    many_deadlines(&app, case, 30, |i| {
+        utc(2026, 11, 23, 9, 0) + chrono::Duration::minutes(i.into())
+    })
+    .await;
+    many_deadlines(&app, case, 30, |_| utc(2026, 12, 3, 17, 0)).await;
+    // Another team's case with overdue deadlines: never on Team A's lists.
+    let other = case_with_two_children(&app, pat_id, utc(2026, 12, 1, 9, 0), false).await;
+    let mut owner = app.owner().await;
+    sqlx::query("UPDATE cases SET team_id = (SELECT id FROM teams WHERE name = 'Team B'), owner_id = $2 WHERE id = $1")
+        .bind(other)
+        .bind(bo_id)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE deadlines SET team_id = (SELECT id FROM teams WHERE name = 'Team B'), owner_id = $2 WHERE case_id = $1")
+        .bind(other)
+        .bind(bo_id)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    many_deadlines(&app, other, 60, |_| utc(2026, 11, 19, 17, 0)).await;
+    let other_ref: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
+        .bind(other)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // What each list should hold, in order (due time, then id), straight from the table.
+    let open = |range: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM deadlines WHERE met_at IS NULL AND ended_at IS NULL
+                   AND team_id = (SELECT id FROM teams WHERE name = 'Team A') AND {range}
+                 ORDER BY due_at, id"
+            )))
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let overdue = open("due_at <= '2026-12-03T10:00:00Z'").await;
+    let today = open("due_at > '2026-12-03T10:00:00Z' AND due_at < '2026-12-04T00:00:00Z'").await;
+    let all = open("true").await;
+    assert_eq!(overdue.len(), 70);
+    assert!(today.len() >= 30, "{}", today.len());
+
+    for (client, home, list) in [
+        (&mut pat, "/work", "/work/deadlines"),
+        (&mut mo, "/work/team", "/work/team/deadlines"),
+    ] {
+        // The dashboard: each part's 25 most urgent, and a link to all of that part.
+        let r = client.get(home).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.select("#overdue li").len(), 25, "{home}");
+        assert_eq!(r.select("#today li").len(), 25, "{home}");
+        assert!(r.body.contains("Overdue (more than 25)"), "{home}");
+        assert!(r.body.contains("Due today (more than 25)"), "{home}");
+        let links = r.attr("a.govuk-link", "href");
+        for part in ["overdue", "today"] {
+            let href = format!("{list}?show={part}");
+            assert!(links.contains(&href), "{home}: {href} in {links:?}");
+        }
+        assert!(!r.body.contains(&other_ref), "{home}");
+
+        // Overdue, 50 a page, continuing after the last shown: every one once, in order.
+        let r = client.get(&format!("{list}?show=overdue")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.select("h1"), vec!["Overdue deadlines"]);
+        assert_eq!(r.select("#deadlines li").len(), 50, "{list}");
+        let next = r.attr("a[rel=next]", "href");
+        assert_eq!(
+            next,
+            vec![format!("{list}?show=overdue&after={}", overdue[49])],
+            "{list}"
+        );
+        let r = client.get(&next[0]).await;
+        assert_eq!(r.select("#deadlines li").len(), 20, "{list}");
+        assert!(r.attr("a[rel=next]", "href").is_empty());
+        assert!(!r.body.contains(&other_ref));
+        // Due today: the 5pm ones and the case's own, none overdue.
+        let r = client.get(&format!("{list}?show=today")).await;
+        let items = r.select("#deadlines li");
+        assert_eq!(items.len(), today.len());
+        assert!(items.iter().all(|i| i.contains("Due today")), "{items:?}");
+        // Everything open, in pages: the page count adds up.
+        let mut seen = 0;
+        let mut next = format!("{list}?show=all");
+        loop {
+            let r = client.get(&next).await;
+            seen += r.select("#deadlines li").len();
+            match r.attr("a[rel=next]", "href").first() {
+                Some(n) => next = n.clone(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all.len(), "{list}");
+        // A mangled cursor, or another team's deadline as one, starts at the top.
+        for bad in ["nonsense".to_owned(), Uuid::nil().to_string()] {
+            let r = client
+                .get(&format!("{list}?show=overdue&after={bad}"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(r.select("#deadlines li").len(), 50);
+        }
+        let theirs: Uuid =
+            sqlx::query_scalar("SELECT id FROM deadlines WHERE case_id = $1 LIMIT 1")
+                .bind(other)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        let r = client
+            .get(&format!("{list}?show=overdue&after={theirs}"))
+            .await;
+        assert_eq!(
+            r.attr("a[rel=next]", "href"),
+            vec![format!("{list}?show=overdue&after={}", overdue[49])]
+        );
+    }
+    // The lists show cases, so each view is recorded with the cases it showed.
+    let scopes: Vec<String> = sqlx::query_scalar(
+        "SELECT details::jsonb->>'scope' FROM audit_events WHERE action = 'case.list'
+           AND details::jsonb->>'scope' LIKE '%deadlines' ORDER BY seq",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(scopes.iter().any(|s| s == "my deadlines"), "{scopes:?}");
+    assert!(scopes.iter().any(|s| s == "team deadlines"), "{scopes:?}");
+    let named: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT jsonb_array_elements_text(details::jsonb->'cases')::uuid FROM audit_events
+          WHERE action = 'case.list' AND details::jsonb->>'scope' = 'team deadlines'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(named, vec![case]);
+    // A practitioner cannot open the team list.
+    assert_eq!(
+        pat.get("/work/team/deadlines").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 #[tokio::test]
 async fn the_calculator_and_the_administrators_calendar() {
     let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-11-30T10:00:00Z")]).await;

@@ -37,6 +37,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/working-days", "signed-in"),
     ("GET", "/work", "casework"),
     ("GET", "/work/team", "oversight"),
+    ("GET", "/work/deadlines", "casework"),
+    ("GET", "/work/team/deadlines", "oversight"),
     ("GET", "/referrals/new", "casework"),
     ("POST", "/referrals", "casework"),
     ("GET", "/referrals/{id}/{step}", "casework"),
