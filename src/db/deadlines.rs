@@ -304,7 +304,10 @@ pub struct OpenRow {
 /// ranges of due time: for each range `[from, to)` of `ranges`, at most `limit` of its
 /// deadlines, most urgent first (due time, then id), after the deadline `after` if given (a
 /// deadline of the same person or teams; another is ignored and the list starts at the top).
-/// One statement, one index range a team (or person) and range, never the whole table: the
+/// Each range starts its index scan at one key, `(due, id)` after the cursor or at the range's
+/// start (with both as separate conditions PostgreSQL may start at the cursor's and walk every
+/// earlier deadline of the team). One statement, one index range a team (or person) and range,
+/// never the whole table: the
 /// dashboards ask for three ranges (overdue, due today, due soon), the open-deadlines list for
 /// one page of one.
 pub async fn open_in_ranges(
@@ -329,10 +332,13 @@ pub async fn open_in_ranges(
                FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
                CROSS JOIN cursor
                CROSS JOIN LATERAL (
+                   SELECT CASE WHEN cursor.due_at >= b.lo THEN cursor.due_at ELSE b.lo END AS due_at,
+                          CASE WHEN cursor.due_at >= b.lo THEN cursor.id ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
+               CROSS JOIN LATERAL (
                    SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
                    FROM deadlines x JOIN cases c ON c.id = x.case_id LEFT JOIN case_people p ON p.id = x.person_id
                    WHERE x.owner_id = $1 AND x.met_at IS NULL AND x.ended_at IS NULL
-                     AND x.due_at >= b.lo AND x.due_at < b.hi AND (x.due_at, x.id) > (cursor.due_at, cursor.id)
+                     AND (x.due_at, x.id) > (s.due_at, s.id) AND x.due_at < b.hi
                      AND ((c.restricted = false AND c.team_id = ANY($5::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $6, $7)))
                    ORDER BY x.due_at, x.id
                    LIMIT $8) d
@@ -359,12 +365,15 @@ pub async fn open_in_ranges(
            FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
            CROSS JOIN cursor
            CROSS JOIN LATERAL (
+               SELECT CASE WHEN cursor.due_at >= b.lo THEN cursor.due_at ELSE b.lo END AS due_at,
+                      CASE WHEN cursor.due_at >= b.lo THEN cursor.id ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
+           CROSS JOIN LATERAL (
                SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
                FROM unnest($4::uuid[]) AS vt(team_id)
                CROSS JOIN LATERAL (
                    SELECT * FROM deadlines y
                    WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
-                     AND y.due_at >= b.lo AND y.due_at < b.hi AND (y.due_at, y.id) > (cursor.due_at, cursor.id)
+                     AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
                    ORDER BY y.due_at, y.id
                    LIMIT $7) x
                JOIN cases c ON c.id = x.case_id LEFT JOIN case_people p ON p.id = x.person_id
