@@ -2,50 +2,71 @@
 -- filled. The queries are those in src/db/deadlines.rs and src/db/sessions.rs, with the largest
 -- team (about 200,000 cases) and one of its case workers.
 \set ON_ERROR_STOP on
-SET plan_cache_mode = force_generic_plan;  -- as Haven's `hot` pool runs them (decision 005)
+-- Haven's `hot` pool keeps one generic plan a statement (decision 005); the prepared statements
+-- below are planned the same way.
+SET plan_cache_mode = force_generic_plan;
 SELECT id AS big_team FROM teams WHERE name = 'Scale team 1' \gset
 SELECT owner_id AS owner FROM cases WHERE team_id = :'big_team' GROUP BY owner_id ORDER BY count(*) DESC LIMIT 1 \gset
 SELECT array_agg(id)::text AS two_teams FROM (SELECT id FROM teams WHERE name IN ('Scale team 1', 'Scale team 2')) t \gset
 
-\echo 'Team work: the 25 most urgent of each part (overdue, due today, due in 5 working days), two teams (one with 200,000 cases)'
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-WITH cursor AS (SELECT '-infinity'::timestamptz AS due_at, '00000000-0000-0000-0000-000000000000'::uuid AS id)
-SELECT (b.n - 1)::int AS section, d.id, d.case_id, d.reference, d.title, d.kind, d.child_name, d.due_at
-FROM unnest(ARRAY['1900-01-01', now(), date_trunc('day', now()) + interval '1 day']::timestamptz[],
-            ARRAY[now(), date_trunc('day', now()) + interval '1 day', now() + interval '7 days']::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
-CROSS JOIN cursor
+-- The open deadlines' statement (db::deadlines::open_in_ranges, both branches exactly), prepared
+-- as the server's `hot` pool runs it: the three parts (overdue, due today, due soon), 26 each.
+PREPARE team_open(timestamptz[], timestamptz[], timestamptz, uuid, uuid[], uuid, boolean, bigint) AS
+SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
+       d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
+FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN cursor.due_at >= b.lo THEN cursor.due_at ELSE b.lo END AS due_at,
-           CASE WHEN cursor.due_at >= b.lo THEN cursor.id ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
+    SELECT CASE WHEN $3::timestamptz >= b.lo THEN $3 ELSE b.lo END AS due_at,
+           CASE WHEN $3::timestamptz >= b.lo THEN $4::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
 CROSS JOIN LATERAL (
-    SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
-    FROM unnest(:'two_teams'::uuid[]) AS vt(team_id)
+    SELECT x.id, x.case_id, x.reference, x.title, x.kind, p.full_name AS child_name, x.due_at
+    FROM unnest($5::uuid[]) AS vt(team_id)
     CROSS JOIN LATERAL (
-        SELECT * FROM deadlines y
+        SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at, c.reference, c.title
+        FROM deadlines y JOIN cases c ON c.id = y.case_id
         WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
           AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
+          AND (c.restricted = false OR haven_sees_restricted_case(c.id, $6, $7))
         ORDER BY y.due_at, y.id
-        LIMIT 26) x
-    JOIN cases c ON c.id = x.case_id LEFT JOIN case_people p ON p.id = x.person_id
-    WHERE c.restricted = false
+        LIMIT $8) x
+    LEFT JOIN case_people p ON p.id = x.person_id
     ORDER BY x.due_at, x.id
-    LIMIT 26) d
+    LIMIT $8) d
 ORDER BY b.n, d.due_at, d.id;
 
-\echo 'My work: one case worker, the same three parts'
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT (b.n - 1)::int AS section, d.*
-FROM unnest(ARRAY['1900-01-01', now(), date_trunc('day', now()) + interval '1 day']::timestamptz[],
-            ARRAY[now(), date_trunc('day', now()) + interval '1 day', now() + interval '7 days']::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
+PREPARE owner_open(uuid, timestamptz[], timestamptz[], timestamptz, uuid, uuid[], uuid, boolean, bigint) AS
+SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
+       d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
+FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN $4::timestamptz >= b.lo THEN $4 ELSE b.lo END AS due_at,
+           CASE WHEN $4::timestamptz >= b.lo THEN $5::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
 CROSS JOIN LATERAL (
     SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
     FROM deadlines x JOIN cases c ON c.id = x.case_id LEFT JOIN case_people p ON p.id = x.person_id
-    WHERE x.owner_id = :'owner' AND x.met_at IS NULL AND x.ended_at IS NULL
-      AND x.due_at >= b.lo AND x.due_at < b.hi
-      AND c.restricted = false AND c.team_id = ANY(:'two_teams'::uuid[])
+    WHERE x.owner_id = $1 AND x.met_at IS NULL AND x.ended_at IS NULL
+      AND (x.due_at, x.id) > (s.due_at, s.id) AND x.due_at < b.hi
+      AND ((c.restricted = false AND c.team_id = ANY($6::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $7, $8)))
     ORDER BY x.due_at, x.id
-    LIMIT 26) d
+    LIMIT $9) d
 ORDER BY b.n, d.due_at, d.id;
+
+SELECT ARRAY['1900-01-01', now(), date_trunc('day', now()) + interval '1 day']::timestamptz[] AS los,
+       ARRAY[now(), date_trunc('day', now()) + interval '1 day', now() + interval '7 days']::timestamptz[] AS his \gset
+
+\echo 'Team work: the 25 most urgent of each part, two teams (one with 200,000 cases)'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+EXECUTE team_open(:'los', :'his', NULL, NULL, :'two_teams', :'owner', false, 26);
+
+\echo 'The open-deadlines list, all of them, a page deep in (after the 1,000th)'
+SELECT due_at AS after_due, id AS after_id FROM deadlines
+WHERE team_id = :'big_team' AND met_at IS NULL AND ended_at IS NULL ORDER BY due_at, id OFFSET 999 LIMIT 1 \gset
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+EXECUTE team_open(ARRAY['1900-01-01']::timestamptz[], ARRAY['9999-12-31']::timestamptz[], :'after_due', :'after_id', :'two_teams', :'owner', false, 51);
+
+\echo 'My work: one case worker, the same three parts'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+EXECUTE owner_open(:'owner', :'los', :'his', NULL, NULL, :'two_teams', :'owner', false, 26);
 
 \echo 'The navigation counts (part of every signed-in request)'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)

@@ -884,38 +884,6 @@ pub async fn add_supervision(
     Ok(id)
 }
 
-/// A team's cases with a child at immediate risk that no manager has acknowledged yet, newest
-/// referral first (restricted ones only for those who may see them). Each team's are walked on
-/// `cases_risk_unacknowledged` newest first and stop at the limit, so a team with thousands
-/// waiting costs no more than one with a few.
-pub async fn risk_unacknowledged(
-    db: impl PgExecutor<'_>,
-    viewer: &Viewer<'_>,
-    limit: i64,
-) -> sqlx::Result<Vec<(Uuid, String, String, DateTime<Utc>)>> {
-    let rows = sqlx::query!(
-        r#"SELECT c.id AS "id!", c.reference AS "reference!", c.title AS "title!", c.received_at AS "received_at!"
-         FROM unnest($1::uuid[]) AS vt(team_id)
-         CROSS JOIN LATERAL (
-             SELECT x.id, x.reference, x.title, x.received_at FROM cases x
-             WHERE x.team_id = vt.team_id AND x.immediate_risk AND x.risk_acknowledged_at IS NULL
-               AND x.status <> 'closed' AND (x.restricted = false OR haven_sees_restricted_case(x.id, $2, $3))
-             ORDER BY x.received_at DESC LIMIT $4
-         ) c
-         ORDER BY c.received_at DESC LIMIT $4"#,
-        viewer.team_ids,
-        viewer.user_id,
-        viewer.is_lado,
-        limit
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.id, r.reference, r.title, r.received_at))
-        .collect())
-}
-
 /// A manager has seen the immediate risk. False if it was already acknowledged.
 pub async fn acknowledge_risk(
     db: impl PgExecutor<'_>,

@@ -302,51 +302,52 @@ pub struct OpenRow {
 
 /// Open deadlines of the cases a person works (`owner`) or of the viewer's teams' cases, in
 /// ranges of due time: for each range `[from, to)` of `ranges`, at most `limit` of its
-/// deadlines, most urgent first (due time, then id), after the deadline `after` if given (a
-/// deadline of the same person or teams; another is ignored and the list starts at the top).
+/// deadlines the viewer may see, most urgent first (due time, then id), after the key `after`
+/// (the due time and id of the last one shown) if given. The key is the cursor itself, not a
+/// deadline to look up, so a deadline met, moved, reallocated or removed between pages changes
+/// nothing, and a key names nothing the viewer could not see anyway.
+///
 /// Each range starts its index scan at one key, `(due, id)` after the cursor or at the range's
 /// start (with both as separate conditions PostgreSQL may start at the cursor's and walk every
-/// earlier deadline of the team). One statement, one index range a team (or person) and range,
-/// never the whole table: the
-/// dashboards ask for three ranges (overdue, due today, due soon), the open-deadlines list for
-/// one page of one.
+/// earlier deadline of the team), and restricted cases the viewer may not see are passed over
+/// before the limit, so they never cut a page short. One statement, one index range a team (or
+/// person) and range, never the whole table: the dashboards ask for three ranges (overdue, due
+/// today, due soon), the open-deadlines list for one page of one.
 pub async fn open_in_ranges(
     db: impl PgExecutor<'_>,
     owner: Option<Uuid>,
     viewer: &crate::db::cases::Viewer<'_>,
     ranges: &[(DateTime<Utc>, DateTime<Utc>)],
-    after: Option<Uuid>,
+    after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> sqlx::Result<Vec<OpenRow>> {
     let teams = viewer.team_ids;
     let from: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.0).collect();
     let to: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.1).collect();
+    let (after_due, after_id) = (after.map(|a| a.0), after.map(|a| a.1));
     if let Some(owner) = owner {
         return sqlx::query_as!(
             OpenRow,
-            r#"WITH cursor AS (
-                   SELECT coalesce((SELECT a.due_at FROM deadlines a WHERE a.id = $4 AND a.owner_id = $1), '-infinity') AS due_at,
-                          coalesce((SELECT a.id FROM deadlines a WHERE a.id = $4 AND a.owner_id = $1), '00000000-0000-0000-0000-000000000000') AS id)
-               SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
+            r#"SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
                       d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
                FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
-               CROSS JOIN cursor
                CROSS JOIN LATERAL (
-                   SELECT CASE WHEN cursor.due_at >= b.lo THEN cursor.due_at ELSE b.lo END AS due_at,
-                          CASE WHEN cursor.due_at >= b.lo THEN cursor.id ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
+                   SELECT CASE WHEN $4::timestamptz >= b.lo THEN $4 ELSE b.lo END AS due_at,
+                          CASE WHEN $4::timestamptz >= b.lo THEN $5::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
                CROSS JOIN LATERAL (
                    SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
                    FROM deadlines x JOIN cases c ON c.id = x.case_id LEFT JOIN case_people p ON p.id = x.person_id
                    WHERE x.owner_id = $1 AND x.met_at IS NULL AND x.ended_at IS NULL
                      AND (x.due_at, x.id) > (s.due_at, s.id) AND x.due_at < b.hi
-                     AND ((c.restricted = false AND c.team_id = ANY($5::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $6, $7)))
+                     AND ((c.restricted = false AND c.team_id = ANY($6::uuid[])) OR (c.restricted AND haven_sees_restricted_case(c.id, $7, $8)))
                    ORDER BY x.due_at, x.id
-                   LIMIT $8) d
+                   LIMIT $9) d
                ORDER BY b.n, d.due_at, d.id"#,
             owner,
             &from,
             &to,
-            after,
+            after_due,
+            after_id,
             teams,
             viewer.user_id,
             viewer.is_lado,
@@ -357,33 +358,31 @@ pub async fn open_in_ranges(
     }
     sqlx::query_as!(
         OpenRow,
-        r#"WITH cursor AS (
-               SELECT coalesce((SELECT a.due_at FROM deadlines a WHERE a.id = $3 AND a.team_id = ANY($4::uuid[])), '-infinity') AS due_at,
-                      coalesce((SELECT a.id FROM deadlines a WHERE a.id = $3 AND a.team_id = ANY($4::uuid[])), '00000000-0000-0000-0000-000000000000') AS id)
-           SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
+        r#"SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
                   d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
            FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
-           CROSS JOIN cursor
            CROSS JOIN LATERAL (
-               SELECT CASE WHEN cursor.due_at >= b.lo THEN cursor.due_at ELSE b.lo END AS due_at,
-                      CASE WHEN cursor.due_at >= b.lo THEN cursor.id ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
+               SELECT CASE WHEN $3::timestamptz >= b.lo THEN $3 ELSE b.lo END AS due_at,
+                      CASE WHEN $3::timestamptz >= b.lo THEN $4::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
            CROSS JOIN LATERAL (
-               SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
-               FROM unnest($4::uuid[]) AS vt(team_id)
+               SELECT x.id, x.case_id, x.reference, x.title, x.kind, p.full_name AS child_name, x.due_at
+               FROM unnest($5::uuid[]) AS vt(team_id)
                CROSS JOIN LATERAL (
-                   SELECT * FROM deadlines y
+                   SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at, c.reference, c.title
+                   FROM deadlines y JOIN cases c ON c.id = y.case_id
                    WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
                      AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
+                     AND (c.restricted = false OR haven_sees_restricted_case(c.id, $6, $7))
                    ORDER BY y.due_at, y.id
-                   LIMIT $7) x
-               JOIN cases c ON c.id = x.case_id LEFT JOIN case_people p ON p.id = x.person_id
-               WHERE (c.restricted = false OR haven_sees_restricted_case(c.id, $5, $6))
+                   LIMIT $8) x
+               LEFT JOIN case_people p ON p.id = x.person_id
                ORDER BY x.due_at, x.id
-               LIMIT $7) d
+               LIMIT $8) d
            ORDER BY b.n, d.due_at, d.id"#,
         &from,
         &to,
-        after,
+        after_due,
+        after_id,
         teams,
         viewer.user_id,
         viewer.is_lado,
@@ -415,53 +414,136 @@ pub async fn counts_for_owner(
     Ok((r.overdue, r.today))
 }
 
-/// Timeliness over the days since `since_day` (London dates) for some teams: for each of
-/// `kinds`, (met in time, met), in the order given. The figures kept per team, kind and day in
-/// `timeliness_days` (one row a day), plus the changes not folded into them yet
-/// (`timeliness_changes`, see [`fold_timeliness`]), plus the restricted cases of those teams the
-/// viewer may see, counted from their deadlines (the kept figures leave all restricted cases out).
-pub async fn timeliness(
+/// A case with a child at immediate risk that no manager has acknowledged.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct RiskRow {
+    pub id: Uuid,
+    pub reference: String,
+    pub title: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A decision, Section 47 outcome or closure proposed and waiting for a manager.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct WaitingRow {
+    pub case_id: Uuid,
+    pub reference: String,
+    pub title: String,
+    /// "decision", "outcome" or "closure".
+    pub what: String,
+    pub proposed_by_name: String,
+    pub proposed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct TimelinessRow {
+    kind: String,
+    in_time: i64,
+    met: i64,
+}
+
+/// What "Team work" shows besides the deadlines, for the viewer's teams.
+#[derive(Debug, Clone, Default)]
+pub struct TeamOverview {
+    /// Unacknowledged immediate risks in open cases, newest first (at most `risk_limit`).
+    pub risks: Vec<RiskRow>,
+    /// Proposals waiting for approval, oldest first (at most `waiting_limit`).
+    pub waiting: Vec<WaitingRow>,
+    /// For each of `kinds`, in the order given: (met in time, met) since `since_day`.
+    pub timeliness: Vec<(i64, i64)>,
+}
+
+/// The team dashboard's other parts in one statement:
+///
+/// - **risks**: each team's unacknowledged immediate risks, walked on
+///   `cases_risk_unacknowledged` newest first and stopped at the limit (a team with thousands of
+///   closed cases behind is not read through);
+/// - **waiting**: decisions, outcomes and closures proposed in these teams, oldest first;
+/// - **timeliness** over the days since `since_day` (London dates): the figures kept per team,
+///   kind and day in `timeliness_days`, plus the changes not folded into them yet
+///   (`timeliness_changes`, see [`fold_timeliness`]), plus the restricted cases of those teams
+///   the viewer may see, counted from their deadlines (the kept figures leave all restricted
+///   cases out).
+pub async fn team_overview(
     db: impl PgExecutor<'_>,
     viewer: &crate::db::cases::Viewer<'_>,
     kinds: &[Kind],
     since_day: chrono::NaiveDate,
-) -> sqlx::Result<Vec<(i64, i64)>> {
-    let teams = viewer.team_ids;
+    risk_limit: i64,
+    waiting_limit: i64,
+) -> sqlx::Result<TeamOverview> {
+    use sqlx::types::Json;
     let codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
-    let rows = sqlx::query!(
-        r#"SELECT n.kind AS "kind!", sum(n.in_time)::bigint AS "in_time!", sum(n.met)::bigint AS "met!"
-           FROM (
-               SELECT x.kind, x.in_time, x.met
-               FROM timeliness_days x
-               WHERE x.team_id = ANY($1::uuid[]) AND x.kind = ANY($2::text[]) AND x.day >= $3
-               UNION ALL
-               SELECT y.kind, y.in_time, y.met
-               FROM timeliness_changes y
-               WHERE y.team_id = ANY($1::uuid[]) AND y.kind = ANY($2::text[]) AND y.day >= $3
-               UNION ALL
-               SELECT d.kind, (d.met_at <= d.due_at)::int, 1
-               FROM cases r JOIN deadlines d ON d.case_id = r.id
-               WHERE r.restricted AND d.team_id = ANY($1::uuid[]) AND d.kind = ANY($2::text[])
-                 AND d.met_at IS NOT NULL AND (d.met_at AT TIME ZONE 'Europe/London')::date >= $3
-                 AND haven_sees_restricted_case(r.id, $4, $5)
-           ) n
-           GROUP BY n.kind"#,
-        teams,
-        &codes as &[&str],
-        since_day,
+    let row = sqlx::query!(
+        r#"SELECT
+             (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC), '[]') FROM (
+                 SELECT c.id, c.reference, c.title, c.received_at
+                 FROM unnest($1::uuid[]) AS vt(team_id)
+                 CROSS JOIN LATERAL (
+                     SELECT x.id, x.reference, x.title, x.received_at FROM cases x
+                     WHERE x.team_id = vt.team_id AND x.immediate_risk AND x.risk_acknowledged_at IS NULL
+                       AND x.status <> 'closed' AND (x.restricted = false OR haven_sees_restricted_case(x.id, $2, $3))
+                     ORDER BY x.received_at DESC LIMIT $4
+                 ) c
+                 ORDER BY c.received_at DESC LIMIT $4) r) AS "risks!: Json<Vec<RiskRow>>",
+             (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
+                 SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
+                 FROM (
+                     SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
+                       FROM referral_decisions d WHERE d.status = 'proposed'
+                     UNION ALL
+                     SELECT e.case_id, 'outcome', e.proposed_by, e.proposed_at
+                       FROM section47_enquiries e WHERE e.outcome_status = 'proposed'
+                     UNION ALL
+                     SELECT x.case_id, 'closure', x.proposed_by, x.proposed_at
+                       FROM case_closures x WHERE x.status = 'proposed'
+                 ) p
+                 JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by
+                 WHERE c.team_id = ANY($1::uuid[]) AND (c.restricted = false OR haven_sees_restricted_case(c.id, $2, $3))
+                 ORDER BY p.proposed_at
+                 LIMIT $5) w) AS "waiting!: Json<Vec<WaitingRow>>",
+             (SELECT coalesce(json_agg(t), '[]') FROM (
+                 SELECT n.kind, sum(n.in_time)::bigint AS in_time, sum(n.met)::bigint AS met
+                 FROM (
+                     SELECT x.kind, x.in_time, x.met
+                     FROM timeliness_days x
+                     WHERE x.team_id = ANY($1::uuid[]) AND x.kind = ANY($6::text[]) AND x.day >= $7
+                     UNION ALL
+                     SELECT y.kind, y.in_time, y.met
+                     FROM timeliness_changes y
+                     WHERE y.team_id = ANY($1::uuid[]) AND y.kind = ANY($6::text[]) AND y.day >= $7
+                     UNION ALL
+                     SELECT d.kind, (d.met_at <= d.due_at)::int, 1
+                     FROM cases r JOIN deadlines d ON d.case_id = r.id
+                     WHERE r.restricted AND d.team_id = ANY($1::uuid[]) AND d.kind = ANY($6::text[])
+                       AND d.met_at IS NOT NULL AND (d.met_at AT TIME ZONE 'Europe/London')::date >= $7
+                       AND haven_sees_restricted_case(r.id, $2, $3)
+                 ) n
+                 GROUP BY n.kind) t) AS "timeliness!: Json<Vec<TimelinessRow>>""#,
+        viewer.team_ids,
         viewer.user_id,
-        viewer.is_lado
+        viewer.is_lado,
+        risk_limit,
+        waiting_limit,
+        &codes as &[&str],
+        since_day
     )
-    .fetch_all(db)
+    .fetch_one(db)
     .await?;
-    Ok(codes
-        .iter()
-        .map(|code| {
-            rows.iter()
-                .find(|r| r.kind == *code)
-                .map_or((0, 0), |r| (r.in_time, r.met))
-        })
-        .collect())
+    let counted = row.timeliness.0;
+    Ok(TeamOverview {
+        risks: row.risks.0,
+        waiting: row.waiting.0,
+        timeliness: codes
+            .iter()
+            .map(|code| {
+                counted
+                    .iter()
+                    .find(|r| r.kind == *code)
+                    .map_or((0, 0), |r| (r.in_time, r.met))
+            })
+            .collect(),
+    })
 }
 
 /// Fold the timeliness changes committed so far into the kept figures (migration 0026): each

@@ -134,16 +134,28 @@ impl Ranges {
     }
 }
 
-/// The calendar, the ranges of the parts as of now, and the horizon day of "soon".
+/// The calendar, the ranges of the parts as of `now`, and the horizon day of "soon".
 async fn ranges(
     state: &AppState,
     conn: &mut sqlx::PgConnection,
+    now: DateTime<Utc>,
 ) -> AppResult<(crate::domain::calendar::Calendar, Ranges, chrono::NaiveDate)> {
-    let now = state.config.clock.now();
     let cal = calendar(state, &mut *conn).await?;
     let horizon_day = cal.add_working_days(london_date(now), 5);
     let until = cal.close_on(horizon_day) + Duration::seconds(1);
     Ok((cal, Ranges::new(now, until), horizon_day))
+}
+
+/// The open-deadlines list's cursor: the due time (microseconds since 1970) and id of the last
+/// deadline shown, as `after=<micros>_<id>`. Anything else starts the list at the top.
+fn parse_cursor(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (micros, id) = s.split_once('_')?;
+    let due = DateTime::<Utc>::from_timestamp_micros(micros.parse().ok()?)?;
+    Some((due, Uuid::parse_str(id).ok()?))
+}
+
+fn format_cursor(due: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}_{id}", due.timestamp_micros())
 }
 
 fn item(
@@ -169,7 +181,7 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
     // The dashboards' statements have no optional filters and their plans do not depend on
     // their values: they keep their plans (`hot`, decision 005), which halves what they cost.
     let mut conn = state.hot.acquire().await?;
-    let (cal, ranges, horizon_day) = ranges(state, &mut conn).await?;
+    let (cal, ranges, horizon_day) = ranges(state, &mut conn, now).await?;
     let owner = (!team).then_some(user.id);
     // Each section's most urgent, and one more to know whether there are more: one statement.
     let rows = db::deadlines::open_in_ranges(
@@ -208,58 +220,57 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
     let overdue_more = more(&mut overdue, Part::Overdue);
     let today_more = more(&mut today, Part::Today);
     let soon_more = more(&mut soon, Part::Soon);
-    let risks = if team {
-        db::cases::risk_unacknowledged(&mut *conn, &super::cases::viewer(user), 50)
-            .await?
-            .into_iter()
-            .map(|(id, reference, title, received)| {
-                (
-                    id,
-                    reference,
-                    title,
-                    crate::domain::time::format_datetime(received),
-                )
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let (waiting, timeliness) = if team {
-        let waiting =
-            db::procedure::waiting_for_approval(&mut *conn, &super::cases::viewer(user), 100)
-                .await?
-                .into_iter()
-                .map(|w| Waiting {
-                    case_id: w.case_id,
-                    reference: w.reference,
-                    title: w.title,
-                    what: match w.what.as_str() {
-                        "decision" => "Decision on the referral",
-                        "outcome" => "Section 47 outcome",
-                        _ => "Closing the case",
-                    },
-                    by: format!("{}, {}", w.proposed_by_name, format_datetime(w.proposed_at)),
-                })
-                .collect();
+    // Team work's other parts (risks, approvals, timeliness) in one more statement.
+    let measures = [
+        (
+            Kind::ReferralDecision,
+            "Referral decisions made within 1 working day",
+        ),
+        (
+            Kind::Icpc,
+            "Initial conferences held within 15 working days",
+        ),
+    ];
+    let overview = if team {
+        let kinds: Vec<Kind> = measures.iter().map(|(k, _)| *k).collect();
         // The last 90 days (today and the 89 before), by the London dates deadlines were met on.
         let since = london_date(now) - Duration::days(89);
-        let measures = [
-            (
-                Kind::ReferralDecision,
-                "Referral decisions made within 1 working day",
-            ),
-            (
-                Kind::Icpc,
-                "Initial conferences held within 15 working days",
-            ),
-        ];
-        let kinds: Vec<Kind> = measures.iter().map(|(k, _)| *k).collect();
-        let counts =
-            db::deadlines::timeliness(&mut *conn, &super::cases::viewer(user), &kinds, since)
-                .await?;
-        let t = measures
+        db::deadlines::team_overview(
+            &mut *conn,
+            &super::cases::viewer(user),
+            &kinds,
+            since,
+            50,
+            100,
+        )
+        .await?
+    } else {
+        db::deadlines::TeamOverview::default()
+    };
+    let risks: Vec<(Uuid, String, String, String)> = overview
+        .risks
+        .into_iter()
+        .map(|r| (r.id, r.reference, r.title, format_datetime(r.received_at)))
+        .collect();
+    let waiting: Vec<Waiting> = overview
+        .waiting
+        .into_iter()
+        .map(|w| Waiting {
+            case_id: w.case_id,
+            reference: w.reference,
+            title: w.title,
+            what: match w.what.as_str() {
+                "decision" => "Decision on the referral",
+                "outcome" => "Section 47 outcome",
+                _ => "Closing the case",
+            },
+            by: format!("{}, {}", w.proposed_by_name, format_datetime(w.proposed_at)),
+        })
+        .collect();
+    let timeliness: Vec<(String, String)> = if team {
+        measures
             .iter()
-            .zip(counts)
+            .zip(overview.timeliness)
             .map(|((_, words), (in_time, all))| {
                 let value = if all == 0 {
                     "None in the last 90 days".to_owned()
@@ -268,10 +279,9 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
                 };
                 ((*words).to_owned(), value)
             })
-            .collect();
-        (waiting, t)
+            .collect()
     } else {
-        (Vec::new(), Vec::new())
+        Vec::new()
     };
     // The dashboard names cases and children: its view is recorded like a list's.
     let shown: Vec<Uuid> = overdue
@@ -280,7 +290,7 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         .chain(&soon)
         .map(|i| i.case_id)
         .chain(waiting.iter().map(|w| w.case_id))
-        .chain(risks.iter().map(|r: &(Uuid, String, String, String)| r.0))
+        .chain(risks.iter().map(|r| r.0))
         .collect();
     // On the connection this request already holds: asking the pool for a second one while
     // holding the first deadlocks once every connection is held by a dashboard waiting.
@@ -326,6 +336,8 @@ struct DeadlinesPage {
     lead: String,
     back_href: &'static str,
     back_text: &'static str,
+    /// What the page says when it lists nothing.
+    none: &'static str,
     items: Vec<Item>,
     first_href: String,
     next_href: String,
@@ -348,9 +360,9 @@ async fn deadlines_list(
     let now = state.config.clock.now();
     let part = Part::parse(q.show.as_deref());
     // An address with a mangled cursor starts at the top rather than failing.
-    let after = q.after.as_deref().and_then(|a| Uuid::parse_str(a).ok());
+    let after = q.after.as_deref().and_then(parse_cursor);
     let mut conn = state.hot.acquire().await?;
-    let (cal, ranges, horizon_day) = ranges(state, &mut conn).await?;
+    let (cal, ranges, horizon_day) = ranges(state, &mut conn, now).await?;
     let owner = (!team).then_some(user.id);
     let rows = db::deadlines::open_in_ranges(
         &mut *conn,
@@ -363,7 +375,7 @@ async fn deadlines_list(
     .await?;
     let more = rows.len() as i64 > PAGE;
     let shown: Vec<db::deadlines::OpenRow> = rows.into_iter().take(PAGE as usize).collect();
-    let last = shown.last().map(|d| d.id);
+    let last = shown.last().map(|d| format_cursor(d.due_at, d.id));
     let ids: Vec<Uuid> = shown.iter().map(|d| d.case_id).collect();
     let items: Vec<Item> = shown
         .into_iter()
@@ -375,7 +387,7 @@ async fn deadlines_list(
         &user.actor(),
         Event::new("case.list", "case_list").details(serde_json::json!({
             "scope": if team { "team deadlines" } else { "my deadlines" },
-            "filters": { "show": part.code(), "after": after },
+            "filters": { "show": part.code(), "after": after.map(|(due, id)| format_cursor(due, id)) },
             "cases": ids,
         })),
     )
@@ -401,6 +413,13 @@ async fn deadlines_list(
         Part::Soon => "Deadlines due in the next 5 working days",
         Part::All => "All open deadlines",
     };
+    let none = match (part, after.is_some()) {
+        (Part::Overdue, false) => "Nothing is overdue.",
+        (Part::Today, false) => "Nothing is due later today.",
+        (Part::Soon, false) => "Nothing is due in the next 5 working days.",
+        (Part::All, false) => "There are no open deadlines.",
+        (_, true) => "There are no more deadlines after the last page.",
+    };
     let whose = if team {
         "your teams' cases"
     } else {
@@ -421,6 +440,7 @@ async fn deadlines_list(
         lead,
         back_href,
         back_text,
+        none,
         items,
         first_href: if after.is_some() {
             here.clone()
@@ -428,7 +448,7 @@ async fn deadlines_list(
             String::new()
         },
         next_href: match (more, last) {
-            (true, Some(id)) => format!("{here}&after={id}"),
+            (true, Some(key)) => format!("{here}&after={key}"),
             _ => String::new(),
         },
     };

@@ -373,6 +373,13 @@ async fn a_case_with_two_children_goes_from_referral_to_review_conference() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // It waits on the manager's Team work until approved.
+    let waiting = mo.get("/work/team").await.select("#waiting li");
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(
+        waiting[0].contains("Decision on the referral, proposed by"),
+        "{waiting:?}"
+    );
     // The manager approves it (today, so late) and is asked why it was late.
     let page = mo.get(&format!("/cases/{case}/procedure")).await;
     assert!(page.body.contains("Approve the decision"));
@@ -760,6 +767,17 @@ async fn a_case_with_two_children_goes_from_referral_to_review_conference() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+    let waiting = mo.get("/work/team").await.select("#waiting li");
+    assert!(
+        waiting.iter().any(|w| w.contains("Closing the case")),
+        "{waiting:?}"
+    );
+    assert!(
+        !waiting
+            .iter()
+            .any(|w| w.contains("Decision on the referral")),
+        "approved, so no longer waiting: {waiting:?}"
+    );
     mo.get(&format!("/cases/{case}/procedure")).await;
     let r = mo
         .post(
@@ -1236,18 +1254,29 @@ async fn dashboards_show_the_most_urgent_of_each_part_and_the_list_pages_through
     let (mut mo, _) = app
         .signed_in_as("manager", "mo@example.org", "Team A")
         .await;
+    let sam_id = app.user("practitioner", "sam@example.org", "Team A").await;
     let bo_id = app.user("practitioner", "bo@example.org", "Team B").await;
     let case = case_with_two_children(&app, pat_id, utc(2026, 12, 3, 9, 0), false).await;
-    // 70 overdue (40 of them due at the same moment), 30 due at 5pm today, on pat's case.
-    many_deadlines(&app, case, 40, |_| utc(2026, 11, 20, 17, 0)).await;
-    many_deadlines(&app, case, 30, |i| {
+    // 70 overdue (60 of them due at the same moment, so a page ends among them), 30 due at 5pm
+    // today, on pat's case.
+    many_deadlines(&app, case, 60, |_| utc(2026, 11, 20, 17, 0)).await;
+    many_deadlines(&app, case, 10, |i| {
         utc(2026, 11, 23, 9, 0) + chrono::Duration::minutes(i.into())
     })
     .await;
     many_deadlines(&app, case, 30, |_| utc(2026, 12, 3, 17, 0)).await;
+    // A restricted case in the same team, which neither pat nor the manager may see, with 60
+    // deadlines more overdue than any: never shown, and never cutting a page short.
+    let hidden = case_with_two_children(&app, sam_id, utc(2026, 11, 9, 9, 0), false).await;
+    let mut owner = app.owner().await;
+    sqlx::query("UPDATE cases SET restricted = true WHERE id = $1")
+        .bind(hidden)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    many_deadlines(&app, hidden, 60, |_| utc(2026, 11, 10, 17, 0)).await;
     // Another team's case with overdue deadlines: never on Team A's lists.
     let other = case_with_two_children(&app, pat_id, utc(2026, 12, 1, 9, 0), false).await;
-    let mut owner = app.owner().await;
     sqlx::query("UPDATE cases SET team_id = (SELECT id FROM teams WHERE name = 'Team B'), owner_id = $2 WHERE id = $1")
         .bind(other)
         .bind(bo_id)
@@ -1261,18 +1290,27 @@ async fn dashboards_show_the_most_urgent_of_each_part_and_the_list_pages_through
         .await
         .unwrap();
     many_deadlines(&app, other, 60, |_| utc(2026, 11, 19, 17, 0)).await;
-    let other_ref: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
-        .bind(other)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    // What each list should hold, in order (due time, then id), straight from the table.
+    let reference = |id: Uuid| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT reference FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let (other_ref, hidden_ref) = (reference(other).await, reference(hidden).await);
+    // What each list should hold, in order (due time, then id), straight from the table: the
+    // cursor of a page is the due time in microseconds and the id of its last deadline.
     let open = |range: &'static str| {
         let pool = app.pool.clone();
         async move {
-            sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(format!(
-                "SELECT id FROM deadlines WHERE met_at IS NULL AND ended_at IS NULL
-                   AND team_id = (SELECT id FROM teams WHERE name = 'Team A') AND {range}
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+                "SELECT ((extract(epoch FROM due_at) * 1000000)::bigint)::text || '_' || id
+                 FROM deadlines WHERE met_at IS NULL AND ended_at IS NULL
+                   AND team_id = (SELECT id FROM teams WHERE name = 'Team A')
+                   AND case_id IN (SELECT id FROM cases WHERE NOT restricted) AND {range}
                  ORDER BY due_at, id"
             )))
             .fetch_all(&pool)
@@ -1303,8 +1341,10 @@ async fn dashboards_show_the_most_urgent_of_each_part_and_the_list_pages_through
             assert!(links.contains(&href), "{home}: {href} in {links:?}");
         }
         assert!(!r.body.contains(&other_ref), "{home}");
+        assert!(!r.body.contains(&hidden_ref), "{home}");
 
-        // Overdue, 50 a page, continuing after the last shown: every one once, in order.
+        // Overdue, 50 a page, continuing after the last shown (a page ending among deadlines
+        // due at the same moment): every one once, in order.
         let r = client.get(&format!("{list}?show=overdue")).await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.select("h1"), vec!["Overdue deadlines"]);
@@ -1319,45 +1359,47 @@ async fn dashboards_show_the_most_urgent_of_each_part_and_the_list_pages_through
         assert_eq!(r.select("#deadlines li").len(), 20, "{list}");
         assert!(r.attr("a[rel=next]", "href").is_empty());
         assert!(!r.body.contains(&other_ref));
+        assert!(!r.body.contains(&hidden_ref));
         // Due today: the 5pm ones and the case's own, none overdue.
         let r = client.get(&format!("{list}?show=today")).await;
         let items = r.select("#deadlines li");
         assert_eq!(items.len(), today.len());
         assert!(items.iter().all(|i| i.contains("Due today")), "{items:?}");
-        // Everything open, in pages: the page count adds up.
+        // Everything open, in pages: each page starts after the last one's last deadline.
         let mut seen = 0;
         let mut next = format!("{list}?show=all");
         loop {
             let r = client.get(&next).await;
             seen += r.select("#deadlines li").len();
             match r.attr("a[rel=next]", "href").first() {
-                Some(n) => next = n.clone(),
+                Some(n) => {
+                    assert_eq!(n, &format!("{list}?show=all&after={}", all[seen - 1]));
+                    next = n.clone();
+                }
                 None => break,
             }
         }
         assert_eq!(seen, all.len(), "{list}");
-        // A mangled cursor, or another team's deadline as one, starts at the top.
-        for bad in ["nonsense".to_owned(), Uuid::nil().to_string()] {
+        // A mangled cursor starts at the top.
+        for bad in ["nonsense", "12_34", "99999999999999999999_x"] {
             let r = client
                 .get(&format!("{list}?show=overdue&after={bad}"))
                 .await;
             assert_eq!(r.status, StatusCode::OK);
             assert_eq!(r.select("#deadlines li").len(), 50);
         }
-        let theirs: Uuid =
-            sqlx::query_scalar("SELECT id FROM deadlines WHERE case_id = $1 LIMIT 1")
-                .bind(other)
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
-        let r = client
-            .get(&format!("{list}?show=overdue&after={theirs}"))
-            .await;
-        assert_eq!(
-            r.attr("a[rel=next]", "href"),
-            vec![format!("{list}?show=overdue&after={}", overdue[49])]
-        );
     }
+    // The cursor is a position, not a deadline: the last one shown met (or moved, or removed)
+    // before "Next page" is followed, the next page is still the 20 after it.
+    let r = mo.get("/work/team/deadlines?show=overdue").await;
+    let next = r.attr("a[rel=next]", "href")[0].clone();
+    let last_id = overdue[49].split_once('_').unwrap().1;
+    sqlx::query("UPDATE deadlines SET met_at = now(), met_by = 'test' WHERE id = $1::uuid")
+        .bind(last_id)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(mo.get(&next).await.select("#deadlines li").len(), 20);
     // The lists show cases, so each view is recorded with the cases it showed.
     let scopes: Vec<String> = sqlx::query_scalar(
         "SELECT details::jsonb->>'scope' FROM audit_events WHERE action = 'case.list'

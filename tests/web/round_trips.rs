@@ -195,6 +195,32 @@ async fn a_list_is_four_statements_whatever_its_length() {
     }
 }
 
+#[tokio::test]
+async fn dashboards_and_the_deadlines_list_cost_a_fixed_number_of_statements() {
+    let app = TestApp::new().await;
+    let (mut mgr, mgr_id) = app.signed_in("manager").await;
+    for name in ["Ada Brook", "Bea Cole", "Cy Dale"] {
+        make_case(&app, mgr_id, "Team A", name, ConcernKind::Grooming).await;
+    }
+    mgr.get("/work/team").await;
+    // The session, the calendar, the three parts' deadlines (one statement), then the audit row;
+    // Team work adds one statement for its risks, approvals and timeliness together.
+    for (path, n) in [
+        ("/work", 4),
+        ("/work/team", 5),
+        ("/work/deadlines", 4),
+        ("/work/team/deadlines?show=overdue", 4),
+    ] {
+        let (page, statements) = statements_of(&mut mgr, path).await;
+        assert_eq!(page.status, axum::http::StatusCode::OK, "{path}");
+        assert_eq!(statements.len(), n, "{path}: {statements:#?}");
+        assert!(
+            statements[n - 1].starts_with("INSERT INTO audit_events"),
+            "{path}: {statements:#?}"
+        );
+    }
+}
+
 /// A page must never wait for a second pooled connection while holding one: with more requests
 /// at once than the pool has connections (5 in tests), each would hold one and wait for another
 /// until the acquire timeout. My work did, for its audit row.
