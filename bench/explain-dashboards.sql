@@ -19,16 +19,18 @@ CROSS JOIN LATERAL (
     SELECT CASE WHEN $3::timestamptz >= b.lo THEN $3 ELSE b.lo END AS due_at,
            CASE WHEN $3::timestamptz >= b.lo THEN $4::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
 CROSS JOIN LATERAL (
-    SELECT x.id, x.case_id, x.reference, x.title, x.kind, p.full_name AS child_name, x.due_at
+    SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
     FROM unnest($5::uuid[]) AS vt(team_id)
     CROSS JOIN LATERAL (
-        SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at, c.reference, c.title
-        FROM deadlines y JOIN cases c ON c.id = y.case_id
+        SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at
+        FROM deadlines y
         WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
           AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
-          AND (c.restricted = false OR haven_sees_restricted_case(c.id, $6, $7))
+          AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = y.case_id AND r.restricted
+                          AND NOT haven_sees_restricted_case(r.id, $6, $7))
         ORDER BY y.due_at, y.id
         LIMIT $8) x
+    JOIN cases c ON c.id = x.case_id
     LEFT JOIN case_people p ON p.id = x.person_id
     ORDER BY x.due_at, x.id
     LIMIT $8) d

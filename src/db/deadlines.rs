@@ -310,7 +310,9 @@ pub struct OpenRow {
 /// Each range starts its index scan at one key, `(due, id)` after the cursor or at the range's
 /// start (with both as separate conditions PostgreSQL may start at the cursor's and walk every
 /// earlier deadline of the team), and restricted cases the viewer may not see are passed over
-/// before the limit, so they never cut a page short. One statement, one index range a team (or
+/// before the limit (an anti-join on the restricted cases' ids), so they never cut a page short.
+/// (Joining each team's deadlines to their cases inside the limit instead made the generic plan
+/// take 25 ms before its first row: see `bench/explain-dashboards.sql`.) One statement, one index range a team (or
 /// person) and range, never the whole table: the dashboards ask for three ranges (overdue, due
 /// today, due soon), the open-deadlines list for one page of one.
 pub async fn open_in_ranges(
@@ -365,16 +367,18 @@ pub async fn open_in_ranges(
                SELECT CASE WHEN $3::timestamptz >= b.lo THEN $3 ELSE b.lo END AS due_at,
                       CASE WHEN $3::timestamptz >= b.lo THEN $4::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
            CROSS JOIN LATERAL (
-               SELECT x.id, x.case_id, x.reference, x.title, x.kind, p.full_name AS child_name, x.due_at
+               SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
                FROM unnest($5::uuid[]) AS vt(team_id)
                CROSS JOIN LATERAL (
-                   SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at, c.reference, c.title
-                   FROM deadlines y JOIN cases c ON c.id = y.case_id
+                   SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at
+                   FROM deadlines y
                    WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
                      AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
-                     AND (c.restricted = false OR haven_sees_restricted_case(c.id, $6, $7))
+                     AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = y.case_id AND r.restricted
+                                     AND NOT haven_sees_restricted_case(r.id, $6, $7))
                    ORDER BY y.due_at, y.id
                    LIMIT $8) x
+               JOIN cases c ON c.id = x.case_id
                LEFT JOIN case_people p ON p.id = x.person_id
                ORDER BY x.due_at, x.id
                LIMIT $8) d
