@@ -142,7 +142,9 @@ async fn ranges(
 ) -> AppResult<(crate::domain::calendar::Calendar, Ranges, chrono::NaiveDate)> {
     let cal = calendar(state, &mut *conn).await?;
     let horizon_day = cal.add_working_days(london_date(now), 5);
-    let until = cal.close_on(horizon_day) + Duration::seconds(1);
+    // The whole of the horizon day: a deadline due after that day's close is still due by then.
+    let until = london_to_utc(horizon_day + Duration::days(1), NaiveTime::MIN)
+        .unwrap_or_else(|| cal.close_on(horizon_day) + Duration::seconds(1));
     Ok((cal, Ranges::new(now, until), horizon_day))
 }
 

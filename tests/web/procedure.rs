@@ -1265,6 +1265,8 @@ async fn dashboards_show_the_most_urgent_of_each_part_and_the_list_pages_through
     })
     .await;
     many_deadlines(&app, case, 30, |_| utc(2026, 12, 3, 17, 0)).await;
+    // One due in the evening of the fifth working day (Thursday 10 December): still "soon".
+    many_deadlines(&app, case, 1, |_| utc(2026, 12, 10, 20, 0)).await;
     // A restricted case in the same team, which neither pat nor the manager may see, with 60
     // deadlines more overdue than any: never shown, and never cutting a page short.
     let hidden = case_with_two_children(&app, sam_id, utc(2026, 11, 9, 9, 0), false).await;
@@ -1335,6 +1337,12 @@ async fn dashboards_show_the_most_urgent_of_each_part_and_the_list_pages_through
         assert_eq!(r.select("#today li").len(), 25, "{home}");
         assert!(r.body.contains("Overdue (more than 25)"), "{home}");
         assert!(r.body.contains("Due today (more than 25)"), "{home}");
+        let soon = r.select("#soon li");
+        assert!(
+            soon.iter().any(|l| l
+                .contains("First core group meeting. Due in 5 working days (10 December 2026)")),
+            "{home}: {soon:?}"
+        );
         let links = r.attr("a.govuk-link", "href");
         for part in ["overdue", "today"] {
             let href = format!("{list}?show={part}");
