@@ -59,6 +59,8 @@ struct DashboardPage {
     horizon: String,
     waiting: Vec<Waiting>,
     timeliness: Vec<(String, String)>,
+    /// The open-deadlines list.
+    list_href: &'static str,
     /// Where each section's "all of them" link goes when it has more than it shows (else empty).
     overdue_more: String,
     today_more: String,
@@ -148,6 +150,15 @@ async fn ranges(
     Ok((cal, Ranges::new(now, until), horizon_day))
 }
 
+/// Where the open-deadlines list of a person's (or their teams') cases lives.
+fn list_href(team: bool) -> &'static str {
+    if team {
+        "/work/team/deadlines"
+    } else {
+        "/work/deadlines"
+    }
+}
+
 /// The open-deadlines list's cursor: the due time (microseconds since 1970) and id of the last
 /// deadline shown, as `after=<micros>_<id>`. Anything else starts the list at the top.
 fn parse_cursor(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
@@ -205,11 +216,7 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         };
         list.extend(item(&cal, now, d));
     }
-    let list_href = if team {
-        "/work/team/deadlines"
-    } else {
-        "/work/deadlines"
-    };
+    let list_href = list_href(team);
     let more = |list: &mut Vec<Item>, part: Part| {
         if list.len() as i64 > SECTION {
             list.truncate(SECTION as usize);
@@ -323,6 +330,7 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         horizon: crate::domain::time::format_date(horizon_day),
         waiting,
         timeliness,
+        list_href,
         overdue_more,
         today_more,
         soon_more,
@@ -394,21 +402,12 @@ async fn deadlines_list(
         })),
     )
     .await?;
-    let (list_href, back_href, back_text, section) = if team {
-        (
-            "/work/team/deadlines",
-            "/work/team",
-            "Back to team work",
-            Section::TeamWork,
-        )
+    let (back_href, back_text, section) = if team {
+        ("/work/team", "Back to team work", Section::TeamWork)
     } else {
-        (
-            "/work/deadlines",
-            "/work",
-            "Back to my work",
-            Section::MyWork,
-        )
+        ("/work", "Back to my work", Section::MyWork)
     };
+    let list_href = list_href(team);
     let heading = match part {
         Part::Overdue => "Overdue deadlines",
         Part::Today => "Deadlines due today",
