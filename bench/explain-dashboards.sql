@@ -9,33 +9,80 @@ SELECT id AS big_team FROM teams WHERE name = 'Scale team 1' \gset
 SELECT owner_id AS owner FROM cases WHERE team_id = :'big_team' GROUP BY owner_id ORDER BY count(*) DESC LIMIT 1 \gset
 SELECT array_agg(id)::text AS two_teams FROM (SELECT id FROM teams WHERE name IN ('Scale team 1', 'Scale team 2')) t \gset
 
--- The open deadlines' statement (db::deadlines::open_in_ranges, both branches exactly), prepared
--- as the server's `hot` pool runs it: the three parts (overdue, due today, due soon), 26 each.
-PREPARE team_open(timestamptz[], timestamptz[], timestamptz, uuid, uuid[], uuid, boolean, bigint) AS
-SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
-       d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
-FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN $3::timestamptz >= b.lo THEN $3 ELSE b.lo END AS due_at,
-           CASE WHEN $3::timestamptz >= b.lo THEN $4::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
-CROSS JOIN LATERAL (
-    SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
-    FROM unnest($5::uuid[]) AS vt(team_id)
-    CROSS JOIN LATERAL (
-        SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at
-        FROM deadlines y
-        WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
-          AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
-          AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = y.case_id AND r.restricted
-                          AND NOT haven_sees_restricted_case(r.id, $6, $7))
-        ORDER BY y.due_at, y.id
-        LIMIT $8) x
-    JOIN cases c ON c.id = x.case_id
-    LEFT JOIN case_people p ON p.id = x.person_id
-    ORDER BY x.due_at, x.id
-    LIMIT $8) d
-ORDER BY b.n, d.due_at, d.id;
+-- The teams' statement (db::deadlines::team_deadlines, exactly), prepared as the server's `hot`
+-- pool runs it: Team work asks for the three parts (overdue, due today, due soon), 26 each, with
+-- its risks, approvals and timeliness ($9 true); the open-deadlines list for one page ($9 false).
+PREPARE team_open(uuid[], uuid, boolean, timestamptz[], timestamptz[], timestamptz, uuid, bigint,
+                  boolean, bigint, bigint, text[], date) AS
+SELECT
+     (SELECT coalesce(json_agg(o ORDER BY o.section, o.due_at, o.id), '[]') FROM (
+         SELECT (b.n - 1)::int AS section, d.id, d.case_id, d.reference, d.title, d.kind, d.child_name, d.due_at
+         FROM unnest($4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
+         CROSS JOIN LATERAL (
+             SELECT CASE WHEN $6::timestamptz >= b.lo THEN $6 ELSE b.lo END AS due_at,
+                    CASE WHEN $6::timestamptz >= b.lo THEN $7::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
+         CROSS JOIN LATERAL (
+             SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
+             FROM unnest($1::uuid[]) AS vt(team_id)
+             CROSS JOIN LATERAL (
+                 SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at
+                 FROM deadlines y
+                 WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
+                   AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
+                   AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = y.case_id AND r.restricted
+                                   AND NOT haven_sees_restricted_case(r.id, $2, $3))
+                 ORDER BY y.due_at, y.id
+                 LIMIT $8) x
+             JOIN cases c ON c.id = x.case_id
+             LEFT JOIN case_people p ON p.id = x.person_id
+             ORDER BY x.due_at, x.id
+             LIMIT $8) d) o) AS deadlines,
+     CASE WHEN $9::boolean THEN (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC), '[]') FROM (
+         SELECT c.id, c.reference, c.title, c.received_at
+         FROM unnest($1::uuid[]) AS vt(team_id)
+         CROSS JOIN LATERAL (
+             SELECT x.id, x.reference, x.title, x.received_at FROM cases x
+             WHERE x.team_id = vt.team_id AND x.immediate_risk AND x.risk_acknowledged_at IS NULL
+               AND x.status <> 'closed' AND (x.restricted = false OR haven_sees_restricted_case(x.id, $2, $3))
+             ORDER BY x.received_at DESC LIMIT $10
+         ) c
+         ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS risks,
+     CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
+         SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
+         FROM (
+             SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
+               FROM referral_decisions d WHERE d.status = 'proposed'
+             UNION ALL
+             SELECT e.case_id, 'outcome', e.proposed_by, e.proposed_at
+               FROM section47_enquiries e WHERE e.outcome_status = 'proposed'
+             UNION ALL
+             SELECT x.case_id, 'closure', x.proposed_by, x.proposed_at
+               FROM case_closures x WHERE x.status = 'proposed'
+         ) p
+         JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by
+         WHERE c.team_id = ANY($1::uuid[]) AND (c.restricted = false OR haven_sees_restricted_case(c.id, $2, $3))
+         ORDER BY p.proposed_at
+         LIMIT $11) w) ELSE '[]' END AS waiting,
+     CASE WHEN $9 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
+         SELECT n.kind, sum(n.in_time)::bigint AS in_time, sum(n.met)::bigint AS met
+         FROM (
+             SELECT x.kind, x.in_time, x.met
+             FROM timeliness_days x
+             WHERE x.team_id = ANY($1::uuid[]) AND x.kind = ANY($12::text[]) AND x.day >= $13
+             UNION ALL
+             SELECT y.kind, y.in_time, y.met
+             FROM timeliness_changes y
+             WHERE y.team_id = ANY($1::uuid[]) AND y.kind = ANY($12::text[]) AND y.day >= $13
+             UNION ALL
+             SELECT d.kind, (d.met_at <= d.due_at)::int, 1
+             FROM cases r JOIN deadlines d ON d.case_id = r.id
+             WHERE r.restricted AND d.team_id = ANY($1::uuid[]) AND d.kind = ANY($12::text[])
+               AND d.met_at IS NOT NULL AND (d.met_at AT TIME ZONE 'Europe/London')::date >= $13
+               AND haven_sees_restricted_case(r.id, $2, $3)
+         ) n
+         GROUP BY n.kind) t) ELSE '[]' END AS timeliness;
 
+-- The same for one case worker's cases (db::deadlines::open_in_ranges, the owner's branch, exactly).
 PREPARE owner_open(uuid, timestamptz[], timestamptz[], timestamptz, uuid, uuid[], uuid, boolean, bigint) AS
 SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
        d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
@@ -56,15 +103,17 @@ ORDER BY b.n, d.due_at, d.id;
 SELECT ARRAY['1900-01-01', now(), date_trunc('day', now()) + interval '1 day']::timestamptz[] AS los,
        ARRAY[now(), date_trunc('day', now()) + interval '1 day', now() + interval '7 days']::timestamptz[] AS his \gset
 
-\echo 'Team work: the 25 most urgent of each part, two teams (one with 200,000 cases)'
+\echo 'Team work: the 25 most urgent of each part, two teams (one with 200,000 cases), with risks, approvals and timeliness'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-EXECUTE team_open(:'los', :'his', NULL, NULL, :'two_teams', :'owner', false, 26);
+EXECUTE team_open(:'two_teams', :'owner', false, :'los', :'his', NULL, NULL, 26,
+                  true, 50, 100, ARRAY['referral_decision', 'icpc'], current_date - 89);
 
 \echo 'The open-deadlines list, all of them, a page deep in (after the 1,000th)'
 SELECT due_at AS after_due, id AS after_id FROM deadlines
 WHERE team_id = :'big_team' AND met_at IS NULL AND ended_at IS NULL ORDER BY due_at, id OFFSET 999 LIMIT 1 \gset
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-EXECUTE team_open(ARRAY['1900-01-01']::timestamptz[], ARRAY['9999-12-31']::timestamptz[], :'after_due', :'after_id', :'two_teams', :'owner', false, 51);
+EXECUTE team_open(:'two_teams', :'owner', false, ARRAY['1900-01-01']::timestamptz[], ARRAY['9999-12-31']::timestamptz[],
+                  :'after_due', :'after_id', 51, false, 0, 0, ARRAY[]::text[], NULL);
 
 \echo 'My work: one case worker, the same three parts'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)

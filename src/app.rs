@@ -31,7 +31,14 @@ pub struct AppState {
     pub audit: crate::audit::ChainKey,
     /// Turns for document uploads and downloads (this instance's memory, like the hash gate).
     pub documents: Arc<tokio::sync::Semaphore>,
+    /// The calendar this instance last read, with the version it was read at: a copy, checked
+    /// against the version the session's statement reads on every request
+    /// (`web::procedure::page_calendar`), never the only record of anything.
+    pub calendar: Arc<std::sync::RwLock<Option<HeldCalendar>>>,
 }
+
+/// A calendar with the version (`calendar_version`) it was read at.
+pub type HeldCalendar = (i64, Arc<crate::domain::calendar::Calendar>);
 
 impl AppState {
     pub fn new(pool: PgPool, config: Arc<Config>) -> AppState {
@@ -50,6 +57,7 @@ impl AppState {
         AppState {
             audit: crate::audit::ChainKey::from_secret(config.secret_key.expose()),
             documents: Arc::new(tokio::sync::Semaphore::new(config.document_workers)),
+            calendar: Arc::default(),
             pool,
             hot,
             config,

@@ -122,6 +122,8 @@ pub struct CurrentUser {
     pub reauthenticated_at: chrono::DateTime<Utc>,
     /// The idle timeout, for the page's warning before it.
     pub idle_seconds: i64,
+    /// The calendar's version as this request's session statement read it.
+    pub calendar_version: i64,
 }
 
 impl CurrentUser {
@@ -257,6 +259,7 @@ pub async fn load(
         due_team: s.due_team,
         reauthenticated_at: s.reauthenticated_at,
         idle_seconds: idle.num_seconds(),
+        calendar_version: s.calendar_version,
     })
 }
 

@@ -17,6 +17,23 @@ pub async fn load(db: impl PgExecutor<'_>, close: NaiveTime) -> sqlx::Result<Cal
     Ok(calendar_from(rows, close))
 }
 
+/// The calendar as it stands, with its version (`calendar_version`, bumped by every change), read
+/// in one statement so the two belong together.
+pub async fn load_versioned(
+    db: impl PgExecutor<'_>,
+    close: NaiveTime,
+) -> sqlx::Result<(i64, Calendar)> {
+    let r = sqlx::query!(
+        r#"SELECT v.version,
+                  (SELECT coalesce(json_agg(json_build_object('day', c.day, 'kind', c.kind, 'name', c.name)), '[]')
+                   FROM calendar_changes c) AS "changes!: sqlx::types::Json<Vec<ChangeDay>>"
+           FROM calendar_version v WHERE v.id = 1"#
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((r.version, calendar_from(r.changes.0, close)))
+}
+
 /// One administrator change as the calendar needs it (also read by the case page's statement).
 #[derive(Clone, Debug, serde::Deserialize)]
 pub struct ChangeDay {

@@ -3,17 +3,15 @@
 //! back unless the audit row is written in the same statement (issue 10; decision 012): a
 //! restricted case the viewer must sign in again for returns only that it exists.
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::calendar::ChangeDay;
 use super::cases::{CaseRow, ChronologyRow, ReferralRow, Viewer};
 use super::documents::DocumentRow;
 use super::pathways::PathwayRow;
 use super::people::{PersonFlat, PersonRecord};
-use crate::domain::calendar::Calendar;
 
 /// Which part of the chronology the page shows.
 #[derive(Clone, Copy, Debug)]
@@ -36,7 +34,6 @@ pub struct Contents {
     pub chronology: Vec<ChronologyRow>,
     pub pathways: Vec<PathwayRow>,
     pub documents: Vec<DocumentRow>,
-    pub calendar: Calendar,
 }
 
 /// The case, opened.
@@ -67,7 +64,6 @@ pub async fn open(
     may_open_restricted: bool,
     event: &crate::audit::Prepared,
     window: Option<Window>,
-    close: NaiveTime,
 ) -> sqlx::Result<Opened> {
     let w = window.unwrap_or(Window {
         oldest_first: false,
@@ -145,8 +141,7 @@ pub async fn open(
                   (SELECT json_agg(d ORDER BY d.created_at DESC, d.id DESC) FROM (
                      SELECT d.id, d.filename, d.content_type, d.size_bytes, d.description, u.display_name AS uploaded_by, d.created_at
                      FROM documents d JOIN users u ON u.id = d.uploaded_by
-                     WHERE d.case_id = (SELECT case_id FROM shown) ORDER BY d.created_at DESC, d.id DESC LIMIT 50) d) AS "documents: Json<Vec<DocumentRow>>",
-                  (SELECT json_agg(x) FROM (SELECT day, kind, name FROM calendar_changes WHERE EXISTS (SELECT 1 FROM shown)) x) AS "calendar: Json<Vec<ChangeDay>>"
+                     WHERE d.case_id = (SELECT case_id FROM shown) ORDER BY d.created_at DESC, d.id DESC LIMIT 50) d) AS "documents: Json<Vec<DocumentRow>>"
            FROM c"#,
         viewer.team_ids,
         id,
@@ -191,10 +186,6 @@ pub async fn open(
             .unwrap_or_default(),
         pathways: r.pathways.map(|j| j.0).unwrap_or_default(),
         documents: r.documents.map(|j| j.0).unwrap_or_default(),
-        calendar: super::calendar::calendar_from(
-            r.calendar.map(|j| j.0).unwrap_or_default(),
-            close,
-        ),
     });
     Ok(Opened::Open(Box::new((case, contents))))
 }

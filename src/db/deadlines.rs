@@ -287,7 +287,7 @@ pub async fn for_case(db: impl PgExecutor<'_>, case_id: Uuid) -> sqlx::Result<Ve
 }
 
 /// One open deadline as a dashboard or the open-deadlines list shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct OpenRow {
     /// Which of the asked-for ranges it falls in (0 for the first).
     pub section: i32,
@@ -312,9 +312,10 @@ pub struct OpenRow {
 /// earlier deadline of the team), and restricted cases the viewer may not see are passed over
 /// before the limit (an anti-join on the restricted cases' ids), so they never cut a page short.
 /// (Joining each team's deadlines to their cases inside the limit instead made the generic plan
-/// take 25 ms before its first row: see `bench/explain-dashboards.sql`.) One statement, one index range a team (or
-/// person) and range, never the whole table: the dashboards ask for three ranges (overdue, due
-/// today, due soon), the open-deadlines list for one page of one.
+/// take 25 ms before its first row: see `bench/explain-dashboards.sql`.) One statement, one index
+/// range a team (or person) and range, never the whole table: the dashboards ask for three
+/// ranges (overdue, due today, due soon), the open-deadlines list for one page of one. Without
+/// an owner this is [`team_deadlines`] without Team work's other parts.
 pub async fn open_in_ranges(
     db: impl PgExecutor<'_>,
     owner: Option<Uuid>,
@@ -358,42 +359,9 @@ pub async fn open_in_ranges(
         .fetch_all(db)
         .await;
     }
-    sqlx::query_as!(
-        OpenRow,
-        r#"SELECT (b.n - 1)::int AS "section!", d.id AS "id!", d.case_id AS "case_id!", d.reference AS "reference!",
-                  d.title AS "title!", d.kind AS "kind!", d.child_name AS "child_name?", d.due_at AS "due_at!"
-           FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
-           CROSS JOIN LATERAL (
-               SELECT CASE WHEN $3::timestamptz >= b.lo THEN $3 ELSE b.lo END AS due_at,
-                      CASE WHEN $3::timestamptz >= b.lo THEN $4::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
-           CROSS JOIN LATERAL (
-               SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
-               FROM unnest($5::uuid[]) AS vt(team_id)
-               CROSS JOIN LATERAL (
-                   SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at
-                   FROM deadlines y
-                   WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
-                     AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
-                     AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = y.case_id AND r.restricted
-                                     AND NOT haven_sees_restricted_case(r.id, $6, $7))
-                   ORDER BY y.due_at, y.id
-                   LIMIT $8) x
-               JOIN cases c ON c.id = x.case_id
-               LEFT JOIN case_people p ON p.id = x.person_id
-               ORDER BY x.due_at, x.id
-               LIMIT $8) d
-           ORDER BY b.n, d.due_at, d.id"#,
-        &from,
-        &to,
-        after_due,
-        after_id,
-        teams,
-        viewer.user_id,
-        viewer.is_lado,
-        limit
-    )
-    .fetch_all(db)
-    .await
+    team_deadlines(db, viewer, ranges, after, limit, None)
+        .await
+        .map(|(rows, _)| rows)
 }
 
 /// Counts for the navigation: (overdue, due by the end of today) for a person's own cases.
@@ -457,7 +425,20 @@ pub struct TeamOverview {
     pub timeliness: Vec<(i64, i64)>,
 }
 
-/// The team dashboard's other parts in one statement:
+/// What Team work asks for besides the deadlines (see [`team_deadlines`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OverviewAsk<'a> {
+    /// The timeliness measures, by the kind of deadline met.
+    pub kinds: &'a [Kind],
+    /// Timeliness counts what was met on this London date or later.
+    pub since_day: chrono::NaiveDate,
+    pub risk_limit: i64,
+    pub waiting_limit: i64,
+}
+
+/// The open deadlines of the viewer's teams' cases, in ranges of due time, exactly as
+/// [`open_in_ranges`] describes; and, with `overview`, what else Team work shows, in the same
+/// statement (one round trip for the whole dashboard's reading):
 ///
 /// - **risks**: each team's unacknowledged immediate risks, walked on
 ///   `cases_risk_unacknowledged` newest first and stopped at the limit (a team with thousands of
@@ -468,29 +449,59 @@ pub struct TeamOverview {
 ///   (`timeliness_changes`, see [`fold_timeliness`]), plus the restricted cases of those teams
 ///   the viewer may see, counted from their deadlines (the kept figures leave all restricted
 ///   cases out).
-pub async fn team_overview(
+///
+/// Without `overview` those parts are not run at all (each is behind `CASE WHEN $9`, which a
+/// generic plan keeps as a one-time test) and come back empty.
+pub async fn team_deadlines(
     db: impl PgExecutor<'_>,
     viewer: &crate::db::cases::Viewer<'_>,
-    kinds: &[Kind],
-    since_day: chrono::NaiveDate,
-    risk_limit: i64,
-    waiting_limit: i64,
-) -> sqlx::Result<TeamOverview> {
+    ranges: &[(DateTime<Utc>, DateTime<Utc>)],
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+    overview: Option<OverviewAsk<'_>>,
+) -> sqlx::Result<(Vec<OpenRow>, TeamOverview)> {
     use sqlx::types::Json;
-    let codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+    let from: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.0).collect();
+    let to: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.1).collect();
+    let (after_due, after_id) = (after.map(|a| a.0), after.map(|a| a.1));
+    let codes: Vec<&str> = overview
+        .map(|o| o.kinds.iter().map(|k| k.code()).collect())
+        .unwrap_or_default();
     let row = sqlx::query!(
         r#"SELECT
-             (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC), '[]') FROM (
+             (SELECT coalesce(json_agg(o ORDER BY o.section, o.due_at, o.id), '[]') FROM (
+                 SELECT (b.n - 1)::int AS section, d.id, d.case_id, d.reference, d.title, d.kind, d.child_name, d.due_at
+                 FROM unnest($4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS b(lo, hi, n)
+                 CROSS JOIN LATERAL (
+                     SELECT CASE WHEN $6::timestamptz >= b.lo THEN $6 ELSE b.lo END AS due_at,
+                            CASE WHEN $6::timestamptz >= b.lo THEN $7::uuid ELSE '00000000-0000-0000-0000-000000000000' END AS id) s
+                 CROSS JOIN LATERAL (
+                     SELECT x.id, x.case_id, c.reference, c.title, x.kind, p.full_name AS child_name, x.due_at
+                     FROM unnest($1::uuid[]) AS vt(team_id)
+                     CROSS JOIN LATERAL (
+                         SELECT y.id, y.case_id, y.kind, y.person_id, y.due_at
+                         FROM deadlines y
+                         WHERE y.team_id = vt.team_id AND y.met_at IS NULL AND y.ended_at IS NULL
+                           AND (y.due_at, y.id) > (s.due_at, s.id) AND y.due_at < b.hi
+                           AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = y.case_id AND r.restricted
+                                           AND NOT haven_sees_restricted_case(r.id, $2, $3))
+                         ORDER BY y.due_at, y.id
+                         LIMIT $8) x
+                     JOIN cases c ON c.id = x.case_id
+                     LEFT JOIN case_people p ON p.id = x.person_id
+                     ORDER BY x.due_at, x.id
+                     LIMIT $8) d) o) AS "deadlines!: Json<Vec<OpenRow>>",
+             CASE WHEN $9::boolean THEN (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC), '[]') FROM (
                  SELECT c.id, c.reference, c.title, c.received_at
                  FROM unnest($1::uuid[]) AS vt(team_id)
                  CROSS JOIN LATERAL (
                      SELECT x.id, x.reference, x.title, x.received_at FROM cases x
                      WHERE x.team_id = vt.team_id AND x.immediate_risk AND x.risk_acknowledged_at IS NULL
                        AND x.status <> 'closed' AND (x.restricted = false OR haven_sees_restricted_case(x.id, $2, $3))
-                     ORDER BY x.received_at DESC LIMIT $4
+                     ORDER BY x.received_at DESC LIMIT $10
                  ) c
-                 ORDER BY c.received_at DESC LIMIT $4) r) AS "risks!: Json<Vec<RiskRow>>",
-             (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
+                 ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS "risks!: Json<Vec<RiskRow>>",
+             CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
                  SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
                  FROM (
                      SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
@@ -505,49 +516,58 @@ pub async fn team_overview(
                  JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by
                  WHERE c.team_id = ANY($1::uuid[]) AND (c.restricted = false OR haven_sees_restricted_case(c.id, $2, $3))
                  ORDER BY p.proposed_at
-                 LIMIT $5) w) AS "waiting!: Json<Vec<WaitingRow>>",
-             (SELECT coalesce(json_agg(t), '[]') FROM (
+                 LIMIT $11) w) ELSE '[]' END AS "waiting!: Json<Vec<WaitingRow>>",
+             CASE WHEN $9 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
                  SELECT n.kind, sum(n.in_time)::bigint AS in_time, sum(n.met)::bigint AS met
                  FROM (
                      SELECT x.kind, x.in_time, x.met
                      FROM timeliness_days x
-                     WHERE x.team_id = ANY($1::uuid[]) AND x.kind = ANY($6::text[]) AND x.day >= $7
+                     WHERE x.team_id = ANY($1::uuid[]) AND x.kind = ANY($12::text[]) AND x.day >= $13
                      UNION ALL
                      SELECT y.kind, y.in_time, y.met
                      FROM timeliness_changes y
-                     WHERE y.team_id = ANY($1::uuid[]) AND y.kind = ANY($6::text[]) AND y.day >= $7
+                     WHERE y.team_id = ANY($1::uuid[]) AND y.kind = ANY($12::text[]) AND y.day >= $13
                      UNION ALL
                      SELECT d.kind, (d.met_at <= d.due_at)::int, 1
                      FROM cases r JOIN deadlines d ON d.case_id = r.id
-                     WHERE r.restricted AND d.team_id = ANY($1::uuid[]) AND d.kind = ANY($6::text[])
-                       AND d.met_at IS NOT NULL AND (d.met_at AT TIME ZONE 'Europe/London')::date >= $7
+                     WHERE r.restricted AND d.team_id = ANY($1::uuid[]) AND d.kind = ANY($12::text[])
+                       AND d.met_at IS NOT NULL AND (d.met_at AT TIME ZONE 'Europe/London')::date >= $13
                        AND haven_sees_restricted_case(r.id, $2, $3)
                  ) n
-                 GROUP BY n.kind) t) AS "timeliness!: Json<Vec<TimelinessRow>>""#,
+                 GROUP BY n.kind) t) ELSE '[]' END AS "timeliness!: Json<Vec<TimelinessRow>>""#,
         viewer.team_ids,
         viewer.user_id,
         viewer.is_lado,
-        risk_limit,
-        waiting_limit,
+        &from,
+        &to,
+        after_due,
+        after_id,
+        limit,
+        overview.is_some(),
+        overview.map_or(0, |o| o.risk_limit),
+        overview.map_or(0, |o| o.waiting_limit),
         &codes as &[&str],
-        since_day
+        overview.map(|o| o.since_day)
     )
     .fetch_one(db)
     .await?;
     let counted = row.timeliness.0;
-    Ok(TeamOverview {
-        risks: row.risks.0,
-        waiting: row.waiting.0,
-        timeliness: codes
-            .iter()
-            .map(|code| {
-                counted
-                    .iter()
-                    .find(|r| r.kind == *code)
-                    .map_or((0, 0), |r| (r.in_time, r.met))
-            })
-            .collect(),
-    })
+    Ok((
+        row.deadlines.0,
+        TeamOverview {
+            risks: row.risks.0,
+            waiting: row.waiting.0,
+            timeliness: codes
+                .iter()
+                .map(|code| {
+                    counted
+                        .iter()
+                        .find(|r| r.kind == *code)
+                        .map_or((0, 0), |r| (r.in_time, r.met))
+                })
+                .collect(),
+        },
+    ))
 }
 
 /// Fold the timeliness changes committed so far into the kept figures (migration 0026): each

@@ -29,6 +29,9 @@ pub struct SessionWithUser {
     pub due_team: i64,
     /// When the person last gave their password on this session (step-up).
     pub reauthenticated_at: DateTime<Utc>,
+    /// The calendar's version (`calendar_version`), so a page can tell whether the calendar its
+    /// instance holds is still the current one without reading it again.
+    pub calendar_version: i64,
 }
 
 pub async fn find_live(
@@ -59,6 +62,7 @@ pub async fn find_live(
                     WHERE m.user_id = u.id AND u.role IN ('manager', 'lado')
                     LIMIT 100) t) AS "due_team!"
                 , s.reauthenticated_at AS "reauthenticated_at!"
+                , (SELECT v.version FROM calendar_version v WHERE v.id = 1) AS "calendar_version!"
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"#, token_hash, due_by)
     .fetch_optional(db)

@@ -199,7 +199,7 @@ async fn render_list(
     if errors.is_empty() {
         record_listing(state, user, scope, &filter, &rows).await?;
     }
-    let cal = super::procedure::calendar(state, &state.pool).await?;
+    let cal = super::procedure::page_calendar(state, user, &state.pool).await?;
     let now = state.config.clock.now();
     let (heading, list_href, scope_code, section) = match scope {
         Scope::Mine => ("My cases", "/cases", "mine", Section::MyCases),
@@ -518,8 +518,9 @@ async fn render_case(
         chronology: mut entries,
         pathways,
         documents,
-        calendar,
     } = contents;
+    // The calendar this instance holds (its version came with the session): no statement.
+    let calendar = super::procedure::page_calendar(state, user, &state.pool).await?;
     let family = family.map(|(code, by, at, agreed)| {
         let label = crate::domain::procedure::FamilyDecision::parse(&code)
             .map(|f| f.label())
@@ -671,7 +672,6 @@ async fn open_with(
         user.recently_authenticated(),
         event,
         window,
-        state.config.working_day_close,
     )
     .await?
     {

@@ -20,7 +20,7 @@ use crate::domain::time::{format_datetime, london_date, london_to_utc};
 use crate::error::AppResult;
 
 use super::layout::{Layout, Section};
-use super::procedure::{calendar, capitalise};
+use super::procedure::{capitalise, page_calendar};
 
 /// How many deadlines a dashboard shows in each section (the most urgent first); the rest are
 /// one link away, in the open-deadlines list.
@@ -139,10 +139,15 @@ impl Ranges {
 /// The calendar, the ranges of the parts as of `now`, and the horizon day of "soon".
 async fn ranges(
     state: &AppState,
+    user: &CurrentUser,
     conn: &mut sqlx::PgConnection,
     now: DateTime<Utc>,
-) -> AppResult<(crate::domain::calendar::Calendar, Ranges, chrono::NaiveDate)> {
-    let cal = calendar(state, &mut *conn).await?;
+) -> AppResult<(
+    std::sync::Arc<crate::domain::calendar::Calendar>,
+    Ranges,
+    chrono::NaiveDate,
+)> {
+    let cal = page_calendar(state, user, &mut *conn).await?;
     let horizon_day = cal.add_working_days(london_date(now), 5);
     // The whole of the horizon day: a deadline due after that day's close is still due by then.
     let until = london_to_utc(horizon_day + Duration::days(1), NaiveTime::MIN)
@@ -194,18 +199,50 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
     // The dashboards' statements have no optional filters and their plans do not depend on
     // their values: they keep their plans (`hot`, decision 005), which halves what they cost.
     let mut conn = state.hot.acquire().await?;
-    let (cal, ranges, horizon_day) = ranges(state, &mut conn, now).await?;
-    let owner = (!team).then_some(user.id);
+    let (cal, ranges, horizon_day) = ranges(state, user, &mut conn, now).await?;
+    // Team work's other parts (risks, approvals, timeliness) come in the same statement.
+    let measures = [
+        (
+            Kind::ReferralDecision,
+            "Referral decisions made within 1 working day",
+        ),
+        (
+            Kind::Icpc,
+            "Initial conferences held within 15 working days",
+        ),
+    ];
+    let kinds: Vec<Kind> = measures.iter().map(|(k, _)| *k).collect();
     // Each section's most urgent, and one more to know whether there are more: one statement.
-    let rows = db::deadlines::open_in_ranges(
-        &mut *conn,
-        owner,
-        &super::cases::viewer(user),
-        &[ranges.overdue, ranges.today, ranges.soon],
-        None,
-        SECTION + 1,
-    )
-    .await?;
+    let parts3 = [ranges.overdue, ranges.today, ranges.soon];
+    let (rows, overview) = if team {
+        db::deadlines::team_deadlines(
+            &mut *conn,
+            &super::cases::viewer(user),
+            &parts3,
+            None,
+            SECTION + 1,
+            Some(db::deadlines::OverviewAsk {
+                kinds: &kinds,
+                // The last 90 days (today and the 89 before), by the London dates deadlines
+                // were met on.
+                since_day: london_date(now) - Duration::days(89),
+                risk_limit: 50,
+                waiting_limit: 100,
+            }),
+        )
+        .await?
+    } else {
+        let rows = db::deadlines::open_in_ranges(
+            &mut *conn,
+            Some(user.id),
+            &super::cases::viewer(user),
+            &parts3,
+            None,
+            SECTION + 1,
+        )
+        .await?;
+        (rows, db::deadlines::TeamOverview::default())
+    };
     let mut parts: [Vec<Item>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for d in rows {
         let Some(list) = usize::try_from(d.section)
@@ -229,33 +266,6 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
     let overdue_more = more(&mut overdue, Part::Overdue);
     let today_more = more(&mut today, Part::Today);
     let soon_more = more(&mut soon, Part::Soon);
-    // Team work's other parts (risks, approvals, timeliness) in one more statement.
-    let measures = [
-        (
-            Kind::ReferralDecision,
-            "Referral decisions made within 1 working day",
-        ),
-        (
-            Kind::Icpc,
-            "Initial conferences held within 15 working days",
-        ),
-    ];
-    let overview = if team {
-        let kinds: Vec<Kind> = measures.iter().map(|(k, _)| *k).collect();
-        // The last 90 days (today and the 89 before), by the London dates deadlines were met on.
-        let since = london_date(now) - Duration::days(89);
-        db::deadlines::team_overview(
-            &mut *conn,
-            &super::cases::viewer(user),
-            &kinds,
-            since,
-            50,
-            100,
-        )
-        .await?
-    } else {
-        db::deadlines::TeamOverview::default()
-    };
     let risks: Vec<(Uuid, String, String, String)> = overview
         .risks
         .into_iter()
@@ -372,7 +382,7 @@ async fn deadlines_list(
     // An address with a mangled cursor starts at the top rather than failing.
     let after = q.after.as_deref().and_then(parse_cursor);
     let mut conn = state.hot.acquire().await?;
-    let (cal, ranges, horizon_day) = ranges(state, &mut conn, now).await?;
+    let (cal, ranges, horizon_day) = ranges(state, user, &mut conn, now).await?;
     let owner = (!team).then_some(user.id);
     let rows = db::deadlines::open_in_ranges(
         &mut *conn,

@@ -31,7 +31,7 @@ use super::form::{DateParts, Errors, FormData};
 use super::layout::{Layout, Section};
 use super::macros_support::{Choice, SummaryRow};
 use super::parse_id;
-use super::procedure::calendar;
+use super::procedure::{calendar, page_calendar};
 
 pub fn viewer(user: &CurrentUser) -> Viewer {
     Viewer {
@@ -161,7 +161,7 @@ fn hours_minutes(m: i64) -> String {
 pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     let now = state.config.clock.now();
     let mut conn = state.pool.acquire().await?;
-    let cal = calendar(&state, &mut *conn).await?;
+    let cal = page_calendar(&state, &user, &mut *conn).await?;
     let end_of_today = cal.end_of_working_day(now);
     let due_rows = db::allegations::steps_due(
         &mut *conn,
@@ -635,7 +635,7 @@ pub async fn page(
 ) -> AppResult<AllegationPage> {
     let now = state.config.clock.now();
     let mut conn = state.pool.acquire().await?;
-    let cal = calendar(state, &mut *conn).await?;
+    let cal = page_calendar(state, user, &mut *conn).await?;
     let steps = db::allegations::steps(&mut *conn, a.id).await?;
     let strands = db::allegations::strands(&mut *conn, a.id).await?;
     let meetings = db::allegations::meetings(&mut *conn, a.id).await?;

@@ -20,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use super::super::access::step_up;
 use super::super::form::{DateParts, Errors, FormData};
 use super::super::layout::{Layout, Section};
-use super::super::procedure::calendar;
+use super::super::procedure::page_calendar;
 
 /// The longest period the figures cover at once.
 const MAX_YEARS: i32 = 5;
@@ -169,7 +169,7 @@ async fn work_out(
     let to_at = london_to_utc(to + chrono::Duration::days(1), midnight)
         .ok_or(AppError::BadRequest("no such time"))?;
     let mut conn = state.pool.acquire().await?;
-    let cal = calendar(state, &mut *conn).await?;
+    let cal = page_calendar(state, user, &mut *conn).await?;
     let rows = db::allegations::report_rows(&mut *conn, from_at, to_at, from, to, user.id).await?;
     Ok(figures(&cal, from, to, &rows))
 }

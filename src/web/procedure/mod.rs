@@ -17,6 +17,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -38,9 +40,39 @@ use super::form::{Errors, FormData};
 use super::layout::{Layout, Section};
 use super::parse_id;
 
-/// The calendar as it stands (the rules, plus administrators' changes).
+/// The calendar as it stands (the rules, plus administrators' changes), read in `db`: for a
+/// change's transaction, whose deadlines must follow the calendar as that transaction sees it.
 pub async fn calendar(state: &AppState, db: impl sqlx::PgExecutor<'_>) -> AppResult<Calendar> {
     Ok(db::calendar::load(db, state.config.working_day_close).await?)
+}
+
+/// The calendar for a page that only reads: the copy this instance holds when its version is
+/// the one the request's session statement read (`CurrentUser::calendar_version`), else read
+/// again in `db` (one statement) and kept. Every change to the calendar, through any instance,
+/// bumps the version in its own transaction (migration 0027), so no page counts working days by
+/// a calendar older than the request's own session statement.
+pub async fn page_calendar(
+    state: &AppState,
+    user: &CurrentUser,
+    db: impl sqlx::PgExecutor<'_>,
+) -> AppResult<Arc<Calendar>> {
+    let held = state.calendar.read().ok().and_then(|c| {
+        c.as_ref()
+            .filter(|(v, _)| *v == user.calendar_version)
+            .map(|(_, cal)| cal.clone())
+    });
+    if let Some(cal) = held {
+        return Ok(cal);
+    }
+    let (version, cal) = db::calendar::load_versioned(db, state.config.working_day_close).await?;
+    let cal = Arc::new(cal);
+    if let Ok(mut slot) = state.calendar.write() {
+        // Keep the newest version read (a slower request may bring an older one).
+        if slot.as_ref().is_none_or(|(v, _)| *v <= version) {
+            *slot = Some((version, cal.clone()));
+        }
+    }
+    Ok(cal)
 }
 
 /// A write to one case: its transaction, opened with the visibility rule.
@@ -309,7 +341,7 @@ pub async fn overview(
     let Audited(case) = open_case(&state, &user, id, "case.view").await?;
     let now = state.config.clock.now();
     let mut conn = state.pool.acquire().await?;
-    let cal = calendar(&state, &mut *conn).await?;
+    let cal = page_calendar(&state, &user, &mut *conn).await?;
     let rows = db::deadlines::for_case(&mut *conn, id).await?;
     let decisions = db::procedure::decisions(&mut *conn, id).await?;
     let discussions = db::procedure::discussions(&mut *conn, id).await?;
