@@ -49,18 +49,30 @@ SELECT
          ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS risks,
      CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
          SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
-         FROM (
-             SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
-               FROM referral_decisions d WHERE d.status = 'proposed'
+         FROM unnest($1::uuid[]) AS vt(team_id)
+         CROSS JOIN LATERAL (
+             (SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
+                FROM referral_decisions d
+                WHERE d.team_id = vt.team_id AND d.status = 'proposed'
+                  AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = d.case_id AND r.restricted
+                                  AND NOT haven_sees_restricted_case(r.id, $2, $3))
+                ORDER BY d.proposed_at LIMIT $11)
              UNION ALL
-             SELECT e.case_id, 'outcome', e.proposed_by, e.proposed_at
-               FROM section47_enquiries e WHERE e.outcome_status = 'proposed'
+             (SELECT e.case_id, 'outcome', e.proposed_by, e.proposed_at
+                FROM section47_enquiries e
+                WHERE e.team_id = vt.team_id AND e.outcome_status = 'proposed'
+                  AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = e.case_id AND r.restricted
+                                  AND NOT haven_sees_restricted_case(r.id, $2, $3))
+                ORDER BY e.proposed_at LIMIT $11)
              UNION ALL
-             SELECT x.case_id, 'closure', x.proposed_by, x.proposed_at
-               FROM case_closures x WHERE x.status = 'proposed'
+             (SELECT x.case_id, 'closure', x.proposed_by, x.proposed_at
+                FROM case_closures x
+                WHERE x.team_id = vt.team_id AND x.status = 'proposed'
+                  AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = x.case_id AND r.restricted
+                                  AND NOT haven_sees_restricted_case(r.id, $2, $3))
+                ORDER BY x.proposed_at LIMIT $11)
          ) p
          JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by
-         WHERE c.team_id = ANY($1::uuid[]) AND (c.restricted = false OR haven_sees_restricted_case(c.id, $2, $3))
          ORDER BY p.proposed_at
          LIMIT $11) w) ELSE '[]' END AS waiting,
      CASE WHEN $9 THEN (SELECT coalesce(json_agg(t), '[]') FROM (

@@ -17,6 +17,7 @@ t0=$(date +%s)
 psql "$URL" -q -f bench/deadlines-at-scale.sql   # 30 teams, 600 staff, 1,000,000 cases, 3,000,000 deadlines
 psql "$URL" -q -f bench/people-at-scale.sql      # 2.5 million people, one in 50 a Smith
 psql "$URL" -q -f bench/casework-at-scale.sql    # referrals, 2 million notes, 10 million chronology entries
+psql "$URL" -q -f bench/approvals-at-scale.sql    # 15,000 decisions and 3,700 closures waiting for a manager
 BENCH_DATABASE_URL="$URL" target/release/examples/bench-audit-trail   # 5 million audit rows, sealed
 psql "$URL" -qc "VACUUM ANALYZE"
 echo "Filled $DB in $(( $(date +%s) - t0 )) seconds."

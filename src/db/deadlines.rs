@@ -443,7 +443,10 @@ pub struct OverviewAsk<'a> {
 /// - **risks**: each team's unacknowledged immediate risks, walked on
 ///   `cases_risk_unacknowledged` newest first and stopped at the limit (a team with thousands of
 ///   closed cases behind is not read through);
-/// - **waiting**: decisions, outcomes and closures proposed in these teams, oldest first;
+/// - **waiting**: decisions, outcomes and closures proposed in these teams, oldest first: each
+///   team's oldest of each kind, walked on the partial indexes `*_team_waiting` (migration 0028;
+///   each proposal carries its case's team), restricted cases the viewer may not see passed over
+///   before the limit;
 /// - **timeliness** over the days since `since_day` (London dates): the figures kept per team,
 ///   kind and day in `timeliness_days`, plus the changes not folded into them yet
 ///   (`timeliness_changes`, see [`fold_timeliness`]), plus the restricted cases of those teams
@@ -503,18 +506,30 @@ pub async fn team_deadlines(
                  ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS "risks!: Json<Vec<RiskRow>>",
              CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
                  SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
-                 FROM (
-                     SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
-                       FROM referral_decisions d WHERE d.status = 'proposed'
+                 FROM unnest($1::uuid[]) AS vt(team_id)
+                 CROSS JOIN LATERAL (
+                     (SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
+                        FROM referral_decisions d
+                        WHERE d.team_id = vt.team_id AND d.status = 'proposed'
+                          AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = d.case_id AND r.restricted
+                                          AND NOT haven_sees_restricted_case(r.id, $2, $3))
+                        ORDER BY d.proposed_at LIMIT $11)
                      UNION ALL
-                     SELECT e.case_id, 'outcome', e.proposed_by, e.proposed_at
-                       FROM section47_enquiries e WHERE e.outcome_status = 'proposed'
+                     (SELECT e.case_id, 'outcome', e.proposed_by, e.proposed_at
+                        FROM section47_enquiries e
+                        WHERE e.team_id = vt.team_id AND e.outcome_status = 'proposed'
+                          AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = e.case_id AND r.restricted
+                                          AND NOT haven_sees_restricted_case(r.id, $2, $3))
+                        ORDER BY e.proposed_at LIMIT $11)
                      UNION ALL
-                     SELECT x.case_id, 'closure', x.proposed_by, x.proposed_at
-                       FROM case_closures x WHERE x.status = 'proposed'
+                     (SELECT x.case_id, 'closure', x.proposed_by, x.proposed_at
+                        FROM case_closures x
+                        WHERE x.team_id = vt.team_id AND x.status = 'proposed'
+                          AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = x.case_id AND r.restricted
+                                          AND NOT haven_sees_restricted_case(r.id, $2, $3))
+                        ORDER BY x.proposed_at LIMIT $11)
                  ) p
                  JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by
-                 WHERE c.team_id = ANY($1::uuid[]) AND (c.restricted = false OR haven_sees_restricted_case(c.id, $2, $3))
                  ORDER BY p.proposed_at
                  LIMIT $11) w) ELSE '[]' END AS "waiting!: Json<Vec<WaitingRow>>",
              CASE WHEN $9 THEN (SELECT coalesce(json_agg(t), '[]') FROM (

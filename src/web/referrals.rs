@@ -1080,13 +1080,14 @@ async fn submit(
         page.earlier = earlier_involvement(&state, &user, &draft).await?;
         return page.respond();
     };
-    let (case_id, reference) = db::cases::create_from_referral(
+    let now = state.config.clock.now();
+    let case_id = db::cases::insert_from_referral(
         &mut tx,
         db::cases::NewCase {
             draft: &row.data,
             team_id,
             owner_id: user.id,
-            now: state.config.clock.now(),
+            now,
         },
     )
     .await?;
@@ -1100,6 +1101,8 @@ async fn submit(
         state.config.clock.now(),
     )
     .await?;
+    // The number last: the year's counter is locked from here to the commit.
+    let reference = db::cases::number_case(&mut tx, case_id, now, user.id).await?;
     audit::record(
         &mut tx,
         &state.audit,

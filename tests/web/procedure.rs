@@ -534,6 +534,20 @@ async fn a_case_with_two_children_goes_from_referral_to_review_conference() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The proposed outcome waits on the manager's Team work, read by the case's team (each
+    // enquiry carries it: migration 0028).
+    let waiting = mo.get("/work/team").await.select("#waiting li");
+    assert!(
+        waiting.iter().any(|w| w.contains("Section 47 outcome")),
+        "{waiting:?}"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM section47_enquiries e JOIN cases c ON c.id = e.case_id WHERE e.team_id = c.team_id"
+        )
+        .await,
+        2
+    );
     let (er, vr) = enquiry(rowan).await;
     let r = pat
         .post(
@@ -1155,6 +1169,106 @@ async fn team_timeliness_counts_each_measure_and_leaves_out_restricted_cases() {
         .await;
         assert!(borrowed.is_err(), "{f}");
     }
+}
+
+/// "Waiting for a manager's approval" is read per team: each proposal carries its case's team
+/// (whatever an insert says), moves with the case, and a restricted case's proposals are passed
+/// over before the list's limit.
+#[tokio::test]
+async fn proposals_wait_on_their_case_s_team_and_move_with_it() {
+    let app = TestApp::new().await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (mut oz, _) = app
+        .signed_in_as("manager", "oz@example.org", "Team B")
+        .await;
+    let pat = app.user("practitioner", "pat@example.org", "Team A").await;
+    let team_b: Uuid = sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Team B'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let mut owner = app.owner().await;
+    // A restricted case whose proposals are the oldest, and two ordinary cases.
+    let mut cases = Vec::new();
+    for (i, name) in ["Ada Restricted", "Bea Older", "Cy Newer"]
+        .iter()
+        .enumerate()
+    {
+        let case = crate::cases::make_case(&app, pat, "Team A", name, ConcernKind::Grooming).await;
+        // The insert names Team B; the case decides.
+        sqlx::query(
+            "INSERT INTO referral_decisions (id, case_id, outcome, proposed_by, proposed_at, team_id)
+             VALUES ($1, $2, 'single_assessment', $3, now() - make_interval(hours => $4), $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(case)
+        .bind(pat)
+        .bind(30 - i as i32)
+        .bind(team_b)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO case_closures (id, case_id, reason, proposed_by, proposed_at)
+             VALUES ($1, $2, 'Work finished.', $3, now() - make_interval(hours => $4))",
+        )
+        .bind(Uuid::now_v7())
+        .bind(case)
+        .bind(pat)
+        .bind(20 - i as i32)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        cases.push(case);
+    }
+    sqlx::query("UPDATE cases SET restricted = true WHERE id = $1")
+        .bind(cases[0])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.count("SELECT count(*) FROM referral_decisions d JOIN cases c ON c.id = d.case_id AND c.team_id = d.team_id")
+            .await,
+        3,
+        "every decision carries its case's team, not the one its insert named"
+    );
+    let waiting = mo.get("/work/team").await.select("#waiting li");
+    assert_eq!(waiting.len(), 4, "{waiting:?}");
+    assert!(
+        waiting.iter().all(|w| !w.contains("Ada Restricted")),
+        "{waiting:?}"
+    );
+    // Oldest first: both decisions (30 and 29 hours ago), then both closures.
+    assert!(
+        waiting[0].contains("Bea Older") && waiting[0].contains("Decision on the referral"),
+        "{waiting:?}"
+    );
+    assert!(
+        waiting[1].contains("Cy Newer") && waiting[1].contains("Decision on the referral"),
+        "{waiting:?}"
+    );
+    assert!(
+        waiting[2].contains("Bea Older") && waiting[2].contains("Closing the case"),
+        "{waiting:?}"
+    );
+    assert!(oz.get("/work/team").await.select("#waiting li").is_empty());
+    // The case moves to Team B: its proposals go with it.
+    sqlx::query("UPDATE cases SET team_id = $2 WHERE id = $1")
+        .bind(cases[1])
+        .bind(team_b)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let waiting = mo.get("/work/team").await.select("#waiting li");
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    assert!(
+        waiting.iter().all(|w| w.contains("Cy Newer")),
+        "{waiting:?}"
+    );
+    let theirs = oz.get("/work/team").await.select("#waiting li");
+    assert_eq!(theirs.len(), 2, "{theirs:?}");
+    assert!(theirs.iter().all(|w| w.contains("Bea Older")), "{theirs:?}");
 }
 
 #[tokio::test]

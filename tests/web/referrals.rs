@@ -618,3 +618,83 @@ async fn a_person_half_way_through_signing_in_can_sign_out() {
         0
     );
 }
+
+/// A referral takes the year's next number last, just before its commit: the counter's row is
+/// locked from then until the commit, so by the time a submission waits for it, everything else
+/// (the case, its people, its deadlines, its chronology) is already written, and referrals queue
+/// on the counter only for each other's last few statements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_takes_its_number_last_and_never_keeps_a_stand_in() {
+    let app = TestApp::new().await;
+    let (mut c, _) = app.signed_in("practitioner").await;
+    let base = fill_referral(&mut c, "Ida Quarrington", "A fictional account.").await;
+    c.get(&format!("{base}/check")).await;
+    // Someone else holds this year's counter.
+    let year = Utc::now().year();
+    let mut holder = app.owner().await;
+    sqlx::query("INSERT INTO case_reference_counters (year, last_number) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+        .bind(year)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT last_number FROM case_reference_counters WHERE year = $1 FOR UPDATE")
+        .bind(year)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let path = format!("{base}/check");
+    let submit = tokio::spawn(async move { c.post(&path, &[]).await });
+    // Wait until the submission waits for the counter, then see what it has already written.
+    let mut watcher = app.owner().await;
+    let mut waiting = None;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar::<_, i32>(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+               AND wait_event_type = 'Lock' AND query LIKE '%case_reference_counters%'",
+        )
+        .fetch_optional(&mut watcher)
+        .await
+        .unwrap();
+        if waiting.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let pid = waiting.expect("the submission waits for the counter");
+    let written: Vec<String> = sqlx::query_scalar(
+        "SELECT l.relation::regclass::text FROM pg_locks l
+         WHERE l.pid = $1 AND l.granted AND l.mode = 'RowExclusiveLock'
+           AND l.relation IN ('cases'::regclass, 'case_people'::regclass, 'deadlines'::regclass,
+                              'chronology_entries'::regclass, 'referral_drafts'::regclass)
+         ORDER BY 1",
+    )
+    .bind(pid)
+    .fetch_all(&mut watcher)
+    .await
+    .unwrap();
+    assert_eq!(
+        written,
+        vec![
+            "case_people",
+            "cases",
+            "chronology_entries",
+            "deadlines",
+            "referral_drafts"
+        ],
+        "everything but the number is written before the counter is asked"
+    );
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let r = submit.await.unwrap();
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let reference: String = sqlx::query_scalar("SELECT reference FROM cases")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(reference, format!("HVN-{year}-000001"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM chronology_entries WHERE summary LIKE 'Case HVN-%opened.'")
+            .await,
+        1
+    );
+}
