@@ -8,6 +8,7 @@ SET plan_cache_mode = force_generic_plan;
 SELECT id AS big_team FROM teams WHERE name = 'Scale team 1' \gset
 SELECT owner_id AS owner FROM cases WHERE team_id = :'big_team' GROUP BY owner_id ORDER BY count(*) DESC LIMIT 1 \gset
 SELECT array_agg(id)::text AS two_teams FROM (SELECT id FROM teams WHERE name IN ('Scale team 1', 'Scale team 2')) t \gset
+SELECT array_agg(id)::text AS one_team FROM teams WHERE name = 'Scale team 1' \gset
 
 -- The teams' statement (db::deadlines::team_deadlines, exactly), prepared as the server's `hot`
 -- pool runs it: Team work asks for the three parts (overdue, due today, due soon), 26 each, with
@@ -49,8 +50,10 @@ SELECT
          ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS risks,
      CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
          SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
-         FROM unnest($1::uuid[]) AS vt(team_id)
-         CROSS JOIN LATERAL (
+         FROM (
+           SELECT q.case_id, q.what, q.proposed_by, q.proposed_at
+           FROM unnest($1::uuid[]) AS vt(team_id)
+           CROSS JOIN LATERAL (
              (SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
                 FROM referral_decisions d
                 WHERE d.team_id = vt.team_id AND d.status = 'proposed'
@@ -71,10 +74,10 @@ SELECT
                   AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = x.case_id AND r.restricted
                                   AND NOT haven_sees_restricted_case(r.id, $2, $3))
                 ORDER BY x.proposed_at LIMIT $11)
-         ) p
-         JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by
-         ORDER BY p.proposed_at
-         LIMIT $11) w) ELSE '[]' END AS waiting,
+           ) q
+           ORDER BY q.proposed_at
+           LIMIT $11) p
+         JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by) w) ELSE '[]' END AS waiting,
      CASE WHEN $9 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
          SELECT n.kind, sum(n.in_time)::bigint AS in_time, sum(n.met)::bigint AS met
          FROM (

@@ -446,7 +446,7 @@ pub struct OverviewAsk<'a> {
 /// - **waiting**: decisions, outcomes and closures proposed in these teams, oldest first: each
 ///   team's oldest of each kind, walked on the partial indexes `*_team_waiting` (migration 0028;
 ///   each proposal carries its case's team), restricted cases the viewer may not see passed over
-///   before the limit;
+///   before the limit, and only the oldest `waiting_limit` of them all joined to their cases;
 /// - **timeliness** over the days since `since_day` (London dates): the figures kept per team,
 ///   kind and day in `timeliness_days`, plus the changes not folded into them yet
 ///   (`timeliness_changes`, see [`fold_timeliness`]), plus the restricted cases of those teams
@@ -506,8 +506,10 @@ pub async fn team_deadlines(
                  ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS "risks!: Json<Vec<RiskRow>>",
              CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
                  SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
-                 FROM unnest($1::uuid[]) AS vt(team_id)
-                 CROSS JOIN LATERAL (
+                 FROM (
+                   SELECT q.case_id, q.what, q.proposed_by, q.proposed_at
+                   FROM unnest($1::uuid[]) AS vt(team_id)
+                   CROSS JOIN LATERAL (
                      (SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
                         FROM referral_decisions d
                         WHERE d.team_id = vt.team_id AND d.status = 'proposed'
@@ -528,10 +530,10 @@ pub async fn team_deadlines(
                           AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = x.case_id AND r.restricted
                                           AND NOT haven_sees_restricted_case(r.id, $2, $3))
                         ORDER BY x.proposed_at LIMIT $11)
-                 ) p
-                 JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by
-                 ORDER BY p.proposed_at
-                 LIMIT $11) w) ELSE '[]' END AS "waiting!: Json<Vec<WaitingRow>>",
+                   ) q
+                   ORDER BY q.proposed_at
+                   LIMIT $11) p
+                 JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by) w) ELSE '[]' END AS "waiting!: Json<Vec<WaitingRow>>",
              CASE WHEN $9 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
                  SELECT n.kind, sum(n.in_time)::bigint AS in_time, sum(n.met)::bigint AS met
                  FROM (
