@@ -8,7 +8,6 @@ SET plan_cache_mode = force_generic_plan;
 SELECT id AS big_team FROM teams WHERE name = 'Scale team 1' \gset
 SELECT owner_id AS owner FROM cases WHERE team_id = :'big_team' GROUP BY owner_id ORDER BY count(*) DESC LIMIT 1 \gset
 SELECT array_agg(id)::text AS two_teams FROM (SELECT id FROM teams WHERE name IN ('Scale team 1', 'Scale team 2')) t \gset
-SELECT array_agg(id)::text AS one_team FROM teams WHERE name = 'Scale team 1' \gset
 
 -- The teams' statement (db::deadlines::team_deadlines, exactly), prepared as the server's `hot`
 -- pool runs it: Team work asks for the three parts (overdue, due today, due soon), 26 each, with
@@ -134,11 +133,24 @@ EXECUTE team_open(:'two_teams', :'owner', false, ARRAY['1900-01-01']::timestampt
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 EXECUTE owner_open(:'owner', :'los', :'his', NULL, NULL, :'two_teams', :'owner', false, 26);
 
-\echo 'The navigation counts (part of every signed-in request)'
+\echo 'The navigation counts of a manager of the largest team (db::sessions::find_live, part of every signed-in request)'
+SELECT u.id AS mgr FROM users u JOIN team_memberships m ON m.user_id = u.id
+WHERE m.team_id = :'big_team' AND u.role = 'manager' ORDER BY u.email LIMIT 1 \gset
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT (SELECT count(*) FROM deadlines d WHERE d.owner_id = :'owner' AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= now()),
-       (SELECT count(*) FROM (SELECT 1 FROM deadlines d JOIN team_memberships m ON m.team_id = d.team_id AND m.user_id = :'owner'
-            WHERE d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= now() LIMIT 1000) t);
+SELECT (SELECT count(*) FROM (SELECT 1 FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= now()
+       AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
+       AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado'))
+       ORDER BY d.due_at LIMIT 100) t) AS due_mine,
+       (SELECT count(*) FROM (SELECT 1 FROM team_memberships m
+       CROSS JOIN LATERAL (
+       SELECT 1 FROM deadlines d
+       WHERE d.team_id = m.team_id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= now()
+       AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id
+       AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado'))
+       ORDER BY d.due_at LIMIT 100) d
+       WHERE m.user_id = u.id AND u.role IN ('manager', 'lado')
+       LIMIT 100) t) AS due_team
+FROM users u WHERE u.id = :'mgr';
 
 \echo 'Timeliness over 90 days, two teams: the kept days (timeliness_days, decision 009), not a count of deadlines'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)

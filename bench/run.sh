@@ -20,9 +20,11 @@ if [ -z "$(psql "$URL" -Atc "SELECT 1 FROM cases WHERE reference LIKE 'SCL-%' LI
   echo "$DB has no benchmark data: run bench/generate.sh first" >&2
   exit 1
 fi
-# A database made by an older commit gets this commit's migrations first (the server below runs
-# with HAVEN_MIGRATE=off, as the app's login, which may not change the schema).
-DATABASE_URL="$URL" target/release/haven migrate
+# A database made by an older commit gets the measured build's migrations first (the server below
+# runs with HAVEN_MIGRATE=off, as the app's login, which may not change the schema). An older build
+# (BENCH_HAVEN_BIN) refuses a database a newer one has migrated: make its copy before migrating.
+DATABASE_URL="$URL" "$HAVEN_BIN" migrate ||
+  echo "$HAVEN_BIN did not migrate $DB (already migrated by a newer build?): measuring the schema as it is" >&2
 psql "$URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null ||
   echo "pg_stat_statements is not loaded (shared_preload_libraries): statements a request will show as –" >&2
 

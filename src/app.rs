@@ -38,7 +38,7 @@ pub struct AppState {
 }
 
 /// A calendar with the version (`calendar_version`) it was read at.
-pub type HeldCalendar = (i64, Arc<crate::domain::calendar::Calendar>);
+pub type HeldCalendar = (uuid::Uuid, Arc<crate::domain::calendar::Calendar>);
 
 impl AppState {
     pub fn new(pool: PgPool, config: Arc<Config>) -> AppState {

@@ -123,7 +123,7 @@ pub struct CurrentUser {
     /// The idle timeout, for the page's warning before it.
     pub idle_seconds: i64,
     /// The calendar's version as this request's session statement read it.
-    pub calendar_version: i64,
+    pub calendar_version: Uuid,
 }
 
 impl CurrentUser {

@@ -81,7 +81,7 @@ mod tests {
             due_team: 0,
             reauthenticated_at: chrono::Utc::now(),
             idle_seconds: 1800,
-            calendar_version: 1,
+            calendar_version: Uuid::nil(),
         }
     }
 

@@ -17,12 +17,12 @@ pub async fn load(db: impl PgExecutor<'_>, close: NaiveTime) -> sqlx::Result<Cal
     Ok(calendar_from(rows, close))
 }
 
-/// The calendar as it stands, with its version (`calendar_version`, bumped by every change), read
-/// in one statement so the two belong together.
+/// The calendar as it stands, with its version (`calendar_version`, a new random token on every
+/// change), read in one statement so the two belong together.
 pub async fn load_versioned(
     db: impl PgExecutor<'_>,
     close: NaiveTime,
-) -> sqlx::Result<(i64, Calendar)> {
+) -> sqlx::Result<(Uuid, Calendar)> {
     let r = sqlx::query!(
         r#"SELECT v.version,
                   (SELECT coalesce(json_agg(json_build_object('day', c.day, 'kind', c.kind, 'name', c.name)), '[]')

@@ -31,7 +31,7 @@ pub struct SessionWithUser {
     pub reauthenticated_at: DateTime<Utc>,
     /// The calendar's version (`calendar_version`), so a page can tell whether the calendar its
     /// instance holds is still the current one without reading it again.
-    pub calendar_version: i64,
+    pub calendar_version: Uuid,
 }
 
 pub async fn find_live(

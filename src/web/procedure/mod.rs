@@ -49,8 +49,9 @@ pub async fn calendar(state: &AppState, db: impl sqlx::PgExecutor<'_>) -> AppRes
 /// The calendar for a page that only reads: the copy this instance holds when its version is
 /// the one the request's session statement read (`CurrentUser::calendar_version`), else read
 /// again in `db` (one statement) and kept. Every change to the calendar, through any instance,
-/// bumps the version in its own transaction (migration 0027), so no page counts working days by
-/// a calendar older than the request's own session statement.
+/// gives it a new random version in its own transaction (migrations 0027 and 0030), so no page
+/// counts working days by a calendar older than the request's own session statement, and a
+/// version never comes round again (after a failover or a restore, say) for another calendar.
 pub async fn page_calendar(
     state: &AppState,
     user: &CurrentUser,
@@ -67,10 +68,9 @@ pub async fn page_calendar(
     let (version, cal) = db::calendar::load_versioned(db, state.config.working_day_close).await?;
     let cal = Arc::new(cal);
     if let Ok(mut slot) = state.calendar.write() {
-        // Keep the newest version read (a slower request may bring an older one).
-        if slot.as_ref().is_none_or(|(v, _)| *v <= version) {
-            *slot = Some((version, cal.clone()));
-        }
+        // Versions are random tokens, not ordered: a slower request may put back an older copy,
+        // which the next request's version then replaces (one statement, never a wrong answer).
+        *slot = Some((version, cal.clone()));
     }
     Ok(cal)
 }
