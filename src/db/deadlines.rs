@@ -398,6 +398,8 @@ pub struct RiskRow {
 /// A decision, Section 47 outcome or closure proposed and waiting for a manager.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct WaitingRow {
+    /// The proposal's own id (a decision's, an enquiry's or a closure's).
+    pub id: Uuid,
     pub case_id: Uuid,
     pub reference: String,
     pub title: String,
@@ -434,6 +436,8 @@ pub struct OverviewAsk<'a> {
     pub since_day: chrono::NaiveDate,
     pub risk_limit: i64,
     pub waiting_limit: i64,
+    /// Continue the waiting proposals after this key (proposed at, id): the last one shown.
+    pub waiting_after: Option<(DateTime<Utc>, Uuid)>,
 }
 
 /// The open deadlines of the viewer's teams' cases, in ranges of due time, exactly as
@@ -443,10 +447,13 @@ pub struct OverviewAsk<'a> {
 /// - **risks**: each team's unacknowledged immediate risks, walked on
 ///   `cases_risk_unacknowledged` newest first and stopped at the limit (a team with thousands of
 ///   closed cases behind is not read through);
-/// - **waiting**: decisions, outcomes and closures proposed in these teams, oldest first: each
-///   team's oldest of each kind, walked on the partial indexes `*_team_waiting` (migration 0028;
+/// - **waiting**: decisions, outcomes and closures proposed in these teams, oldest first (by
+///   proposed time, then id), after `waiting_after` if given: each team's oldest of each kind,
+///   walked on the partial indexes `*_team_waiting` from the key on (migrations 0028 and 0031;
 ///   each proposal carries its case's team), restricted cases the viewer may not see passed over
-///   before the limit, and only the oldest `waiting_limit` of them all joined to their cases;
+///   before the limit, and only the oldest `waiting_limit` of them all joined to their cases.
+///   The approvals list pages through them with this part alone (no ranges, no timeliness
+///   kinds, no risks: those parts then read nothing);
 /// - **timeliness** over the days since `since_day` (London dates): the figures kept per team,
 ///   kind and day in `timeliness_days`, plus the changes not folded into them yet
 ///   (`timeliness_changes`, see [`fold_timeliness`]), plus the restricted cases of those teams
@@ -454,7 +461,8 @@ pub struct OverviewAsk<'a> {
 ///   cases out).
 ///
 /// Without `overview` those parts are not run at all (each is behind `CASE WHEN $9`, which a
-/// generic plan keeps as a one-time test) and come back empty.
+/// generic plan keeps as a one-time test) and come back empty; nor are the risks with a
+/// `risk_limit` of 0, nor the timeliness without `kinds`.
 pub async fn team_deadlines(
     db: impl PgExecutor<'_>,
     viewer: &crate::db::cases::Viewer<'_>,
@@ -467,6 +475,11 @@ pub async fn team_deadlines(
     let from: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.0).collect();
     let to: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.1).collect();
     let (after_due, after_id) = (after.map(|a| a.0), after.map(|a| a.1));
+    // Before every proposal: the start of the list.
+    let waiting_after = overview.and_then(|o| o.waiting_after).unwrap_or((
+        DateTime::<Utc>::from_timestamp(-2_208_988_800, 0).unwrap_or_default(),
+        Uuid::nil(),
+    ));
     let codes: Vec<&str> = overview
         .map(|o| o.kinds.iter().map(|k| k.code()).collect())
         .unwrap_or_default();
@@ -494,7 +507,7 @@ pub async fn team_deadlines(
                      LEFT JOIN case_people p ON p.id = x.person_id
                      ORDER BY x.due_at, x.id
                      LIMIT $8) d) o) AS "deadlines!: Json<Vec<OpenRow>>",
-             CASE WHEN $9::boolean THEN (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC), '[]') FROM (
+             CASE WHEN $9::boolean AND $10::bigint > 0 THEN (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC), '[]') FROM (
                  SELECT c.id, c.reference, c.title, c.received_at
                  FROM unnest($1::uuid[]) AS vt(team_id)
                  CROSS JOIN LATERAL (
@@ -504,37 +517,40 @@ pub async fn team_deadlines(
                      ORDER BY x.received_at DESC LIMIT $10
                  ) c
                  ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS "risks!: Json<Vec<RiskRow>>",
-             CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
-                 SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
+             CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at, w.id), '[]') FROM (
+                 SELECT p.id, c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
                  FROM (
-                   SELECT q.case_id, q.what, q.proposed_by, q.proposed_at
+                   SELECT q.id, q.case_id, q.what, q.proposed_by, q.proposed_at
                    FROM unnest($1::uuid[]) AS vt(team_id)
                    CROSS JOIN LATERAL (
-                     (SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
+                     (SELECT d.id, d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
                         FROM referral_decisions d
                         WHERE d.team_id = vt.team_id AND d.status = 'proposed'
+                          AND (d.proposed_at, d.id) > ($14::timestamptz, $15::uuid)
                           AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = d.case_id AND r.restricted
                                           AND NOT haven_sees_restricted_case(r.id, $2, $3))
-                        ORDER BY d.proposed_at LIMIT $11)
+                        ORDER BY d.proposed_at, d.id LIMIT $11)
                      UNION ALL
-                     (SELECT e.case_id, 'outcome', e.proposed_by, e.proposed_at
+                     (SELECT e.id, e.case_id, 'outcome', e.proposed_by, e.proposed_at
                         FROM section47_enquiries e
                         WHERE e.team_id = vt.team_id AND e.outcome_status = 'proposed'
+                          AND (e.proposed_at, e.id) > ($14::timestamptz, $15::uuid)
                           AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = e.case_id AND r.restricted
                                           AND NOT haven_sees_restricted_case(r.id, $2, $3))
-                        ORDER BY e.proposed_at LIMIT $11)
+                        ORDER BY e.proposed_at, e.id LIMIT $11)
                      UNION ALL
-                     (SELECT x.case_id, 'closure', x.proposed_by, x.proposed_at
+                     (SELECT x.id, x.case_id, 'closure', x.proposed_by, x.proposed_at
                         FROM case_closures x
                         WHERE x.team_id = vt.team_id AND x.status = 'proposed'
+                          AND (x.proposed_at, x.id) > ($14::timestamptz, $15::uuid)
                           AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = x.case_id AND r.restricted
                                           AND NOT haven_sees_restricted_case(r.id, $2, $3))
-                        ORDER BY x.proposed_at LIMIT $11)
+                        ORDER BY x.proposed_at, x.id LIMIT $11)
                    ) q
-                   ORDER BY q.proposed_at
+                   ORDER BY q.proposed_at, q.id
                    LIMIT $11) p
                  JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by) w) ELSE '[]' END AS "waiting!: Json<Vec<WaitingRow>>",
-             CASE WHEN $9 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
+             CASE WHEN $9 AND cardinality($12::text[]) > 0 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
                  SELECT n.kind, sum(n.in_time)::bigint AS in_time, sum(n.met)::bigint AS met
                  FROM (
                      SELECT x.kind, x.in_time, x.met
@@ -564,7 +580,9 @@ pub async fn team_deadlines(
         overview.map_or(0, |o| o.risk_limit),
         overview.map_or(0, |o| o.waiting_limit),
         &codes as &[&str],
-        overview.map(|o| o.since_day)
+        overview.map(|o| o.since_day),
+        waiting_after.0,
+        waiting_after.1
     )
     .fetch_one(db)
     .await?;

@@ -226,6 +226,7 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/work/team", oversight, work::team)
         .get("/work/deadlines", casework, work::my_deadlines)
         .get("/work/team/deadlines", oversight, work::team_deadlines)
+        .get("/work/team/approvals", oversight, work::team_approvals)
         // Referrals.
         .get("/referrals/new", casework, referrals::start)
         .post("/referrals", casework, referrals::create_draft)

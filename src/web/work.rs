@@ -25,7 +25,8 @@ use super::procedure::{capitalise, page_calendar};
 /// How many deadlines a dashboard shows in each section (the most urgent first); the rest are
 /// one link away, in the open-deadlines list.
 const SECTION: i64 = 25;
-/// How many deadlines a page of the open-deadlines list shows.
+/// How many deadlines a page of the open-deadlines list shows (and proposals a page of the
+/// approvals list).
 const PAGE: i64 = 50;
 
 pub struct Item {
@@ -58,6 +59,8 @@ struct DashboardPage {
     soon: Vec<Item>,
     horizon: String,
     waiting: Vec<Waiting>,
+    /// More proposals are waiting than the dashboard shows.
+    waiting_more: bool,
     timeliness: Vec<(String, String)>,
     /// The open-deadlines list.
     list_href: &'static str,
@@ -194,6 +197,20 @@ fn item(
     })
 }
 
+fn waiting_item(w: db::deadlines::WaitingRow) -> Waiting {
+    Waiting {
+        case_id: w.case_id,
+        reference: w.reference,
+        title: w.title,
+        what: match w.what.as_str() {
+            "decision" => "Decision on the referral",
+            "outcome" => "Section 47 outcome",
+            _ => "Closing the case",
+        },
+        by: format!("{}, {}", w.proposed_by_name, format_datetime(w.proposed_at)),
+    }
+}
+
 async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResult<Response> {
     let now = state.config.clock.now();
     // The dashboards' statements have no optional filters and their plans do not depend on
@@ -227,7 +244,8 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
                 // were met on.
                 since_day: london_date(now) - Duration::days(89),
                 risk_limit: 50,
-                waiting_limit: 100,
+                waiting_limit: SECTION + 1,
+                waiting_after: None,
             }),
         )
         .await?
@@ -271,20 +289,12 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         .into_iter()
         .map(|r| (r.id, r.reference, r.title, format_datetime(r.received_at)))
         .collect();
+    let waiting_more = overview.waiting.len() as i64 > SECTION;
     let waiting: Vec<Waiting> = overview
         .waiting
         .into_iter()
-        .map(|w| Waiting {
-            case_id: w.case_id,
-            reference: w.reference,
-            title: w.title,
-            what: match w.what.as_str() {
-                "decision" => "Decision on the referral",
-                "outcome" => "Section 47 outcome",
-                _ => "Closing the case",
-            },
-            by: format!("{}, {}", w.proposed_by_name, format_datetime(w.proposed_at)),
-        })
+        .take(SECTION as usize)
+        .map(waiting_item)
         .collect();
     let timeliness: Vec<(String, String)> = if team {
         measures
@@ -339,6 +349,7 @@ async fn dashboard(state: &AppState, user: &CurrentUser, team: bool) -> AppResul
         soon,
         horizon: crate::domain::time::format_date(horizon_day),
         waiting,
+        waiting_more,
         timeliness,
         list_href,
         overdue_more,
@@ -424,6 +435,12 @@ async fn deadlines_list(
         Part::Soon => "Deadlines due in the next 5 working days",
         Part::All => "All open deadlines",
     };
+    // Later pages say so in the browser's title, so two tabs of the list can be told apart.
+    let title = if after.is_some() {
+        format!("{heading} (continued)")
+    } else {
+        heading.to_owned()
+    };
     let none = match (part, after.is_some()) {
         (Part::Overdue, false) => "Nothing is overdue.",
         (Part::Today, false) => "Nothing is due later today.",
@@ -446,7 +463,7 @@ async fn deadlines_list(
     };
     let here = format!("{list_href}?show={}", part.code());
     let page = DeadlinesPage {
-        layout: Layout::for_user(heading, user, section),
+        layout: Layout::for_user(title, user, section),
         heading,
         lead,
         back_href,
@@ -481,6 +498,93 @@ pub async fn team_deadlines(
 ) -> AppResult<Response> {
     deadlines_list(&state, &user, true, q).await
 }
+
+#[derive(Template)]
+#[template(path = "work/approvals.html")]
+struct ApprovalsPage {
+    layout: Layout,
+    items: Vec<Waiting>,
+    first_href: String,
+    next_href: String,
+    continued: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ApprovalsQuery {
+    after: Option<String>,
+}
+
+/// Everything proposed on the viewer's teams' cases and waiting for a manager (decisions on
+/// referrals, Section 47 outcomes, closures), the longest waiting first, 50 a page, continuing
+/// after the last one shown by (proposed at, id). One statement for the page (Team work's, with
+/// only its waiting part asked for), then the audit row naming the cases shown.
+pub async fn team_approvals(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ApprovalsQuery>,
+) -> AppResult<Response> {
+    // An address with a mangled cursor starts at the top rather than failing.
+    let after = q.after.as_deref().and_then(parse_cursor);
+    let mut conn = state.hot.acquire().await?;
+    let (_, overview) = db::deadlines::team_deadlines(
+        &mut *conn,
+        &super::cases::viewer(&user),
+        &[],
+        None,
+        0,
+        Some(db::deadlines::OverviewAsk {
+            kinds: &[],
+            since_day: chrono::NaiveDate::default(),
+            risk_limit: 0,
+            waiting_limit: PAGE + 1,
+            waiting_after: after,
+        }),
+    )
+    .await?;
+    let more = overview.waiting.len() as i64 > PAGE;
+    let shown: Vec<db::deadlines::WaitingRow> =
+        overview.waiting.into_iter().take(PAGE as usize).collect();
+    let last = shown.last().map(|w| format_cursor(w.proposed_at, w.id));
+    let ids: Vec<Uuid> = shown.iter().map(|w| w.case_id).collect();
+    audit::record(
+        &mut conn,
+        &state.audit,
+        &user.actor(),
+        Event::new("case.list", "case_list").details(serde_json::json!({
+            "scope": "team approvals",
+            "filters": { "after": after.map(|(at, id)| format_cursor(at, id)) },
+            "cases": ids,
+        })),
+    )
+    .await?;
+    let heading = "Waiting for a manager's approval";
+    let page = ApprovalsPage {
+        layout: Layout::for_user(
+            if after.is_some() {
+                format!("{heading} (continued)")
+            } else {
+                heading.to_owned()
+            },
+            &user,
+            Section::TeamWork,
+        ),
+        items: shown.into_iter().map(waiting_item).collect(),
+        first_href: if after.is_some() {
+            APPROVALS.to_owned()
+        } else {
+            String::new()
+        },
+        next_href: match (more, last) {
+            (true, Some(key)) => format!("{APPROVALS}?after={key}"),
+            _ => String::new(),
+        },
+        continued: after.is_some(),
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+/// Where the approvals list lives.
+const APPROVALS: &str = "/work/team/approvals";
 
 pub async fn mine(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     dashboard(&state, &user, false).await

@@ -733,6 +733,10 @@ export async function aCaseGoesFromDecisionToConference(browser, v, state) {
   await v.expectUrl('/work/team', 'team work');
   await v.expectText('Waiting for a manager\'s approval (1)', 'the decision waits for the manager');
   await v.screenshot('team-work');
+  await page.click('a:has-text("Everything waiting for approval, as a list")');
+  await v.expectUrl('/work/team/approvals', 'the approvals list');
+  await v.check('approvals list');
+  await v.fitsPhone('approvals list');
   await page.click('#waiting a');
   await page.click('button:has-text("Approve the decision")');
   await v.expectText('Approved by', 'approved');

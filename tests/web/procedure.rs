@@ -1271,6 +1271,164 @@ async fn proposals_wait_on_their_case_s_team_and_move_with_it() {
     assert!(theirs.iter().all(|w| w.contains("Bea Older")), "{theirs:?}");
 }
 
+/// Team work shows the 25 longest-waiting proposals and says when there are more; the approvals
+/// list pages through all of them, 50 a page, by key: proposals made at the same instant are
+/// neither repeated nor skipped across a page boundary, a restricted case's proposals never cut
+/// a page short, and each page's view is recorded with the cases it named.
+#[tokio::test]
+async fn the_approvals_list_pages_through_everything_waiting() {
+    let app = TestApp::new().await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (mut oz, _) = app
+        .signed_in_as("manager", "oz@example.org", "Team B")
+        .await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let mut owner = app.owner().await;
+    // 26 cases, each with a decision waiting (26 to 1 hours ago, each at its own time) and a
+    // closure waiting (all 26 at the same instant, half an hour ago): 52 proposals in all.
+    let mut refs = Vec::new();
+    for i in 0..27 {
+        let case = crate::cases::make_case(
+            &app,
+            pat_id,
+            "Team A",
+            &format!("Child {i:02}"),
+            ConcernKind::Grooming,
+        )
+        .await;
+        sqlx::query(
+            "INSERT INTO referral_decisions (id, case_id, outcome, proposed_by, proposed_at)
+             VALUES ($1, $2, 'single_assessment', $3, now() - make_interval(hours => $4))",
+        )
+        .bind(Uuid::now_v7())
+        .bind(case)
+        .bind(pat_id)
+        .bind(40 - i)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO case_closures (id, case_id, reason, proposed_by, proposed_at)
+             VALUES ($1, $2, 'Work finished.', $3, date_trunc('hour', now()) - interval '30 minutes')",
+        )
+        .bind(Uuid::now_v7())
+        .bind(case)
+        .bind(pat_id)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        if i == 0 {
+            // The first case, with the oldest decision, is restricted: nobody here may see it.
+            sqlx::query("UPDATE cases SET restricted = true WHERE id = $1")
+                .bind(case)
+                .execute(&mut owner)
+                .await
+                .unwrap();
+        } else {
+            let reference: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
+                .bind(case)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            refs.push(reference);
+        }
+    }
+    // Team work: the 25 longest waiting, and a link to the rest.
+    let dash = mo.get("/work/team").await;
+    let shown = dash.select("#waiting li");
+    assert_eq!(shown.len(), 25, "{shown:?}");
+    assert!(
+        dash.body
+            .contains("Waiting for a manager&#39;s approval (more than 25)")
+            || dash
+                .body
+                .contains("Waiting for a manager's approval (more than 25)"),
+        "the heading says there are more"
+    );
+    assert!(shown[0].contains(&refs[0]) && shown[0].contains("Decision on the referral"));
+    assert!(shown.iter().all(|w| !w.contains("Child 00")), "{shown:?}");
+    assert_eq!(
+        dash.attr("a[href='/work/team/approvals']", "href").len(),
+        1,
+        "a link to the whole list"
+    );
+    // The list: 50, then the last 2, each exactly once; decisions oldest first, then the
+    // closures made at one instant, in id order across the page boundary.
+    let first = mo.get("/work/team/approvals").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let page1 = first.select("#waiting li");
+    assert_eq!(page1.len(), 50, "{page1:?}");
+    for (i, r) in refs.iter().enumerate() {
+        assert!(
+            page1[i].contains(r.as_str()) && page1[i].contains("Decision on the referral"),
+            "{i}: {}",
+            page1[i]
+        );
+    }
+    assert!(page1[26..].iter().all(|w| w.contains("Closing the case")));
+    let next = first.attr("a[rel=next]", "href");
+    assert_eq!(next.len(), 1);
+    let second = mo.get(&next[0]).await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert!(
+        second.body.contains("(continued)"),
+        "a later page says so in its title"
+    );
+    let page2 = second.select("#waiting li");
+    assert_eq!(page2.len(), 2, "{page2:?}");
+    assert!(second.attr("a[rel=next]", "href").is_empty());
+    let closures: std::collections::BTreeSet<String> = page1[26..]
+        .iter()
+        .chain(&page2)
+        .map(|w| {
+            refs.iter()
+                .find(|r| w.contains(r.as_str()))
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(closures.len(), 26, "every closure once: {closures:?}");
+    assert!(!closures.contains(""));
+    // A mangled cursor starts at the top.
+    for bad in ["nonsense", "12_34", "99999999999999999999_x"] {
+        let r = mo.get(&format!("/work/team/approvals?after={bad}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.select("#waiting li").len(), 50);
+    }
+    // Each page's view is recorded with the cases it named, and only those.
+    let named: Vec<Vec<Uuid>> = sqlx::query_scalar::<_, serde_json::Value>(
+        "SELECT details::jsonb->'cases' FROM audit_events
+          WHERE action = 'case.list' AND details::jsonb->>'scope' = 'team approvals' ORDER BY seq",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|v| serde_json::from_value(v).unwrap())
+    .collect();
+    assert_eq!(named.len(), 5);
+    assert_eq!(named[0].len(), 50);
+    assert_eq!(named[1].len(), 2);
+    let restricted: Uuid = sqlx::query_scalar("SELECT id FROM cases WHERE restricted")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(named.iter().flatten().all(|c| *c != restricted));
+    // Another team's manager sees nothing waiting; a practitioner may not open the list.
+    let theirs = oz.get("/work/team/approvals").await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert!(theirs.select("#waiting li").is_empty());
+    assert!(theirs.body.contains("Nothing is waiting for approval."));
+    assert_eq!(
+        pat.get("/work/team/approvals").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 #[tokio::test]
 async fn dashboards_show_what_is_overdue_due_today_and_soon() {
     // Thursday 3 December 2026, 16:59.

@@ -39,6 +39,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/work/team", "oversight"),
     ("GET", "/work/deadlines", "casework"),
     ("GET", "/work/team/deadlines", "oversight"),
+    ("GET", "/work/team/approvals", "oversight"),
     ("GET", "/referrals/new", "casework"),
     ("POST", "/referrals", "casework"),
     ("GET", "/referrals/{id}/{step}", "casework"),
