@@ -41,7 +41,10 @@ SELECT gen_random_uuid(),
        CASE WHEN g % 4 = 0 THEN 'closed' ELSE 'open' END
 FROM generate_series(1, 1000000) g
 JOIN team_order t ON t.n = CASE WHEN g % 5 = 0 THEN 1 ELSE 2 + (g % 29) END
-JOIN scale_people p ON p.team_id = t.id AND p.n % 20 = g % 20;
+-- Each team's cases spread over all 20 of its members (by g / 5: team 1 has every fifth case,
+-- so by g % 20 only 4 of its members got any, 50,000 cases each, and 4 of every other team's
+-- got none).
+JOIN scale_people p ON p.team_id = t.id AND p.n % 20 = (g / 5) % 20;
 
 -- Three deadlines a case: most met, some open, due from 60 days ago to 60 days ahead. Loaded
 -- with the per-row timeliness trigger off and the kept figures filled once afterwards, exactly

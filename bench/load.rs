@@ -605,13 +605,20 @@ async fn main() -> anyhow::Result<()> {
         // A real day opens the same live cases again and again: the same page over 200 cases
         // (a team's current work), whose rows stay in PostgreSQL's buffers. The scenario above,
         // over 5,000 cases of a million, is the cold case.
-        scenario("case page, 200 busy cases", &haven, concurrency, Some(&pat), 200, {
-            let cases = cases.clone();
-            Arc::new(move |rng| {
-                let busy = cases.len().min(200);
-                vec![get(format!("/cases/{}", cases[rng.gen_range(0..busy)]))]
-            })
-        }),
+        scenario(
+            "case page, 200 busy cases",
+            &haven,
+            concurrency,
+            Some(&pat),
+            200,
+            {
+                let cases = cases.clone();
+                Arc::new(move |rng| {
+                    let busy = cases.len().min(200);
+                    vec![get(format!("/cases/{}", cases[rng.gen_range(0..busy)]))]
+                })
+            },
+        ),
         scenario(
             "My cases",
             &haven,
