@@ -11,9 +11,11 @@ SELECT array_agg(id)::text AS two_teams FROM (SELECT id FROM teams WHERE name IN
 
 -- The teams' statement (db::deadlines::team_deadlines, exactly), prepared as the server's `hot`
 -- pool runs it: Team work asks for the three parts (overdue, due today, due soon), 26 each, with
--- its risks, approvals and timeliness ($9 true); the open-deadlines list for one page ($9 false).
+-- its risks, approvals and timeliness ($9 true); the open-deadlines list for one page ($9 false);
+-- the approvals list and the risks list for one page (no ranges, no timeliness kinds, and only
+-- the one part with a limit).
 PREPARE team_open(uuid[], uuid, boolean, timestamptz[], timestamptz[], timestamptz, uuid, bigint,
-                  boolean, bigint, bigint, text[], date) AS
+                  boolean, bigint, bigint, text[], date, timestamptz, uuid, timestamptz, uuid) AS
 SELECT
      (SELECT coalesce(json_agg(o ORDER BY o.section, o.due_at, o.id), '[]') FROM (
          SELECT (b.n - 1)::int AS section, d.id, d.case_id, d.reference, d.title, d.kind, d.child_name, d.due_at
@@ -37,47 +39,51 @@ SELECT
              LEFT JOIN case_people p ON p.id = x.person_id
              ORDER BY x.due_at, x.id
              LIMIT $8) d) o) AS deadlines,
-     CASE WHEN $9::boolean THEN (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC), '[]') FROM (
+     CASE WHEN $9::boolean AND $10::bigint > 0 THEN (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC, r.id DESC), '[]') FROM (
          SELECT c.id, c.reference, c.title, c.received_at
          FROM unnest($1::uuid[]) AS vt(team_id)
          CROSS JOIN LATERAL (
              SELECT x.id, x.reference, x.title, x.received_at FROM cases x
              WHERE x.team_id = vt.team_id AND x.immediate_risk AND x.risk_acknowledged_at IS NULL
-               AND x.status <> 'closed' AND (x.restricted = false OR haven_sees_restricted_case(x.id, $2, $3))
-             ORDER BY x.received_at DESC LIMIT $10
+               AND x.status <> 'closed' AND (x.received_at, x.id) < ($16::timestamptz, $17::uuid)
+               AND (x.restricted = false OR haven_sees_restricted_case(x.id, $2, $3))
+             ORDER BY x.received_at DESC, x.id DESC LIMIT $10
          ) c
-         ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS risks,
-     CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at), '[]') FROM (
-         SELECT c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
+         ORDER BY c.received_at DESC, c.id DESC LIMIT $10) r) ELSE '[]' END AS risks,
+     CASE WHEN $9 AND $11::bigint > 0 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at, w.id), '[]') FROM (
+         SELECT p.id, c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
          FROM (
-           SELECT q.case_id, q.what, q.proposed_by, q.proposed_at
+           SELECT q.id, q.case_id, q.what, q.proposed_by, q.proposed_at
            FROM unnest($1::uuid[]) AS vt(team_id)
            CROSS JOIN LATERAL (
-             (SELECT d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
+             (SELECT d.id, d.case_id, 'decision' AS what, d.proposed_by, d.proposed_at
                 FROM referral_decisions d
                 WHERE d.team_id = vt.team_id AND d.status = 'proposed'
+                  AND (d.proposed_at, d.id) > ($14::timestamptz, $15::uuid)
                   AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = d.case_id AND r.restricted
                                   AND NOT haven_sees_restricted_case(r.id, $2, $3))
-                ORDER BY d.proposed_at LIMIT $11)
+                ORDER BY d.proposed_at, d.id LIMIT $11)
              UNION ALL
-             (SELECT e.case_id, 'outcome', e.proposed_by, e.proposed_at
+             (SELECT e.id, e.case_id, 'outcome', e.proposed_by, e.proposed_at
                 FROM section47_enquiries e
                 WHERE e.team_id = vt.team_id AND e.outcome_status = 'proposed'
+                  AND (e.proposed_at, e.id) > ($14::timestamptz, $15::uuid)
                   AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = e.case_id AND r.restricted
                                   AND NOT haven_sees_restricted_case(r.id, $2, $3))
-                ORDER BY e.proposed_at LIMIT $11)
+                ORDER BY e.proposed_at, e.id LIMIT $11)
              UNION ALL
-             (SELECT x.case_id, 'closure', x.proposed_by, x.proposed_at
+             (SELECT x.id, x.case_id, 'closure', x.proposed_by, x.proposed_at
                 FROM case_closures x
                 WHERE x.team_id = vt.team_id AND x.status = 'proposed'
+                  AND (x.proposed_at, x.id) > ($14::timestamptz, $15::uuid)
                   AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.id = x.case_id AND r.restricted
                                   AND NOT haven_sees_restricted_case(r.id, $2, $3))
-                ORDER BY x.proposed_at LIMIT $11)
+                ORDER BY x.proposed_at, x.id LIMIT $11)
            ) q
-           ORDER BY q.proposed_at
+           ORDER BY q.proposed_at, q.id
            LIMIT $11) p
          JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by) w) ELSE '[]' END AS waiting,
-     CASE WHEN $9 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
+     CASE WHEN $9 AND cardinality($12::text[]) > 0 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
          SELECT n.kind, sum(n.in_time)::bigint AS in_time, sum(n.met)::bigint AS met
          FROM (
              SELECT x.kind, x.in_time, x.met
@@ -120,14 +126,28 @@ SELECT ARRAY['1900-01-01', now(), date_trunc('day', now()) + interval '1 day']::
 \echo 'Team work: the 25 most urgent of each part, two teams (one with 200,000 cases), with risks, approvals and timeliness'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 EXECUTE team_open(:'two_teams', :'owner', false, :'los', :'his', NULL, NULL, 26,
-                  true, 50, 100, ARRAY['referral_decision', 'icpc'], current_date - 89);
+                  true, 26, 26, ARRAY['referral_decision', 'icpc'], current_date - 89, '1900-01-01', '00000000-0000-0000-0000-000000000000', '9999-12-31', 'ffffffff-ffff-ffff-ffff-ffffffffffff');
 
 \echo 'The open-deadlines list, all of them, a page deep in (after the 1,000th)'
 SELECT due_at AS after_due, id AS after_id FROM deadlines
 WHERE team_id = :'big_team' AND met_at IS NULL AND ended_at IS NULL ORDER BY due_at, id OFFSET 999 LIMIT 1 \gset
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 EXECUTE team_open(:'two_teams', :'owner', false, ARRAY['1900-01-01']::timestamptz[], ARRAY['9999-12-31']::timestamptz[],
-                  :'after_due', :'after_id', 51, false, 0, 0, ARRAY[]::text[], NULL);
+                  :'after_due', :'after_id', 51, false, 0, 0, ARRAY[]::text[], NULL, '1900-01-01', '00000000-0000-0000-0000-000000000000', '9999-12-31', 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+
+\echo 'The approvals list, one page of 50 after the 500th proposal waiting in the two teams'
+SELECT proposed_at AS after_at, id AS after_pid FROM (
+  SELECT proposed_at, id FROM referral_decisions WHERE status = 'proposed' AND team_id = ANY(:'two_teams')
+  UNION ALL SELECT proposed_at, id FROM case_closures WHERE status = 'proposed' AND team_id = ANY(:'two_teams')) w
+ORDER BY proposed_at, id OFFSET 499 LIMIT 1 \gset
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+EXECUTE team_open(:'two_teams', :'owner', false, ARRAY[]::timestamptz[], ARRAY[]::timestamptz[], NULL, NULL, 0,
+                  true, 0, 51, ARRAY[]::text[], '1970-01-01', :'after_at', :'after_pid', '9999-12-31', 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+
+\echo 'The risks list, its first page of 50 in the two teams'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+EXECUTE team_open(:'two_teams', :'owner', false, ARRAY[]::timestamptz[], ARRAY[]::timestamptz[], NULL, NULL, 0,
+                  true, 51, 0, ARRAY[]::text[], '1970-01-01', '1900-01-01', '00000000-0000-0000-0000-000000000000', '9999-12-31', 'ffffffff-ffff-ffff-ffff-ffffffffffff');
 
 \echo 'My work: one case worker, the same three parts'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)

@@ -438,6 +438,8 @@ pub struct OverviewAsk<'a> {
     pub waiting_limit: i64,
     /// Continue the waiting proposals after this key (proposed at, id): the last one shown.
     pub waiting_after: Option<(DateTime<Utc>, Uuid)>,
+    /// Continue the risks (newest first) after this key (received at, id): the last one shown.
+    pub risks_after: Option<(DateTime<Utc>, Uuid)>,
 }
 
 /// The open deadlines of the viewer's teams' cases, in ranges of due time, exactly as
@@ -445,15 +447,16 @@ pub struct OverviewAsk<'a> {
 /// statement (one round trip for the whole dashboard's reading):
 ///
 /// - **risks**: each team's unacknowledged immediate risks, walked on
-///   `cases_risk_unacknowledged` newest first and stopped at the limit (a team with thousands of
-///   closed cases behind is not read through);
+///   `cases_risk_unacknowledged` newest first (received time, then id) from the key
+///   `risks_after` on if given (migration 0032), and stopped at the limit (a team with
+///   thousands of closed cases behind is not read through);
 /// - **waiting**: decisions, outcomes and closures proposed in these teams, oldest first (by
 ///   proposed time, then id), after `waiting_after` if given: each team's oldest of each kind,
 ///   walked on the partial indexes `*_team_waiting` from the key on (migrations 0028 and 0031;
 ///   each proposal carries its case's team), restricted cases the viewer may not see passed over
 ///   before the limit, and only the oldest `waiting_limit` of them all joined to their cases.
 ///   The approvals list pages through them with this part alone (no ranges, no timeliness
-///   kinds, no risks: those parts then read nothing);
+///   kinds, no risks: those parts then read nothing), and the risks list likewise;
 /// - **timeliness** over the days since `since_day` (London dates): the figures kept per team,
 ///   kind and day in `timeliness_days`, plus the changes not folded into them yet
 ///   (`timeliness_changes`, see [`fold_timeliness`]), plus the restricted cases of those teams
@@ -462,7 +465,8 @@ pub struct OverviewAsk<'a> {
 ///
 /// Without `overview` those parts are not run at all (each is behind `CASE WHEN $9`, which a
 /// generic plan keeps as a one-time test) and come back empty; nor are the risks with a
-/// `risk_limit` of 0, nor the timeliness without `kinds`.
+/// `risk_limit` of 0, the waiting proposals with a `waiting_limit` of 0, nor the timeliness
+/// without `kinds`.
 pub async fn team_deadlines(
     db: impl PgExecutor<'_>,
     viewer: &crate::db::cases::Viewer<'_>,
@@ -479,6 +483,11 @@ pub async fn team_deadlines(
     let waiting_after = overview.and_then(|o| o.waiting_after).unwrap_or((
         DateTime::<Utc>::from_timestamp(-2_208_988_800, 0).unwrap_or_default(),
         Uuid::nil(),
+    ));
+    // After every risk (newest first): the start of that list.
+    let risks_after = overview.and_then(|o| o.risks_after).unwrap_or((
+        DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or_default(),
+        Uuid::max(),
     ));
     let codes: Vec<&str> = overview
         .map(|o| o.kinds.iter().map(|k| k.code()).collect())
@@ -507,17 +516,18 @@ pub async fn team_deadlines(
                      LEFT JOIN case_people p ON p.id = x.person_id
                      ORDER BY x.due_at, x.id
                      LIMIT $8) d) o) AS "deadlines!: Json<Vec<OpenRow>>",
-             CASE WHEN $9::boolean AND $10::bigint > 0 THEN (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC), '[]') FROM (
+             CASE WHEN $9::boolean AND $10::bigint > 0 THEN (SELECT coalesce(json_agg(r ORDER BY r.received_at DESC, r.id DESC), '[]') FROM (
                  SELECT c.id, c.reference, c.title, c.received_at
                  FROM unnest($1::uuid[]) AS vt(team_id)
                  CROSS JOIN LATERAL (
                      SELECT x.id, x.reference, x.title, x.received_at FROM cases x
                      WHERE x.team_id = vt.team_id AND x.immediate_risk AND x.risk_acknowledged_at IS NULL
-                       AND x.status <> 'closed' AND (x.restricted = false OR haven_sees_restricted_case(x.id, $2, $3))
-                     ORDER BY x.received_at DESC LIMIT $10
+                       AND x.status <> 'closed' AND (x.received_at, x.id) < ($16::timestamptz, $17::uuid)
+                       AND (x.restricted = false OR haven_sees_restricted_case(x.id, $2, $3))
+                     ORDER BY x.received_at DESC, x.id DESC LIMIT $10
                  ) c
-                 ORDER BY c.received_at DESC LIMIT $10) r) ELSE '[]' END AS "risks!: Json<Vec<RiskRow>>",
-             CASE WHEN $9 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at, w.id), '[]') FROM (
+                 ORDER BY c.received_at DESC, c.id DESC LIMIT $10) r) ELSE '[]' END AS "risks!: Json<Vec<RiskRow>>",
+             CASE WHEN $9 AND $11::bigint > 0 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at, w.id), '[]') FROM (
                  SELECT p.id, c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
                  FROM (
                    SELECT q.id, q.case_id, q.what, q.proposed_by, q.proposed_at
@@ -582,7 +592,9 @@ pub async fn team_deadlines(
         &codes as &[&str],
         overview.map(|o| o.since_day),
         waiting_after.0,
-        waiting_after.1
+        waiting_after.1,
+        risks_after.0,
+        risks_after.1
     )
     .fetch_one(db)
     .await?;

@@ -227,6 +227,7 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         .get("/work/deadlines", casework, work::my_deadlines)
         .get("/work/team/deadlines", oversight, work::team_deadlines)
         .get("/work/team/approvals", oversight, work::team_approvals)
+        .get("/work/team/risks", oversight, work::team_risks)
         // Referrals.
         .get("/referrals/new", casework, referrals::start)
         .post("/referrals", casework, referrals::create_draft)

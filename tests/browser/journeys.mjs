@@ -394,6 +394,9 @@ export async function managerReadsTheChronologyAndTheAccessRecord(v, state) {
   await v.expectText('Decision on the referral', 'the referral decision is listed');
   await page.click('a:has-text("Back to team work")');
   await v.expectUrl('/work/team', 'back at team work');
+  await v.goto('/work/team/risks', 'every immediate risk not yet acknowledged');
+  await v.check('immediate risks list (team)');
+  await v.fitsPhone('immediate risks list (team)');
   await v.goto('/cases/team', 'team cases');
   await page.click(`a[href="${state.casePath}"]`);
   await v.check('case (manager)');

@@ -1429,6 +1429,127 @@ async fn the_approvals_list_pages_through_everything_waiting() {
     );
 }
 
+/// Team work shows the 25 newest unacknowledged immediate risks and says when there are more;
+/// the risks list pages through all of them, 50 a page, newest first by key (cases received at
+/// the same instant neither repeated nor skipped across a page boundary), without closed or
+/// acknowledged cases or restricted ones the viewer may not see.
+#[tokio::test]
+async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
+    let app = TestApp::new().await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (mut oz, _) = app
+        .signed_in_as("manager", "oz@example.org", "Team B")
+        .await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let mut owner = app.owner().await;
+    // 52 cases with a risk nobody has acknowledged: 26 received an hour apart (the newest 26),
+    // 26 at one instant two days ago. And the newest of all restricted, one closed and one
+    // acknowledged: none of those three is listed.
+    let mut newest_first = Vec::new();
+    for i in 0..55 {
+        let case = crate::cases::make_case(
+            &app,
+            pat_id,
+            "Team A",
+            &format!("Child {i:02}"),
+            ConcernKind::Grooming,
+        )
+        .await;
+        let (status, acknowledged, restricted) = match i {
+            0 => ("open", false, true),
+            1 => ("closed", false, false),
+            2 => ("open", true, false),
+            _ => ("open", false, false),
+        };
+        sqlx::query(
+            "UPDATE cases SET immediate_risk = true, status = $2, restricted = $3,
+                    risk_acknowledged_at = CASE WHEN $4 THEN now() END,
+                    received_at = CASE WHEN $5 < 29 THEN now() - make_interval(hours => $5)
+                                       ELSE date_trunc('hour', now()) - interval '2 days' END
+             WHERE id = $1",
+        )
+        .bind(case)
+        .bind(status)
+        .bind(restricted)
+        .bind(acknowledged)
+        .bind(i)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        if i > 2 {
+            let reference: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
+                .bind(case)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            newest_first.push(reference);
+        }
+    }
+    let dash = mo.get("/work/team").await;
+    let shown = dash.select("#risks li");
+    assert_eq!(shown.len(), 25, "{shown:?}");
+    assert!(shown[0].contains(&newest_first[0]), "{shown:?}");
+    assert!(
+        dash.select("#risks h2")[0].contains("(more than 25)"),
+        "the heading says there are more"
+    );
+    assert_eq!(dash.attr("a[href='/work/team/risks']", "href").len(), 1);
+    let first = mo.get("/work/team/risks").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let page1 = first.select("#risks li");
+    assert_eq!(page1.len(), 50, "{page1:?}");
+    for (i, r) in newest_first.iter().take(26).enumerate() {
+        assert!(page1[i].contains(r.as_str()), "{i}: {}", page1[i]);
+    }
+    let next = first.attr("a[rel=next]", "href");
+    assert_eq!(next.len(), 1);
+    let second = mo.get(&next[0]).await;
+    assert!(second.body.contains("(continued)"));
+    let page2 = second.select("#risks li");
+    assert_eq!(page2.len(), 2, "{page2:?}");
+    assert!(second.attr("a[rel=next]", "href").is_empty());
+    let mut listed: Vec<String> = page1
+        .iter()
+        .chain(&page2)
+        .map(|l| {
+            newest_first
+                .iter()
+                .find(|r| l.contains(r.as_str()))
+                .cloned()
+                .unwrap_or_else(|| panic!("not one of the 52: {l}"))
+        })
+        .collect();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), 52, "each once");
+    // Each view recorded with the cases it named.
+    let pages: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT details::jsonb->'cases' FROM audit_events
+          WHERE action = 'case.list' AND details::jsonb->>'scope' = 'team risks' ORDER BY seq",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[0].as_array().map(Vec::len), Some(50));
+    assert_eq!(pages[1].as_array().map(Vec::len), Some(2));
+    let theirs = oz.get("/work/team/risks").await;
+    assert!(theirs.select("#risks li").is_empty());
+    assert!(
+        theirs
+            .body
+            .contains("No immediate risk is waiting to be acknowledged.")
+    );
+    assert_eq!(
+        pat.get("/work/team/risks").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 #[tokio::test]
 async fn dashboards_show_what_is_overdue_due_today_and_soon() {
     // Thursday 3 December 2026, 16:59.

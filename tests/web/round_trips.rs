@@ -213,6 +213,7 @@ async fn dashboards_and_the_deadlines_list_cost_a_fixed_number_of_statements() {
         ("/work/deadlines", 3),
         ("/work/team/deadlines?show=overdue", 3),
         ("/work/team/approvals", 3),
+        ("/work/team/risks", 3),
     ] {
         let (page, statements) = statements_of(&mut mgr, path).await;
         assert_eq!(page.status, axum::http::StatusCode::OK, "{path}");

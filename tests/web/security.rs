@@ -40,6 +40,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/work/deadlines", "casework"),
     ("GET", "/work/team/deadlines", "oversight"),
     ("GET", "/work/team/approvals", "oversight"),
+    ("GET", "/work/team/risks", "oversight"),
     ("GET", "/referrals/new", "casework"),
     ("POST", "/referrals", "casework"),
     ("GET", "/referrals/{id}/{step}", "casework"),
