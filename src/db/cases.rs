@@ -1050,11 +1050,15 @@ pub struct PersonMatch {
 /// typed words against each name by trigram word similarity, walked in distance order through
 /// the GiST index `case_people_team_name` for each of the viewer's teams (so a common surname
 /// costs a page of index entries, not every match), or, for one worker's own cases
-/// (`f.owner`), read from `case_people_owner_name` (only that worker's names), with the
-/// visibility rule and the optional filters applied to each row. Pages are by position in that
-/// order (`offset`: how many were shown before): the index gives equally close names in a fixed
-/// order, which a key on the distance alone could not page through, and a later page reads only
-/// that many more entries. A date of birth narrows it to that date.
+/// (`f.owner`), walked the same way on `case_people_owner_name` (only that worker's names), with
+/// the visibility rule and the optional filters applied to each row. Pages are by position in
+/// that order (`offset`: how many were shown before), which a key on the distance alone could
+/// not page through, and a later page reads only that many more entries. Equally close names
+/// come in the order the index walk gives them: the same from page to page while those names do
+/// not change (the statement keeps one plan, `hot`, so every page walks the index), but a name
+/// added or changed between two pages can reorder a group of equally close names, so a later
+/// page may then repeat or miss one of them, as a page by position always could when names are
+/// added. A date of birth narrows it to that date.
 ///
 /// The team and own-cases parts are both in the statement, each switched on or off by whether
 /// `f.owner` is given (a condition on parameters alone, decided once before either runs), and

@@ -133,11 +133,45 @@ pub async fn find_own_for_update(
     Ok(row.map(Into::into))
 }
 
-pub async fn save(db: impl PgExecutor<'_>, id: Uuid, data: &ReferralDraft) -> sqlx::Result<()> {
-    sqlx::query!("UPDATE referral_drafts SET data = $2, updated_at = now() WHERE id = $1 AND submitted_case_id IS NULL", id, sqlx::types::Json(data) as _)
-        .execute(db)
-        .await?;
-    Ok(())
+/// Save the answers of `user_id`'s draft `id` and append `event`'s audit row, in one statement
+/// (one round trip and its own transaction: the row is written if and only if the draft is, and
+/// a draft submitted meanwhile, or someone else's, is neither saved nor recorded). Returns
+/// whether it was saved.
+pub async fn save_audited(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+    data: &ReferralDraft,
+    event: &crate::audit::Prepared,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"WITH saved AS (
+             UPDATE referral_drafts SET data = $3, updated_at = now()
+             WHERE id = $1 AND user_id = $2 AND submitted_case_id IS NULL
+             RETURNING id
+           ), logged AS (
+             INSERT INTO audit_events (occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, event_id, mac)
+             SELECT $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM saved
+             RETURNING seq
+           )
+           SELECT EXISTS (SELECT 1 FROM logged) AS "saved!""#,
+        id,
+        user_id,
+        sqlx::types::Json(data) as _,
+        event.occurred_at,
+        event.actor_user_id,
+        event.actor_ip,
+        event.action,
+        event.entity_type,
+        event.entity_id,
+        event.case_id,
+        event.reason,
+        event.details,
+        event.event_id,
+        event.mac
+    )
+    .fetch_one(db)
+    .await
 }
 
 pub async fn mark_submitted(db: impl PgExecutor<'_>, id: Uuid, case_id: Uuid) -> sqlx::Result<()> {

@@ -533,18 +533,17 @@ async fn save_draft(
     data: &ReferralDraft,
     step: Step,
 ) -> AppResult<()> {
-    let mut tx = state.pool.begin().await?;
-    db::drafts::save(&mut *tx, id, data).await?;
-    audit::record(
-        &mut tx,
+    // The answers and their audit row in one statement: no BEGIN and COMMIT round trips.
+    let event = audit::prepare(
         &state.audit,
         &user.actor(),
         Event::new("referral.draft_update", "referral_draft")
             .entity(id)
             .details(serde_json::json!({ "page": step.slug() })),
-    )
-    .await?;
-    tx.commit().await?;
+    );
+    // Not saved: submitted (or gone) since it was read. The redirect that follows shows where
+    // it stands, as the next read of the draft does.
+    db::drafts::save_audited(&state.pool, id, user.id, data, &event).await?;
     Ok(())
 }
 

@@ -736,7 +736,7 @@ export async function aCaseGoesFromDecisionToConference(browser, v, state) {
   await v.expectUrl('/work/team', 'team work');
   await v.expectText('Waiting for a manager\'s approval (1)', 'the decision waits for the manager');
   await v.screenshot('team-work');
-  await page.click('a:has-text("Everything waiting for approval, as a list")');
+  await page.click('a:has-text("See everything waiting for approval")');
   await v.expectUrl('/work/team/approvals', 'the approvals list');
   await v.check('approvals list');
   await v.fitsPhone('approvals list');

@@ -1272,13 +1272,14 @@ async fn proposals_wait_on_their_case_s_team_and_move_with_it() {
 }
 
 /// Team work shows the 25 longest-waiting proposals and says when there are more; the approvals
-/// list pages through all of them, 50 a page, by key: proposals made at the same instant are
-/// neither repeated nor skipped across a page boundary, a restricted case's proposals never cut
-/// a page short, and each page's view is recorded with the cases it named.
+/// list pages through all of them, 50 a page, by key: proposals of all three kinds made at the
+/// same instant are neither repeated nor skipped across a page boundary, a restricted case's
+/// proposals never cut a page short and are listed for a manager who may see the case, and each
+/// page's view is recorded with exactly the cases it named.
 #[tokio::test]
 async fn the_approvals_list_pages_through_everything_waiting() {
     let app = TestApp::new().await;
-    let (mut mo, _) = app
+    let (mut mo, mo_id) = app
         .signed_in_as("manager", "mo@example.org", "Team A")
         .await;
     let (mut oz, _) = app
@@ -1288,9 +1289,12 @@ async fn the_approvals_list_pages_through_everything_waiting() {
         .signed_in_as("practitioner", "pat@example.org", "Team A")
         .await;
     let mut owner = app.owner().await;
-    // 26 cases, each with a decision waiting (26 to 1 hours ago, each at its own time) and a
-    // closure waiting (all 26 at the same instant, half an hour ago): 52 proposals in all.
+    // 27 cases, each with a decision waiting (each at its own time, 40 to 14 hours ago) and a
+    // closure waiting; the first 5 also with a Section 47 outcome waiting. Every closure and
+    // outcome was proposed at one instant, half an hour ago. The first case, with the oldest
+    // decision, is restricted. 26 + 26 + 4 = 56 proposals anyone in Team A may see.
     let mut refs = Vec::new();
+    let mut ids = Vec::new();
     for i in 0..27 {
         let case = crate::cases::make_case(
             &app,
@@ -1321,22 +1325,54 @@ async fn the_approvals_list_pages_through_everything_waiting() {
         .execute(&mut owner)
         .await
         .unwrap();
+        if i < 5 {
+            let discussion = Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO strategy_discussions (id, case_id, created_by) VALUES ($1, $2, $3)",
+            )
+            .bind(discussion)
+            .bind(case)
+            .bind(pat_id)
+            .execute(&mut owner)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO section47_enquiries (id, case_id, person_id, started_by, started_on, kind,
+                        outcome, outcome_status, proposed_by, proposed_at)
+                 SELECT $1, $2, p.id, $3, current_date, 'joint', 'likely_significant_harm', 'proposed', $4,
+                        date_trunc('hour', now()) - interval '30 minutes'
+                 FROM case_people p WHERE p.case_id = $2 AND p.kind = 'child'",
+            )
+            .bind(Uuid::now_v7())
+            .bind(case)
+            .bind(discussion)
+            .bind(pat_id)
+            .execute(&mut owner)
+            .await
+            .unwrap();
+        }
         if i == 0 {
-            // The first case, with the oldest decision, is restricted: nobody here may see it.
             sqlx::query("UPDATE cases SET restricted = true WHERE id = $1")
                 .bind(case)
                 .execute(&mut owner)
                 .await
                 .unwrap();
-        } else {
-            let reference: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
-                .bind(case)
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
-            refs.push(reference);
         }
+        let reference: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
+            .bind(case)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        refs.push(reference);
+        ids.push(case);
     }
+    let case_of = |row: &str| -> Uuid {
+        let i = refs
+            .iter()
+            .position(|r| row.contains(r.as_str()))
+            .unwrap_or_else(|| panic!("no case in {row}"));
+        ids[i]
+    };
     // Team work: the 25 longest waiting, and a link to the rest.
     let dash = mo.get("/work/team").await;
     let shown = dash.select("#waiting li");
@@ -1349,27 +1385,26 @@ async fn the_approvals_list_pages_through_everything_waiting() {
                 .contains("Waiting for a manager's approval (more than 25)"),
         "the heading says there are more"
     );
-    assert!(shown[0].contains(&refs[0]) && shown[0].contains("Decision on the referral"));
+    assert!(shown[0].contains(&refs[1]) && shown[0].contains("Decision on the referral"));
     assert!(shown.iter().all(|w| !w.contains("Child 00")), "{shown:?}");
     assert_eq!(
         dash.attr("a[href='/work/team/approvals']", "href").len(),
         1,
         "a link to the whole list"
     );
-    // The list: 50, then the last 2, each exactly once; decisions oldest first, then the
-    // closures made at one instant, in id order across the page boundary.
+    // The list: 50, then the last 6, each exactly once; the decisions oldest first, then the
+    // closures and outcomes made at one instant, across the page boundary.
     let first = mo.get("/work/team/approvals").await;
     assert_eq!(first.status, StatusCode::OK);
     let page1 = first.select("#waiting li");
     assert_eq!(page1.len(), 50, "{page1:?}");
-    for (i, r) in refs.iter().enumerate() {
+    for (i, r) in refs.iter().skip(1).enumerate() {
         assert!(
             page1[i].contains(r.as_str()) && page1[i].contains("Decision on the referral"),
             "{i}: {}",
             page1[i]
         );
     }
-    assert!(page1[26..].iter().all(|w| w.contains("Closing the case")));
     let next = first.attr("a[rel=next]", "href");
     assert_eq!(next.len(), 1);
     let second = mo.get(&next[0]).await;
@@ -1379,27 +1414,33 @@ async fn the_approvals_list_pages_through_everything_waiting() {
         "a later page says so in its title"
     );
     let page2 = second.select("#waiting li");
-    assert_eq!(page2.len(), 2, "{page2:?}");
+    assert_eq!(page2.len(), 6, "{page2:?}");
     assert!(second.attr("a[rel=next]", "href").is_empty());
-    let closures: std::collections::BTreeSet<String> = page1[26..]
+    let mut same_instant: Vec<(Uuid, bool)> = page1[26..]
         .iter()
         .chain(&page2)
-        .map(|w| {
-            refs.iter()
-                .find(|r| w.contains(r.as_str()))
-                .cloned()
-                .unwrap_or_default()
-        })
+        .map(|w| (case_of(w), w.contains("Section 47 outcome")))
         .collect();
-    assert_eq!(closures.len(), 26, "every closure once: {closures:?}");
-    assert!(!closures.contains(""));
-    // A mangled cursor starts at the top.
-    for bad in ["nonsense", "12_34", "99999999999999999999_x"] {
+    same_instant.sort();
+    same_instant.dedup();
+    assert_eq!(same_instant.len(), 30, "every closure and outcome once");
+    assert_eq!(
+        same_instant.iter().filter(|(_, outcome)| *outcome).count(),
+        4
+    );
+    assert!(same_instant.iter().all(|(c, _)| *c != ids[0]));
+    // A mangled cursor, or one before any time PostgreSQL can hold, starts at the top.
+    for bad in [
+        "nonsense",
+        "12_34",
+        "99999999999999999999_x",
+        "-300000000000000000_00000000-0000-0000-0000-000000000000",
+    ] {
         let r = mo.get(&format!("/work/team/approvals?after={bad}")).await;
-        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.status, StatusCode::OK, "{bad}");
         assert_eq!(r.select("#waiting li").len(), 50);
     }
-    // Each page's view is recorded with the cases it named, and only those.
+    // Each page's view is recorded with exactly the cases it named, in the order shown.
     let named: Vec<Vec<Uuid>> = sqlx::query_scalar::<_, serde_json::Value>(
         "SELECT details::jsonb->'cases' FROM audit_events
           WHERE action = 'case.list' AND details::jsonb->>'scope' = 'team approvals' ORDER BY seq",
@@ -1410,14 +1451,33 @@ async fn the_approvals_list_pages_through_everything_waiting() {
     .into_iter()
     .map(|v| serde_json::from_value(v).unwrap())
     .collect();
-    assert_eq!(named.len(), 5);
-    assert_eq!(named[0].len(), 50);
-    assert_eq!(named[1].len(), 2);
-    let restricted: Uuid = sqlx::query_scalar("SELECT id FROM cases WHERE restricted")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert!(named.iter().flatten().all(|c| *c != restricted));
+    assert_eq!(named.len(), 6);
+    assert_eq!(
+        named[0],
+        page1.iter().map(|w| case_of(w)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        named[1],
+        page2.iter().map(|w| case_of(w)).collect::<Vec<_>>()
+    );
+    // A manager who may see the restricted case (named on it) sees its proposals too: its
+    // decision is the longest waiting of all.
+    sqlx::query(
+        "INSERT INTO record_access (id, record_kind, record_id, user_id, via, reason)
+         VALUES ($1, 'case', $2, $3, 'named', 'Named on the case')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(ids[0])
+    .bind(mo_id)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let with_restricted = mo.get("/work/team/approvals").await.select("#waiting li");
+    assert!(
+        with_restricted[0].contains(&refs[0]),
+        "{:?}",
+        with_restricted[0]
+    );
     // Another team's manager sees nothing waiting; a practitioner may not open the list.
     let theirs = oz.get("/work/team/approvals").await;
     assert_eq!(theirs.status, StatusCode::OK);
@@ -1436,7 +1496,7 @@ async fn the_approvals_list_pages_through_everything_waiting() {
 #[tokio::test]
 async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
     let app = TestApp::new().await;
-    let (mut mo, _) = app
+    let (mut mo, mo_id) = app
         .signed_in_as("manager", "mo@example.org", "Team A")
         .await;
     let (mut oz, _) = app
@@ -1450,6 +1510,8 @@ async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
     // 26 at one instant two days ago. And the newest of all restricted, one closed and one
     // acknowledged: none of those three is listed.
     let mut newest_first = Vec::new();
+    let mut risk_ids = Vec::new();
+    let mut restricted_case = Uuid::nil();
     for i in 0..55 {
         let case = crate::cases::make_case(
             &app,
@@ -1480,6 +1542,9 @@ async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
         .execute(&mut owner)
         .await
         .unwrap();
+        if i == 0 {
+            restricted_case = case;
+        }
         if i > 2 {
             let reference: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
                 .bind(case)
@@ -1487,6 +1552,7 @@ async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
                 .await
                 .unwrap();
             newest_first.push(reference);
+            risk_ids.push(case);
         }
     }
     let dash = mo.get("/work/team").await;
@@ -1535,8 +1601,40 @@ async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
     .await
     .unwrap();
     assert_eq!(pages.len(), 2);
-    assert_eq!(pages[0].as_array().map(Vec::len), Some(50));
-    assert_eq!(pages[1].as_array().map(Vec::len), Some(2));
+    let case_of = |row: &String| -> serde_json::Value {
+        let i = newest_first
+            .iter()
+            .position(|r| row.contains(r.as_str()))
+            .unwrap_or_else(|| panic!("no case in {row}"));
+        serde_json::Value::String(risk_ids[i].to_string())
+    };
+    assert_eq!(
+        pages[0],
+        serde_json::Value::Array(page1.iter().map(case_of).collect())
+    );
+    assert_eq!(
+        pages[1],
+        serde_json::Value::Array(page2.iter().map(case_of).collect())
+    );
+    // A manager named on the restricted case sees its risk too: the newest of all.
+    sqlx::query(
+        "INSERT INTO record_access (id, record_kind, record_id, user_id, via, reason)
+         VALUES ($1, 'case', $2, $3, 'named', 'Named on the case')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(restricted_case)
+    .bind(mo_id)
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let now_first = mo.get("/work/team/risks").await.select("#risks li");
+    assert!(now_first[0].contains("Child 00"), "{:?}", now_first[0]);
+    assert_eq!(now_first.len(), 50);
+    let bad = mo
+        .get("/work/team/risks?after=-300000000000000000_00000000-0000-0000-0000-000000000000")
+        .await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert_eq!(bad.select("#risks li").len(), 50);
     let theirs = oz.get("/work/team/risks").await;
     assert!(theirs.select("#risks li").is_empty());
     assert!(

@@ -16,7 +16,7 @@ fn yesterday() -> (String, String, String) {
 }
 
 /// Start a referral and return the draft's address prefix (`/referrals/{id}`).
-async fn start(c: &mut Client) -> String {
+pub async fn start(c: &mut Client) -> String {
     let page = c.get("/referrals/new").await;
     assert_eq!(page.status, StatusCode::OK);
     let r = c.post("/referrals", &[]).await;

@@ -173,6 +173,87 @@ async fn a_note_is_two_statements_and_a_resend_writes_nothing() {
     assert_eq!(rows().await, (1, 1, 1));
 }
 
+/// A page of the referral form saves its answers and their audit row in one statement: the
+/// session, the draft read, then the save (no BEGIN, no COMMIT). A draft that is someone else's,
+/// or submitted since it was read, is neither saved nor recorded.
+#[tokio::test]
+async fn a_referral_step_is_three_statements_and_saves_only_with_its_audit_row() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app.signed_in("practitioner").await;
+    let base = crate::referrals::start(&mut pat).await;
+    let fields = [
+        ("name", "Priya Nandakumar"),
+        ("role", "Designated safeguarding lead"),
+        ("agency", "Fernhill Academy"),
+        ("contact", "01632 960 123"),
+    ];
+    let (r, statements) = counted(pat.post(&format!("{base}/referrer"), &fields)).await;
+    assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), format!("{base}/received"));
+    assert_eq!(statements.len(), 3, "{statements:#?}");
+    assert!(
+        statements[2].starts_with("WITH saved AS"),
+        "{statements:#?}"
+    );
+    let draft: uuid::Uuid = sqlx::query_scalar("SELECT id FROM referral_drafts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let saved: String =
+        sqlx::query_scalar("SELECT data->'referrer'->>'agency' FROM referral_drafts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(saved, "Fernhill Academy");
+    let updates =
+        || app.count("SELECT count(*) FROM audit_events WHERE action = 'referral.draft_update'");
+    assert_eq!(updates().await, 1);
+    // Someone else's draft, or one submitted since it was read: nothing saved, nothing recorded.
+    let sam = app.user("practitioner", "sam@example.org", "Team A").await;
+    let key = haven::audit::ChainKey::from_secret(&[7u8; 32]);
+    let event = |who| {
+        haven::audit::prepare(
+            &key,
+            &haven::audit::Actor {
+                user_id: Some(who),
+                ip: None,
+            },
+            haven::audit::Event::new("referral.draft_update", "referral_draft").entity(draft),
+        )
+    };
+    let empty = haven::db::drafts::ReferralDraft::default();
+    assert!(
+        !haven::db::drafts::save_audited(&app.pool, draft, sam, &empty, &event(sam))
+            .await
+            .unwrap()
+    );
+    let case = make_case(
+        &app,
+        pat_id,
+        "Team A",
+        "Orla Fenwick",
+        ConcernKind::Grooming,
+    )
+    .await;
+    sqlx::query("UPDATE referral_drafts SET submitted_case_id = $1")
+        .bind(case)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        !haven::db::drafts::save_audited(&app.pool, draft, pat_id, &empty, &event(pat_id))
+            .await
+            .unwrap()
+    );
+    assert_eq!(updates().await, 1);
+    let still: String =
+        sqlx::query_scalar("SELECT data->'referrer'->>'agency' FROM referral_drafts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(still, "Fernhill Academy");
+}
+
 #[tokio::test]
 async fn a_list_is_three_statements_whatever_its_length() {
     let app = TestApp::new().await;
