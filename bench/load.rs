@@ -556,7 +556,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Only the generator's cases (the referral scenario adds cases of its own, which would shift
     // the order run after run). The note writers write to the first 5,000, the readers read
-    // the 5,000 from the 10,001st on, which no run writes to: each run adds 20,000 notes, and a
+    // the 5,000 from the 10,001st on, which no run writes to: each run adds about 47,000 notes, and a
     // case page over cases that grow run after run would measure the history of the database,
     // not the build (the read scenarios' cases keep the ten or so entries the generator gave
     // them; until 7 December 2026 notes went to the first 5,000 of all the team's cases, bench

@@ -2,11 +2,7 @@
 -- paged by key (issue 10): newest first, continuing after the last one shown by (received_at,
 -- id). Before, it showed up to 50 with no way to the 51st. The index gains the id, so a page
 -- starts its scan at the cursor itself. It holds only open cases with a risk nobody has
--- acknowledged, so it is small, but building it reads the whole cases table (about a second at
--- a million cases), which blocks writes to cases meanwhile but not reads; the old index is
--- dropped and the new one renamed only after it is built, so the drop's exclusive lock, which
--- would stop every page, lasts only to the end of the migration.
-CREATE INDEX cases_risk_unacknowledged_key ON cases (team_id, received_at DESC, id DESC)
-    WHERE immediate_risk AND risk_acknowledged_at IS NULL AND status <> 'closed';
+-- acknowledged, so it is small at any size.
 DROP INDEX cases_risk_unacknowledged;
-ALTER INDEX cases_risk_unacknowledged_key RENAME TO cases_risk_unacknowledged;
+CREATE INDEX cases_risk_unacknowledged ON cases (team_id, received_at DESC, id DESC)
+    WHERE immediate_risk AND risk_acknowledged_at IS NULL AND status <> 'closed';

@@ -208,6 +208,28 @@ async fn a_referral_step_is_three_statements_and_saves_only_with_its_audit_row()
     let updates =
         || app.count("SELECT count(*) FROM audit_events WHERE action = 'referral.draft_update'");
     assert_eq!(updates().await, 1);
+    // The row says who changed which draft on which page, and the trail verifies with it.
+    let (entity, actor, page): (Option<String>, Option<uuid::Uuid>, Option<String>) =
+        sqlx::query_as(
+            "SELECT entity_id, actor_user_id, details::jsonb->>'page' FROM audit_events
+              WHERE action = 'referral.draft_update'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(entity, Some(draft.to_string()));
+    assert_eq!(actor, Some(pat_id));
+    assert_eq!(page.as_deref(), Some("referrer"));
+    app.seal_everything().await;
+    assert!(
+        matches!(
+            haven::audit::verify(&app.pool, &app.state.audit, &[], 0, 1000)
+                .await
+                .unwrap(),
+            haven::audit::Verification::Intact { unsealed: 0, .. }
+        ),
+        "the trail verifies with the row written in the same statement as the save"
+    );
     // Someone else's draft, or one submitted since it was read: nothing saved, nothing recorded.
     let sam = app.user("practitioner", "sam@example.org", "Team A").await;
     let key = haven::audit::ChainKey::from_secret(&[7u8; 32]);
