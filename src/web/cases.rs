@@ -416,6 +416,8 @@ struct CasePage {
     reference: String,
     title: String,
     created: bool,
+    /// The referral was sent already: the answer just given was not saved.
+    not_saved: bool,
     summary: Vec<SummaryRow>,
     concerns: Vec<&'static str>,
     immediate_risk: bool,
@@ -458,6 +460,8 @@ pub struct ShowQuery {
     from: Option<String>,
     correct: Option<String>,
     created: Option<String>,
+    /// From a referral page whose answer was not saved (the referral had been sent).
+    not_saved: Option<String>,
 }
 
 pub(crate) fn entry_kind(kind: &str) -> &'static str {
@@ -493,6 +497,18 @@ pub struct NoteForm {
     corrects: Option<Uuid>,
 }
 
+/// Why the case page is being shown, when it says so in a banner.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub enum Arrival {
+    #[default]
+    Opened,
+    /// Just created from a referral.
+    Created,
+    /// Sent here from a page of a referral that had already been submitted (in another tab, say):
+    /// the answer given on that page was not saved.
+    ReferralAlreadySent,
+}
+
 /// Which way the chronology reads, and where this page of it starts.
 #[derive(Clone, Copy, Default)]
 pub struct ChronologyPage {
@@ -507,7 +523,7 @@ async fn render_case(
     contents: db::case_page::Contents,
     page: ChronologyPage,
     note: NoteForm,
-    created: bool,
+    arrival: Arrival,
 ) -> AppResult<Response> {
     let Audited(case) = case;
     let db::case_page::Contents {
@@ -595,7 +611,8 @@ async fn render_case(
         ),
         reference: case.reference,
         title: case.title,
-        created,
+        created: arrival == Arrival::Created,
+        not_saved: arrival == Arrival::ReferralAlreadySent,
         summary,
         children,
         adults,
@@ -692,7 +709,7 @@ async fn case_page(
     details: serde_json::Value,
     page: ChronologyPage,
     note: NoteForm,
-    created: bool,
+    arrival: Arrival,
 ) -> AppResult<Response> {
     let event = audit::prepare(
         &state.audit,
@@ -716,7 +733,7 @@ async fn case_page(
     {
         note.corrects = None;
     }
-    render_case(state, user, case, contents, page, note, created).await
+    render_case(state, user, case, contents, page, note, arrival).await
 }
 
 /// A form about a case came back with errors (or a conflict), so its page is shown again with
@@ -769,7 +786,13 @@ pub async fn show(
         serde_json::json!({}),
         page,
         note,
-        q.created.is_some(),
+        if q.created.is_some() {
+            Arrival::Created
+        } else if q.not_saved.is_some() {
+            Arrival::ReferralAlreadySent
+        } else {
+            Arrival::Opened
+        },
     )
     .await
 }
@@ -854,7 +877,7 @@ pub async fn add_note(
             why,
             ChronologyPage::default(),
             note,
-            false,
+            Arrival::Opened,
         )
         .await;
     };

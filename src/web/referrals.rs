@@ -525,14 +525,15 @@ fn check_sections(row: &DraftRow) -> Vec<(String, Vec<SummaryRow>)> {
 }
 
 /// Save a draft's answers and audit which page changed (the answers themselves stay out of the
-/// audit trail).
+/// audit trail). When the draft had been submitted meanwhile, nothing is saved or recorded and
+/// this returns where to send the person instead.
 async fn save_draft(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
     data: &ReferralDraft,
     step: Step,
-) -> AppResult<()> {
+) -> AppResult<Option<Response>> {
     // The answers and their audit row in one statement: no BEGIN and COMMIT round trips.
     let event = audit::prepare(
         &state.audit,
@@ -541,23 +542,33 @@ async fn save_draft(
             .entity(id)
             .details(serde_json::json!({ "page": step.slug() })),
     );
-    // Not saved: submitted (or gone) since it was read. The redirect that follows shows where
-    // it stands, as the next read of the draft does.
-    db::drafts::save_audited(&state.pool, id, user.id, data, &event).await?;
-    Ok(())
+    if db::drafts::save_audited(&state.pool, id, user.id, data, &event).await? {
+        return Ok(None);
+    }
+    // Not saved: submitted since it was read (in another tab, say). Send the person to the case,
+    // which says so, rather than dropping the answer without a word.
+    Ok(db::drafts::find_own(&state.pool, id, user.id)
+        .await?
+        .and_then(|d| d.submitted_case_id)
+        .map(|case| Redirect::to(&format!("/cases/{case}?not_saved=1")).into_response()))
 }
 
+/// The person's own draft, or, once it has been submitted, a redirect to its case: saying there
+/// that the answer was not saved when `answering` (a form posted from a page left open in
+/// another tab, say).
 async fn load_draft(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
+    answering: bool,
 ) -> AppResult<Result<DraftRow, Response>> {
     let row = db::drafts::find_own(&state.pool, id, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
     if let Some(case_id) = row.submitted_case_id {
+        let flag = if answering { "?not_saved=1" } else { "" };
         return Ok(Err(
-            Redirect::to(&format!("/cases/{case_id}")).into_response()
+            Redirect::to(&format!("/cases/{case_id}{flag}")).into_response()
         ));
     }
     Ok(Ok(row))
@@ -570,7 +581,7 @@ pub async fn step_form(
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
     let step = Step::parse(&step).ok_or(AppError::NotFound)?;
-    let row = match load_draft(&state, &user, id).await? {
+    let row = match load_draft(&state, &user, id, false).await? {
         Ok(r) => r,
         Err(redirect) => return Ok(redirect),
     };
@@ -688,7 +699,7 @@ pub async fn step_submit(
     if step == Step::Check {
         return submit(state, user, id, form).await;
     }
-    let mut row = match load_draft(&state, &user, id).await? {
+    let mut row = match load_draft(&state, &user, id, true).await? {
         Ok(r) => r,
         Err(redirect) => return Ok(redirect),
     };
@@ -706,7 +717,9 @@ pub async fn step_submit(
     match outcome {
         Outcome::Again(page) => page.respond(),
         Outcome::Saved(then) => {
-            save_draft(&state, &user, id, &row.data, step).await?;
+            if let Some(elsewhere) = save_draft(&state, &user, id, &row.data, step).await? {
+                return Ok(elsewhere);
+            }
             let to = match then {
                 Then::Stay => step,
                 Then::Next => first_missing(&row.data),
@@ -1014,7 +1027,7 @@ pub async fn remove_person(
     let index: usize = index.parse().map_err(|_| AppError::NotFound)?;
     form.only(&[])?;
     let step = Step::parse(&step).ok_or(AppError::NotFound)?;
-    let mut row = match load_draft(&state, &user, id).await? {
+    let mut row = match load_draft(&state, &user, id, true).await? {
         Ok(r) => r,
         Err(redirect) => return Ok(redirect),
     };
@@ -1035,7 +1048,9 @@ pub async fn remove_person(
             row.data.adults.remove(index);
         }
     }
-    save_draft(&state, &user, id, &row.data, step).await?;
+    if let Some(elsewhere) = save_draft(&state, &user, id, &row.data, step).await? {
+        return Ok(elsewhere);
+    }
     Ok(Redirect::to(&step_href(id, step)).into_response())
 }
 

@@ -1271,6 +1271,32 @@ async fn proposals_wait_on_their_case_s_team_and_move_with_it() {
     assert!(theirs.iter().all(|w| w.contains("Bea Older")), "{theirs:?}");
 }
 
+/// Mo, a manager in Team A; Oz, a manager in Team B; Pat, a practitioner in Team A; signed in.
+async fn managers_and_a_practitioner(app: &TestApp) -> (Client, Uuid, Client, Client, Uuid) {
+    let (mo, mo_id) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let (oz, _) = app
+        .signed_in_as("manager", "oz@example.org", "Team B")
+        .await;
+    let (pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    (mo, mo_id, oz, pat, pat_id)
+}
+
+/// Case `i` of a numbered series on Pat's caseload in Team A ("Child 00", "Child 01", ...).
+async fn child_case(app: &TestApp, owner: Uuid, i: i32) -> Uuid {
+    crate::cases::make_case(
+        app,
+        owner,
+        "Team A",
+        &format!("Child {i:02}"),
+        ConcernKind::Grooming,
+    )
+    .await
+}
+
 /// Team work shows the 25 longest-waiting proposals and says when there are more; the approvals
 /// list pages through all of them, 50 a page, by key: proposals of all three kinds made at the
 /// same instant are neither repeated nor skipped across a page boundary, a restricted case's
@@ -1279,15 +1305,7 @@ async fn proposals_wait_on_their_case_s_team_and_move_with_it() {
 #[tokio::test]
 async fn the_approvals_list_pages_through_everything_waiting() {
     let app = TestApp::new().await;
-    let (mut mo, mo_id) = app
-        .signed_in_as("manager", "mo@example.org", "Team A")
-        .await;
-    let (mut oz, _) = app
-        .signed_in_as("manager", "oz@example.org", "Team B")
-        .await;
-    let (mut pat, pat_id) = app
-        .signed_in_as("practitioner", "pat@example.org", "Team A")
-        .await;
+    let (mut mo, mo_id, mut oz, mut pat, pat_id) = managers_and_a_practitioner(&app).await;
     let mut owner = app.owner().await;
     // 27 cases, each with a decision waiting (each at its own time, 40 to 14 hours ago) and a
     // closure waiting; the first 5 also with a Section 47 outcome waiting. Every closure and
@@ -1296,14 +1314,7 @@ async fn the_approvals_list_pages_through_everything_waiting() {
     let mut refs = Vec::new();
     let mut ids = Vec::new();
     for i in 0..27 {
-        let case = crate::cases::make_case(
-            &app,
-            pat_id,
-            "Team A",
-            &format!("Child {i:02}"),
-            ConcernKind::Grooming,
-        )
-        .await;
+        let case = child_case(&app, pat_id, i).await;
         sqlx::query(
             "INSERT INTO referral_decisions (id, case_id, outcome, proposed_by, proposed_at)
              VALUES ($1, $2, 'single_assessment', $3, now() - make_interval(hours => $4))",
@@ -1496,15 +1507,7 @@ async fn the_approvals_list_pages_through_everything_waiting() {
 #[tokio::test]
 async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
     let app = TestApp::new().await;
-    let (mut mo, mo_id) = app
-        .signed_in_as("manager", "mo@example.org", "Team A")
-        .await;
-    let (mut oz, _) = app
-        .signed_in_as("manager", "oz@example.org", "Team B")
-        .await;
-    let (mut pat, pat_id) = app
-        .signed_in_as("practitioner", "pat@example.org", "Team A")
-        .await;
+    let (mut mo, mo_id, mut oz, mut pat, pat_id) = managers_and_a_practitioner(&app).await;
     let mut owner = app.owner().await;
     // 52 cases with a risk nobody has acknowledged: 26 received an hour apart (the newest 26),
     // 26 at one instant two days ago. And the newest of all restricted, one closed and one
@@ -1513,14 +1516,7 @@ async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
     let mut risk_ids = Vec::new();
     let mut restricted_case = Uuid::nil();
     for i in 0..55 {
-        let case = crate::cases::make_case(
-            &app,
-            pat_id,
-            "Team A",
-            &format!("Child {i:02}"),
-            ConcernKind::Grooming,
-        )
-        .await;
+        let case = child_case(&app, pat_id, i).await;
         let (status, acknowledged, restricted) = match i {
             0 => ("open", false, true),
             1 => ("closed", false, false),

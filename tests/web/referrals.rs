@@ -275,6 +275,43 @@ async fn practitioner_logs_a_referral_and_lands_on_the_new_case() {
         c.get(&format!("{base}/referrer")).await.location(),
         case_path
     );
+    // An answer sent from a page of it left open in another tab is not saved, and the case says
+    // so; nothing is recorded as a change to the draft.
+    let updates = app
+        .count("SELECT count(*) FROM audit_events WHERE action = 'referral.draft_update'")
+        .await;
+    let late = c
+        .post(
+            &format!("{base}/referrer"),
+            &[
+                ("name", "Someone Else"),
+                ("role", "Teacher"),
+                ("agency", "Another School"),
+                ("contact", "01632 960 999"),
+            ],
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::SEE_OTHER);
+    assert_eq!(late.location(), format!("{case_path}?not_saved=1"));
+    let shown = c.follow(&late).await;
+    assert_eq!(
+        shown.select(".govuk-notification-banner__title"),
+        vec!["Your last answer was not saved"]
+    );
+    let agency: String =
+        sqlx::query_scalar("SELECT data->'referrer'->>'agency' FROM referral_drafts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(agency, "Fernhill Academy");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'referral.draft_update'")
+            .await,
+        updates
+    );
+    // Removing a person from the sent referral is refused the same way.
+    let removed = c.post(&format!("{base}/children/remove/0"), &[]).await;
+    assert_eq!(removed.location(), format!("{case_path}?not_saved=1"));
 }
 
 #[tokio::test]
