@@ -234,8 +234,19 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
   await page.click('button:has-text("Continue")');
   await v.expectUrl(/\/check$/, 'back at the check page');
   await v.expectText('Head of year', 'the changed answer');
+  // A page of the referral left open in another tab, answered after the referral is sent.
+  const otherTab = await page.context().newPage();
+  await otherTab.goto(page.url().replace(/\/check$/, '/referrer'));
   const casePath = await submitReferral(v);
   state.casePath = casePath;
+  await otherTab.fill('#role', 'Deputy head');
+  await otherTab.click('button:has-text("Continue")');
+  const lateAnswer = otherTab.url();
+  await otherTab.close();
+  if (!lateAnswer.includes('not_saved=1')) throw new Error(`the late answer went to ${lateAnswer}`);
+  await v.goto(lateAnswer.replace(/^https?:\/\/[^/]+/, ''), 'the case after a late answer');
+  await v.expectText('Your last answer was not saved', 'the case says the late answer was not saved');
+  await v.goto(casePath, 'the case again');
   await v.expectText('Juniper Ashcombe', 'the case shows the children');
   await v.expectText('Gary Pellow', 'the case shows the adult');
   // Find it in My cases and by name search.
