@@ -246,6 +246,7 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
   if (!lateAnswer.includes('not_saved=1')) throw new Error(`the late answer went to ${lateAnswer}`);
   await v.goto(lateAnswer.replace(/^https?:\/\/[^/]+/, ''), 'the case after a late answer');
   await v.expectText('Your last answer was not saved', 'the case says the late answer was not saved');
+  await v.fitsPhone('the case after a late answer');
   await v.goto(casePath, 'the case again');
   await v.expectText('Juniper Ashcombe', 'the case shows the children');
   await v.expectText('Gary Pellow', 'the case shows the adult');

@@ -281,6 +281,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A case's reference (`HVN-2026-000001`), as pages show it.
+    pub async fn reference_of(&self, case: Uuid) -> String {
+        sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
+            .bind(case)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// Seal every finished audit row. Sealing waits for the oldest writing transaction anywhere
     /// on the server (other tests' included), so try again briefly until nothing is left.
     pub async fn seal_everything(&self) {

@@ -1369,12 +1369,7 @@ async fn the_approvals_list_pages_through_everything_waiting() {
                 .await
                 .unwrap();
         }
-        let reference: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
-            .bind(case)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-        refs.push(reference);
+        refs.push(app.reference_of(case).await);
         ids.push(case);
     }
     let case_of = |row: &str| -> Uuid {
@@ -1542,12 +1537,7 @@ async fn the_risks_list_pages_through_every_unacknowledged_immediate_risk() {
             restricted_case = case;
         }
         if i > 2 {
-            let reference: String = sqlx::query_scalar("SELECT reference FROM cases WHERE id = $1")
-                .bind(case)
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
-            newest_first.push(reference);
+            newest_first.push(app.reference_of(case).await);
             risk_ids.push(case);
         }
     }
