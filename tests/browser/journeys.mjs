@@ -235,14 +235,19 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
   await v.expectUrl(/\/check$/, 'back at the check page');
   await v.expectText('Head of year', 'the changed answer');
   // A page of the referral left open in another tab, answered after the referral is sent.
+  // With the second tab in front, Chromium 156.0.8078.129 stalled the first one after it sent
+  // the referral (the journey hung until its limit), so whichever tab is used comes to the front.
   const otherTab = await page.context().newPage();
   await otherTab.goto(page.url().replace(/\/check$/, '/referrer'));
+  await page.bringToFront();
   const casePath = await submitReferral(v);
   state.casePath = casePath;
+  await otherTab.bringToFront();
   await otherTab.fill('#role', 'Deputy head');
   await otherTab.click('button:has-text("Continue")');
   const lateAnswer = otherTab.url();
   await otherTab.close();
+  await page.bringToFront();
   if (!lateAnswer.includes('not_saved=1')) throw new Error(`the late answer went to ${lateAnswer}`);
   await v.goto(lateAnswer.replace(/^https?:\/\/[^/]+/, ''), 'the case after a late answer');
   await v.expectText('Your last answer was not saved', 'the case says the late answer was not saved');

@@ -177,7 +177,7 @@ export async function axe(page, label) {
   if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
     await page.evaluate(`${AXE}\n;void 0`);
   }
-  const result = await page.evaluate(async (tags) => {
+  const checked = page.evaluate(async (tags) => {
     // eslint-disable-next-line no-undef
     const r = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
     return r.violations.map((v) => ({
@@ -187,6 +187,17 @@ export async function axe(page, label) {
       nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
     }));
   }, WCAG_TAGS);
+  // A check that never finishes fails here, named, rather than at the journey's three-minute limit.
+  let timer;
+  const result = await Promise.race([
+    checked,
+    new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`axe-core did not finish on ${label} within 30 s`)),
+        30_000,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
   if (result.length > 0) {
     const detail = result
       .map((v) => `  ${v.id} (${v.impact}): ${v.help}\n    at ${v.nodes.join('\n    at ')}`)
