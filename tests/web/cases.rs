@@ -685,8 +685,9 @@ async fn the_chronology_reads_either_way_and_pages_by_key() {
     .await;
     let start = Utc::now() - chrono::Duration::days(30);
     let mut tx = app.pool.begin().await.unwrap();
-    for i in 0..105 {
-        haven::db::cases::add_note(
+    let mut first = None;
+    for i in 0..55 {
+        let id = haven::db::cases::add_note(
             &mut tx,
             case,
             &format!("Note number {i:03}"),
@@ -697,24 +698,51 @@ async fn the_chronology_reads_either_way_and_pages_by_key() {
         )
         .await
         .unwrap();
+        first.get_or_insert(id);
     }
+    // The first note is corrected by one far from it (on another page either way).
+    haven::db::cases::add_note(
+        &mut tx,
+        case,
+        "Correction: the first note's date was wrong",
+        start + chrono::Duration::minutes(53 * 60 + 30),
+        true,
+        first,
+        mo_id,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     // Newest first (the default): the referral and case-opened entries (now), then the notes.
     let page = mo.get(&format!("/cases/{case}")).await;
     let entries = page.select(".haven-entry");
-    assert_eq!(entries.len(), 100);
+    assert_eq!(entries.len(), 50);
     assert!(entries[0].contains("opened"), "{}", entries[0]);
-    assert!(entries[2].contains("Note number 104"), "{}", entries[2]);
+    assert!(entries[2].contains("Note number 054"), "{}", entries[2]);
     let older = page.attr("a[rel=next]", "href")[0].clone();
     assert!(older.contains("order=newest"));
     let page2 = mo.get(&older).await;
     let rest = page2.select(".haven-entry");
-    assert_eq!(rest.len(), 107 - 100);
+    assert_eq!(rest.len(), 58 - 50);
     assert!(rest.last().unwrap().contains("Note number 000"));
+    // Marked as corrected though its correction is on the other page.
+    assert!(
+        rest.last().unwrap().contains("Corrected by a later note"),
+        "{}",
+        rest.last().unwrap()
+    );
+    assert!(
+        entries[3].contains("Correction: the first note"),
+        "{}",
+        entries[3]
+    );
+    assert!(!entries[3].contains("Corrected by a later note"));
     // Oldest first: starts at the earliest note and reads forward.
     let page = mo.get(&format!("/cases/{case}?order=oldest")).await;
     let entries = page.select(".haven-entry");
     assert!(entries[0].contains("Note number 000"), "{}", entries[0]);
+    assert!(entries[0].contains("Corrected by a later note"));
+    assert!(!entries[1].contains("Corrected by a later note"));
     let later = page.attr("a[rel=next]", "href")[0].clone();
     let page2 = mo.get(&later).await;
     assert!(
