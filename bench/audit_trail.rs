@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
                 ),
                 _ => ("case.view", "{}".to_owned()),
             };
-            let event_id = Uuid::new_v4();
+            let event_id = Uuid::now_v7();
             let case_id = (action != "case.list").then_some(case);
             let entity_id = case_id.map(|c| c.to_string());
             let mac = audit::entry_mac(

@@ -170,7 +170,11 @@ pub struct Prepared {
 
 /// Fix an event's content and compute its MAC (no database access).
 pub fn prepare(key: &ChainKey, actor: &Actor, event: Event<'_>) -> Prepared {
-    let event_id = Uuid::new_v4();
+    // Time-ordered (a millisecond timestamp and 74 random bits): each new row's entry in the
+    // unique index lands beside the last one's, where a random identifier touched a random
+    // page of an index of millions (a page written whole to the WAL the first time after
+    // each checkpoint, and one more page to keep cached).
+    let event_id = Uuid::now_v7();
     let occurred_at = Utc::now().trunc_subsecs(6);
     let details = event.details.to_string();
     let mac = entry_mac(
@@ -876,5 +880,20 @@ mod tests {
             fields("ab", "c", None, t).canonical(),
             fields("a", "bc", None, t).canonical()
         );
+    }
+
+    #[test]
+    fn prepared_events_carry_time_ordered_identifiers() {
+        let key = ChainKey::from_secret(&[3; 32]);
+        let actor = Actor {
+            user_id: None,
+            ip: None,
+        };
+        let ids: Vec<Uuid> = (0..50)
+            .map(|_| prepare(&key, &actor, Event::new("case.view", "case")).event_id)
+            .collect();
+        // UUIDv7: new rows' index entries meet at one end of `audit_events_event_id`.
+        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     }
 }
