@@ -719,6 +719,19 @@ async fn main() -> anyhow::Result<()> {
                 })
             },
         ),
+        scenario(
+            "search rare surname (team)",
+            &haven,
+            concurrency,
+            Some(&pat),
+            200,
+            {
+                let rare = rare.clone();
+                Arc::new(move |_| {
+                    vec![post("/cases/search", &[("scope", "team"), ("name", &rare)])]
+                })
+            },
+        ),
         scenario("stylesheet", &haven, concurrency, None, 200, {
             let s = stylesheet.clone();
             Arc::new(move |_| vec![get(s.clone())])

@@ -960,3 +960,22 @@ async fn name_search_walks_each_team_s_people_and_follows_a_case_to_its_new_team
     .unwrap();
     assert_eq!(team_of_person, "Team B");
 }
+
+#[tokio::test]
+async fn name_search_indexes_keep_signatures_long_enough_to_rule_out_pages() {
+    // With the default 12-byte signatures, a rare surname across a large team walked nearly all
+    // of the team's part of the index (287 ms at a million cases; docs/performance.md, sixth
+    // round). Both indexes the search walks are built with 64-byte ones.
+    let app = TestApp::new().await;
+    let defs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes
+         WHERE indexname IN ('case_people_team_name', 'case_people_owner_name') ORDER BY indexname",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(defs.len(), 2, "{defs:?}");
+    for (name, def) in defs {
+        assert!(def.contains("gist_trgm_ops (siglen='64')"), "{name}: {def}");
+    }
+}
