@@ -170,10 +170,10 @@ pub struct Prepared {
 
 /// Fix an event's content and compute its MAC (no database access).
 pub fn prepare(key: &ChainKey, actor: &Actor, event: Event<'_>) -> Prepared {
-    // Time-ordered (a millisecond timestamp and 74 random bits): each new row's entry in the
-    // unique index lands beside the last one's, where a random identifier touched a random
-    // page of an index of millions (a page written whole to the WAL the first time after
-    // each checkpoint, and one more page to keep cached).
+    // Time-ordered (a millisecond timestamp, then a counter and random bits): each new row's
+    // entry in the unique index lands beside the last one's, where a random identifier touched
+    // a random page of an index of millions (a page written whole to the WAL the first time
+    // after each checkpoint, and one more page to keep cached).
     let event_id = Uuid::now_v7();
     let occurred_at = Utc::now().trunc_subsecs(6);
     let details = event.details.to_string();

@@ -195,6 +195,19 @@ pub async fn open(
     let (true, Some(Json(case))) = (r.opened, r.case) else {
         return Ok(Opened::StepUp);
     };
+    let chronology = chronology(
+        r.ch_ids,
+        r.ch_occurred,
+        r.ch_kinds,
+        r.ch_summaries,
+        r.ch_recorded,
+        r.ch_authors,
+        r.ch_notes,
+        r.ch_bodies,
+        r.ch_corrects,
+        r.ch_corrected,
+        r.ch_time_known,
+    )?;
     let contents = window.map(|_| Contents {
         people: r
             .people
@@ -203,19 +216,7 @@ pub async fn open(
         relationships: r.relationships.map(|j| j.0).unwrap_or_default(),
         family: r.family.map(|Json(f)| (f.decision, f.by, f.at, f.agreed)),
         referral: r.referral.map(|j| j.0),
-        chronology: chronology(
-            r.ch_ids,
-            r.ch_occurred,
-            r.ch_kinds,
-            r.ch_summaries,
-            r.ch_recorded,
-            r.ch_authors,
-            r.ch_notes,
-            r.ch_bodies,
-            r.ch_corrects,
-            r.ch_corrected,
-            r.ch_time_known,
-        ),
+        chronology,
         pathways: r.pathways.map(|j| j.0).unwrap_or_default(),
         documents: r.documents.map(|j| j.0).unwrap_or_default(),
     });
@@ -223,7 +224,8 @@ pub async fn open(
 }
 
 /// The chronology window's rows from the statement's one array a column (all of one length,
-/// in the window's order; none when the window is empty).
+/// in the window's order; none when the window is empty). Arrays of different lengths would
+/// mean the statement is wrong: an error, not a page with entries dropped or mismatched.
 #[allow(clippy::too_many_arguments)]
 fn chronology(
     ids: Option<Vec<Uuid>>,
@@ -237,60 +239,108 @@ fn chronology(
     corrects: Option<Vec<Option<Uuid>>>,
     corrected: Option<Vec<bool>>,
     time_known: Option<Vec<bool>>,
-) -> Vec<ChronologyRow> {
+) -> sqlx::Result<Vec<ChronologyRow>> {
     let ids = ids.unwrap_or_default();
-    let mut occurred = occurred.unwrap_or_default().into_iter();
-    let mut kinds = kinds.unwrap_or_default().into_iter();
-    let mut summaries = summaries.unwrap_or_default().into_iter();
-    let mut recorded = recorded.unwrap_or_default().into_iter();
-    let mut authors = authors.unwrap_or_default().into_iter();
-    let mut notes = notes.unwrap_or_default().into_iter();
-    let mut bodies = bodies.unwrap_or_default().into_iter();
-    let mut corrects = corrects.unwrap_or_default().into_iter();
-    let mut corrected = corrected.unwrap_or_default().into_iter();
-    let mut time_known = time_known.unwrap_or_default().into_iter();
-    let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        let (
-            Some(occurred_at),
-            Some(kind),
-            Some(summary),
-            Some(recorded_at),
-            Some(recorded_by_name),
-            Some(note_id),
-            Some(note_body),
-            Some(corrects_note_id),
-            Some(corrected),
-            Some(occurred_time_known),
-        ) = (
-            occurred.next(),
-            kinds.next(),
-            summaries.next(),
-            recorded.next(),
-            authors.next(),
-            notes.next(),
-            bodies.next(),
-            corrects.next(),
-            corrected.next(),
-            time_known.next(),
-        )
-        else {
-            // The arrays come from one aggregation, so they are all as long as `ids`.
-            break;
-        };
-        rows.push(ChronologyRow {
-            id,
-            occurred_at,
-            kind,
-            summary,
-            recorded_at,
-            recorded_by_name,
-            note_id,
-            note_body,
-            corrects_note_id,
-            corrected,
-            occurred_time_known,
-        });
+    let occurred = occurred.unwrap_or_default();
+    let kinds = kinds.unwrap_or_default();
+    let summaries = summaries.unwrap_or_default();
+    let recorded = recorded.unwrap_or_default();
+    let authors = authors.unwrap_or_default();
+    let notes = notes.unwrap_or_default();
+    let bodies = bodies.unwrap_or_default();
+    let corrects = corrects.unwrap_or_default();
+    let corrected = corrected.unwrap_or_default();
+    let time_known = time_known.unwrap_or_default();
+    let n = ids.len();
+    let lengths = [
+        occurred.len(),
+        kinds.len(),
+        summaries.len(),
+        recorded.len(),
+        authors.len(),
+        notes.len(),
+        bodies.len(),
+        corrects.len(),
+        corrected.len(),
+        time_known.len(),
+    ];
+    if lengths.iter().any(|&l| l != n) {
+        return Err(sqlx::Error::Decode(
+            format!("the chronology's columns differ in length: {n} ids, {lengths:?}").into(),
+        ));
     }
-    rows
+    let mut occurred = occurred.into_iter();
+    let mut kinds = kinds.into_iter();
+    let mut summaries = summaries.into_iter();
+    let mut recorded = recorded.into_iter();
+    let mut authors = authors.into_iter();
+    let mut notes = notes.into_iter();
+    let mut bodies = bodies.into_iter();
+    let mut corrects = corrects.into_iter();
+    let mut corrected = corrected.into_iter();
+    let mut time_known = time_known.into_iter();
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| {
+            Some(ChronologyRow {
+                id,
+                occurred_at: occurred.next()?,
+                kind: kinds.next()?,
+                summary: summaries.next()?,
+                recorded_at: recorded.next()?,
+                recorded_by_name: authors.next()?,
+                note_id: notes.next()?,
+                note_body: bodies.next()?,
+                corrects_note_id: corrects.next()?,
+                corrected: corrected.next()?,
+                occurred_time_known: time_known.next()?,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chronology_columns_of_different_lengths_are_an_error() {
+        let t = Utc::now();
+        let one = |n: usize| Some(vec![t; n]);
+        let ok = chronology(
+            Some(vec![Uuid::nil()]),
+            one(1),
+            Some(vec!["note".into()]),
+            Some(vec!["s".into()]),
+            one(1),
+            Some(vec!["Pat".into()]),
+            Some(vec![None]),
+            Some(vec![None]),
+            Some(vec![None]),
+            Some(vec![false]),
+            Some(vec![true]),
+        )
+        .unwrap();
+        assert_eq!(ok.len(), 1);
+        assert_eq!(ok[0].recorded_by_name, "Pat");
+        let short = chronology(
+            Some(vec![Uuid::nil(), Uuid::max()]),
+            one(2),
+            Some(vec!["note".into(); 2]),
+            Some(vec!["s".into(); 2]),
+            one(2),
+            Some(vec!["Pat".into()]),
+            Some(vec![None; 2]),
+            Some(vec![None; 2]),
+            Some(vec![None; 2]),
+            Some(vec![false; 2]),
+            Some(vec![true; 2]),
+        );
+        assert!(short.is_err());
+        let none = chronology(
+            None, None, None, None, None, None, None, None, None, None, None,
+        )
+        .unwrap();
+        assert!(none.is_empty());
+    }
 }

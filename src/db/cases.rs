@@ -308,57 +308,6 @@ pub struct ChronologyRow {
     pub occurred_time_known: bool,
 }
 
-/// A page of the chronology, newest first or (for reading a case from the start) oldest first,
-/// continuing from the entry `cursor` if given. Both directions walk `chronology_entries_case_order`.
-pub async fn chronology(
-    db: impl PgExecutor<'_>,
-    case_id: Uuid,
-    oldest_first: bool,
-    cursor: Option<Uuid>,
-    limit: i64,
-) -> sqlx::Result<Vec<ChronologyRow>> {
-    if oldest_first {
-        return sqlx::query_as!(
-            ChronologyRow,
-            r#"SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
-                      e.note_id, n.body AS "note_body?", n.corrects_note_id AS "corrects_note_id?",
-                      EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS "corrected!",
-                      e.occurred_time_known
-               FROM chronology_entries e
-               JOIN users u ON u.id = e.recorded_by
-               LEFT JOIN case_notes n ON n.id = e.note_id
-               WHERE e.case_id = $1
-                 AND ($2::uuid IS NULL OR (e.occurred_at, e.id) > (SELECT b.occurred_at, b.id FROM chronology_entries b WHERE b.id = $2 AND b.case_id = $1))
-               ORDER BY e.occurred_at, e.id
-               LIMIT $3"#,
-            case_id,
-            cursor,
-            limit
-        )
-        .fetch_all(db)
-        .await;
-    }
-    sqlx::query_as!(
-        ChronologyRow,
-        r#"SELECT e.id, e.occurred_at, e.kind, e.summary, e.recorded_at, u.display_name AS recorded_by_name,
-                  e.note_id, n.body AS "note_body?", n.corrects_note_id AS "corrects_note_id?",
-                  EXISTS (SELECT 1 FROM case_notes k WHERE k.corrects_note_id = e.note_id) AS "corrected!",
-                  e.occurred_time_known
-           FROM chronology_entries e
-           JOIN users u ON u.id = e.recorded_by
-           LEFT JOIN case_notes n ON n.id = e.note_id
-           WHERE e.case_id = $1
-             AND ($2::uuid IS NULL OR (e.occurred_at, e.id) < (SELECT b.occurred_at, b.id FROM chronology_entries b WHERE b.id = $2 AND b.case_id = $1))
-           ORDER BY e.occurred_at DESC, e.id DESC
-           LIMIT $3"#,
-        case_id,
-        cursor,
-        limit
-    )
-    .fetch_all(db)
-    .await
-}
-
 pub async fn add_chronology(
     db: impl PgExecutor<'_>,
     case_id: Uuid,

@@ -388,6 +388,7 @@ export async function aStaleEditShowsTheConflictPage(browser, v, state) {
   await mo.fill('#title', 'Ashcombe children');
   await mo.click('button:has-text("Save")');
   await other.close();
+  await page.bringToFront();
   // Bad input is refused, what was typed kept.
   await page.fill('#title', '');
   await page.click('button:has-text("Save")');
