@@ -234,20 +234,21 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
   await page.click('button:has-text("Continue")');
   await v.expectUrl(/\/check$/, 'back at the check page');
   await v.expectText('Head of year', 'the changed answer');
-  // A page of the referral left open in another tab, answered after the referral is sent.
-  // With the second tab in front, Chromium 156.0.8078.129 stalled the first one after it sent
-  // the referral (the journey hung until its limit), so whichever tab is used comes to the front.
-  const otherTab = await page.context().newPage();
+  // A page of the referral left open in another window (a second browser context with the
+  // same session cookies), answered after the referral is sent. (A second tab in the same
+  // context stalled the first one now and then in Chromium 156.0.8078.129, even when brought to
+  // the front; separate contexts, as the stale-edit journey uses, do not.)
+  const elsewhere = await v.browser.newContext({ locale: 'en-GB', timezoneId: 'Europe/London' });
+  elsewhere.setDefaultTimeout(15_000);
+  await elsewhere.addCookies(await page.context().cookies());
+  const otherTab = await elsewhere.newPage();
   await otherTab.goto(page.url().replace(/\/check$/, '/referrer'));
-  await page.bringToFront();
   const casePath = await submitReferral(v);
   state.casePath = casePath;
-  await otherTab.bringToFront();
   await otherTab.fill('#role', 'Deputy head');
   await otherTab.click('button:has-text("Continue")');
   const lateAnswer = otherTab.url();
-  await otherTab.close();
-  await page.bringToFront();
+  await elsewhere.close();
   if (!lateAnswer.includes('not_saved=1')) throw new Error(`the late answer went to ${lateAnswer}`);
   await v.goto(lateAnswer.replace(/^https?:\/\/[^/]+/, ''), 'the case after a late answer');
   await v.expectText('Your last answer was not saved', 'the case says the late answer was not saved');

@@ -172,12 +172,24 @@ export class Visit {
 
 /// Run axe-core on the page; any WCAG A or AA violation fails the journey with its details.
 export async function axe(page, label) {
+  // A check that never finishes fails here, named, rather than at the journey's three-minute
+  // limit (page.evaluate has no timeout of its own).
+  let timer;
+  return Promise.race([
+    axeRun(page, label),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`axe-core did not finish on ${label} within 30 s`)), 30_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function axeRun(page, label) {
   // Evaluated through the DevTools protocol, so it also runs when the page's own JavaScript is
   // off. (`void 0` at the end: the script's last value is not sent back.)
   if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
     await page.evaluate(`${AXE}\n;void 0`);
   }
-  const checked = page.evaluate(async (tags) => {
+  const result = await page.evaluate(async (tags) => {
     // eslint-disable-next-line no-undef
     const r = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
     return r.violations.map((v) => ({
@@ -187,17 +199,6 @@ export async function axe(page, label) {
       nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
     }));
   }, WCAG_TAGS);
-  // A check that never finishes fails here, named, rather than at the journey's three-minute limit.
-  let timer;
-  const result = await Promise.race([
-    checked,
-    new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`axe-core did not finish on ${label} within 30 s`)),
-        30_000,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
   if (result.length > 0) {
     const detail = result
       .map((v) => `  ${v.id} (${v.impact}): ${v.help}\n    at ${v.nodes.join('\n    at ')}`)
