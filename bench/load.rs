@@ -611,6 +611,11 @@ async fn main() -> anyhow::Result<()> {
             ],
         )]
     };
+    // A name search in one scope ("mine" or "team"), the same form every time.
+    let search = |scope: &'static str, name: &str| -> Operation {
+        let name = name.to_owned();
+        Arc::new(move |_| vec![post("/cases/search", &[("scope", scope), ("name", &name)])])
+    };
     let scenarios = vec![
         scenario("reference page", &reference, concurrency, None, 200, {
             let pick = pick.clone();
@@ -686,12 +691,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             Some(&pat),
             200,
-            Arc::new(|_| {
-                vec![post(
-                    "/cases/search",
-                    &[("scope", "mine"), ("name", "smith")],
-                )]
-            }),
+            search("mine", "smith"),
         ),
         scenario(
             "search smith (team)",
@@ -699,12 +699,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             Some(&mgr),
             200,
-            Arc::new(|_| {
-                vec![post(
-                    "/cases/search",
-                    &[("scope", "team"), ("name", "smith")],
-                )]
-            }),
+            search("team", "smith"),
         ),
         scenario(
             "search rare surname",
@@ -712,12 +707,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             Some(&pat),
             200,
-            {
-                let rare = rare.clone();
-                Arc::new(move |_| {
-                    vec![post("/cases/search", &[("scope", "mine"), ("name", &rare)])]
-                })
-            },
+            search("mine", &rare),
         ),
         scenario(
             "search rare surname (team)",
@@ -725,12 +715,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             Some(&pat),
             200,
-            {
-                let rare = rare.clone();
-                Arc::new(move |_| {
-                    vec![post("/cases/search", &[("scope", "team"), ("name", &rare)])]
-                })
-            },
+            search("team", &rare),
         ),
         scenario("stylesheet", &haven, concurrency, None, 200, {
             let s = stylesheet.clone();
