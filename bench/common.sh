@@ -7,5 +7,11 @@ case "$SERVER" in
   *) echo "BENCH_SERVER must be a loopback address" >&2; exit 1 ;;
 esac
 URL="$SERVER/$DB"
+# Release builds measure; BENCH_PROFILE=dev reuses the test suite's debug build (the smoke run).
+case "${BENCH_PROFILE:-release}" in
+  release) CARGO_PROFILE=--release; BIN_DIR=target/release ;;
+  dev) CARGO_PROFILE=; BIN_DIR=target/debug ;;
+  *) echo "BENCH_PROFILE must be release or dev" >&2; exit 1 ;;
+esac
 # The key the bench server signs its audit trail with (bench only: never a real deployment's).
 export HAVEN_SECRET_KEY="${HAVEN_SECRET_KEY:-$(printf 'b%.0s' {1..64})}"

@@ -2,8 +2,13 @@
 -- the dashboard queries (docs/decisions/009). Run on an empty, migrated database only:
 --   DATABASE_URL=postgres://postgres@127.0.0.1:5432/haven_scale cargo run -- migrate
 --   psql postgres://postgres@127.0.0.1:5432/haven_scale -f bench/deadlines-at-scale.sql
+-- (add `-v cases=20000` for fewer cases, as the smoke run in CI does; teams and staff stay).
 -- Every name here is made up.
 \set ON_ERROR_STOP on
+\if :{?cases}
+\else
+  \set cases 1000000
+\endif
 DO $$ BEGIN
   IF EXISTS (SELECT 1 FROM cases) THEN RAISE EXCEPTION 'this database already has cases: use an empty one'; END IF;
 END $$;
@@ -39,7 +44,7 @@ SELECT gen_random_uuid(),
        now() - (g % 700) * interval '1 day',
        now() - (g % 700) * interval '1 day',
        CASE WHEN g % 4 = 0 THEN 'closed' ELSE 'open' END
-FROM generate_series(1, 1000000) g
+FROM generate_series(1, :cases) g
 JOIN team_order t ON t.n = CASE WHEN g % 5 = 0 THEN 1 ELSE 2 + (g % 29) END
 -- Each team's cases spread over all 20 of its members (by g / 5: team 1 has every fifth case,
 -- so by g % 20 only 4 of its members got any, 50,000 cases each, and 4 of every other team's

@@ -737,7 +737,7 @@ async fn main() -> anyhow::Result<()> {
         }),
     ];
 
-    let warmup = Duration::from_secs(2);
+    let warmup = Duration::from_secs(env("BENCH_WARMUP", "2").parse()?);
     let measure = Duration::from_secs(seconds);
     let mut outcomes = Vec::new();
     for s in &scenarios {
@@ -822,12 +822,13 @@ async fn main() -> anyhow::Result<()> {
     .fetch_one(&db)
     .await?;
     println!(
-        "Machine: {} cores, {cpu}; PostgreSQL {pg}. Data: {} cases, {} people, about {} audit rows. {}s a scenario after 2s warm-up.\n",
+        "Machine: {} cores, {cpu}; PostgreSQL {pg}. Data: {} cases, {} people, about {} audit rows. {}s a scenario after {}s warm-up.\n",
         std::thread::available_parallelism().map_or(0, usize::from),
         counts.0,
         counts.1,
         counts.2,
-        seconds
+        seconds,
+        warmup.as_secs()
     );
     println!(
         "| what | at once | per second | p50 ms | p95 ms | p99 ms | of reference | SQL statements a request | errors | server memory MB |"
@@ -852,6 +853,19 @@ async fn main() -> anyhow::Result<()> {
             o.statements.map_or("–".to_owned(), |s| format!("{s:.1}")),
             o.errors,
             o.rss_mb.map_or("–".to_owned(), |m| format!("{m:.0}")),
+        );
+    }
+    // A scenario that erred or finished nothing is a broken benchmark (or a broken Haven), not a
+    // figure: say so and fail, after the table (the smoke run in CI relies on this).
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.errors > 0 || o.per_second == 0.0)
+        .map(|o| format!("{} ({} at once)", o.name, o.concurrency))
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "these scenarios had errors or completed nothing: {}",
+            failed.join(", ")
         );
     }
     Ok(())

@@ -4,6 +4,7 @@
 # reference page on loopback, runs the load generator and stops both. Prints a Markdown table.
 #   bench/run.sh                          # every scenario, 10 seconds each
 #   BENCH_SECONDS=5 BENCH_ONLY="case page,reference page" bench/run.sh
+#   (BENCH_PROFILE=dev measures the debug build: only for checking that the benchmark runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -12,9 +13,9 @@ export BENCH_PASSWORD="${BENCH_PASSWORD:-bench horse battery staple}"
 PORT="${BENCH_PORT:-8080}"
 REF_PORT="${BENCH_REFERENCE_PORT:-8181}"
 OUT="$(mktemp -d)"
-HAVEN_BIN="${BENCH_HAVEN_BIN:-target/release/haven}"
+HAVEN_BIN="${BENCH_HAVEN_BIN:-$BIN_DIR/haven}"
 
-cargo build --release --locked --bin haven --example bench-reference --example bench-load
+cargo build $CARGO_PROFILE --locked --bin haven --example bench-reference --example bench-load
 
 if [ -z "$(psql "$URL" -Atc "SELECT 1 FROM cases WHERE reference LIKE 'SCL-%' LIMIT 1")" ]; then
   echo "$DB has no benchmark data: run bench/generate.sh first" >&2
@@ -32,7 +33,7 @@ psql "$URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null 
 for who in practitioner manager; do
   email="bench-$who@example.org"
   if [ -z "$(psql "$URL" -Atc "SELECT 1 FROM users WHERE email = '$email'")" ]; then
-    printf '%s\n' "$BENCH_PASSWORD" | DATABASE_URL="$URL" HAVEN_MIGRATE=off target/release/haven create-user \
+    printf '%s\n' "$BENCH_PASSWORD" | DATABASE_URL="$URL" HAVEN_MIGRATE=off "$BIN_DIR/haven" create-user \
       --email "$email" --name "Bench $who" --role "$who" --team "Scale team 1" >/dev/null
   fi
 done
@@ -54,7 +55,7 @@ DATABASE_URL="$URL" HAVEN_APP_DATABASE_URL="$APP_URL" HAVEN_MIGRATE=off HAVEN_LI
   "$HAVEN_BIN" serve > "$OUT/haven.log" 2>&1 &
 HAVEN_PID=$!
 BENCH_REFERENCE_DATABASE_URL="$APP_URL" BENCH_REFERENCE_LISTEN="127.0.0.1:$REF_PORT" \
-  target/release/examples/bench-reference > "$OUT/reference.log" 2>&1 &
+  "$BIN_DIR/examples/bench-reference" > "$OUT/reference.log" 2>&1 &
 REF_PID=$!
 trap 'kill $HAVEN_PID $REF_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -63,6 +64,6 @@ for _ in $(seq 1 100); do
 done
 
 BENCH_HAVEN="http://127.0.0.1:$PORT" BENCH_REFERENCE="http://127.0.0.1:$REF_PORT" BENCH_DATABASE_URL="$URL" \
-  BENCH_HAVEN_PID="$HAVEN_PID" target/release/examples/bench-load
+  BENCH_HAVEN_PID="$HAVEN_PID" "$BIN_DIR/examples/bench-load"
 echo
 echo "Server log: $OUT/haven.log"
