@@ -49,6 +49,10 @@ WITH me AS (SELECT id FROM users WHERE email = 'bench-practitioner@example.org')
   RETURNING id)
 UPDATE deadlines SET owner_id = (SELECT id FROM me) WHERE case_id IN (SELECT id FROM moved);
 SQL
+# The move rewrote 10,000 cases and 30,000 deadlines: vacuum them as autovacuum would in a running
+# service (migration 0037), or every page pays for visiting the moved rows' heap pages to count
+# the navigation's overdue deadlines (docs/performance.md, seventh round). Quick when nothing moved.
+psql "$URL" -qc "VACUUM (ANALYZE) deadlines" -c "VACUUM (ANALYZE) cases"
 
 DATABASE_URL="$URL" HAVEN_APP_DATABASE_URL="$APP_URL" HAVEN_MIGRATE=off HAVEN_LISTEN="127.0.0.1:$PORT" \
   HAVEN_PUBLIC_URL="http://127.0.0.1:$PORT" HAVEN_LOG=warn HAVEN_AUDIT_ANCHOR_FILE="$OUT/anchors.jsonl" \

@@ -55,6 +55,7 @@ async fn the_app_role_cannot_change_or_delete_audit_rows_or_seals() {
     let mut owner = app.owner().await;
     for sql in [
         "UPDATE audit_events SET action = 'changed'",
+        "DELETE FROM audit_events",
         "DELETE FROM audit_seals",
     ] {
         let err = owner.execute(sql).await.unwrap_err();
@@ -484,4 +485,55 @@ async fn a_server_from_before_the_sealer_cannot_write_rows_the_sealer_would_miss
         )
         .await;
     assert!(old.is_err(), "an old-style row was accepted");
+}
+
+#[tokio::test]
+async fn sealing_writes_nothing_to_the_rows_it_seals() {
+    // The sealer is the one step that runs one at a time for every instance; a foreign key from
+    // each seal to its row locked the row (a second write of it) on every seal (migration 0036).
+    let app = TestApp::new().await;
+    let mut seqs = Vec::new();
+    for i in 0..3 {
+        seqs.push(write(&app, "test.event", i).await);
+    }
+    app.seal_everything().await;
+    assert_eq!(verify(&app).await, intact(3, 0));
+    let lockers: Vec<String> =
+        sqlx::query_scalar("SELECT xmax::text FROM audit_events WHERE seq = ANY($1) ORDER BY seq")
+            .bind(&seqs)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        lockers,
+        ["0", "0", "0"],
+        "a sealed row was locked or changed"
+    );
+}
+
+#[tokio::test]
+async fn verify_names_a_seal_whose_row_a_superuser_deleted() {
+    let app = TestApp::new().await;
+    let mut seqs = Vec::new();
+    for i in 0..3 {
+        seqs.push(write(&app, "test.event", i).await);
+    }
+    app.seal_everything().await;
+    assert_eq!(verify(&app).await, intact(3, 0));
+    let mut owner = app.owner().await;
+    owner
+        .execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE seq = $1")
+        .bind(seqs[1])
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    match verify(&app).await {
+        Verification::Broken { problem, .. } => {
+            assert!(problem.contains("is missing"), "{problem}")
+        }
+        other => panic!("a sealed row's deletion passed: {other:?}"),
+    }
 }

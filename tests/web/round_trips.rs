@@ -328,6 +328,27 @@ async fn dashboards_and_the_deadlines_list_cost_a_fixed_number_of_statements() {
     }
 }
 
+#[tokio::test]
+async fn open_deadlines_are_vacuumed_often_enough_for_counts_to_stay_index_only() {
+    // Every page counts the signed-in person's overdue deadlines by an index-only scan; with
+    // autovacuum's default (a fifth of the table changed) the rows' pages stay unmarked for
+    // months at a region's size and each count visits up to 100 heap pages (migration 0037).
+    let app = TestApp::new().await;
+    let options: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(reloptions) FROM pg_class WHERE oid = 'deadlines'::regclass ORDER BY 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        options,
+        [
+            "autovacuum_vacuum_insert_scale_factor=0.01",
+            "autovacuum_vacuum_scale_factor=0.01"
+        ]
+    );
+}
+
 /// An instance keeps the calendar it read, and reads it again on the first request after any
 /// change to it, made through any instance: the session's statement reads the calendar's version.
 #[tokio::test]

@@ -1,0 +1,12 @@
+-- The sealer no longer locks the rows it seals (docs/decisions/012, "The seal's pointer").
+--
+-- Each seal named its row through a foreign key, so inserting a seal ran a check that took a
+-- FOR KEY SHARE lock on the audit row: the audit row was written a second time (its xmax, one
+-- more WAL record and its page dirtied again). Under load at a million cases the seals' insert
+-- took 30 ms a batch of about 200 with the key and 2.3 ms without; sealing a backlog of 500,000
+-- rows took 26 s with it and 20 s without. The sealer is the one step of the trail that runs one
+-- at a time, so its cost a row is the ceiling on audited actions a second for every instance
+-- together. That a seal's row exists is checked where it matters: `verify-audit` reads each
+-- seal with its row and names a seal whose row is missing; audit rows cannot be deleted by the
+-- app's login (no grant, and a trigger refuses it for everyone else).
+ALTER TABLE audit_seals DROP CONSTRAINT audit_seals_seq_fkey;
