@@ -7,7 +7,14 @@
 #   3. the same with synchronous_commit off, to show how much of (2) is the commit's flush;
 #   4. what a note must write and nothing else, at 64 clients as the note writers run: the
 #      idempotency key, the note, its chronology entry and its audit row, in one statement,
-#      committed (as `db::cases::write_note` does, less its checks and foreign keys).
+#      committed (as `db::cases::write_note` does, less its checks and foreign keys);
+#   5. the same with synchronous_commit off;
+#   6. a note as Haven sends it, at 64 clients: the session's statement
+#      (`db::sessions::find_live`) for the bench practitioner's live session, then the note's own
+#      statement (`db::cases::write_note`: visibility, idempotency key, note, chronology entry,
+#      audit row, the earlier result), the copies now carrying the real tables' foreign keys and
+#      trigger; plus one small statement that picks the case and makes the new rows' identifiers.
+#      Needs a bench/run.sh run first (its sign-in). Copied from the two functions: keep in step.
 # The rows go to scratch copies of the tables (same columns and indexes), dropped at the end:
 # the audit trail and the casework are not touched. Nothing else should run while it measures.
 #   bench/ceiling.sh            # BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_DB as run.sh
@@ -17,7 +24,7 @@ cd "$(dirname "$0")/.."
 secs="${BENCH_SECONDS:-10}"
 clients="${BENCH_CONCURRENCY:-32}"
 work="$(mktemp -d)"
-scratch="bench_ceiling_audit, bench_ceiling_notes, bench_ceiling_chronology, bench_ceiling_submissions"
+scratch="bench_ceiling_audit, bench_ceiling_chronology, bench_ceiling_notes, bench_ceiling_submissions, bench_ceiling_team_cases"
 trap 'rm -rf "$work"; psql "$URL" -qc "DROP TABLE IF EXISTS $scratch" >/dev/null 2>&1 || true' EXIT
 
 if [ "$(psql "$URL" -Atc "SELECT count(*) > 0 FROM (SELECT 1 FROM cases WHERE reference LIKE 'SCL-%' LIMIT 1) s")" != t ]; then
@@ -80,4 +87,87 @@ run "a view's audit row, committed" "$work/write.sql"
 run "a view's audit row, synchronous_commit off" "$work/write.sql" "-c synchronous_commit=off"
 run "a note's four rows, committed" "$work/note.sql" "" 64
 run "a note's four rows, synchronous_commit off" "$work/note.sql" "-c synchronous_commit=off" 64
+# 6. A note as Haven sends it, for the bench practitioner's live session.
+session=$(psql "$URL" -Atc "SELECT encode(s.token_hash, 'hex') FROM sessions s JOIN users u ON u.id = s.user_id
+  WHERE u.email = 'bench-practitioner@example.org' AND s.stage = 'active' AND s.ended_at IS NULL
+    AND s.expires_at > now() + interval '1 hour' ORDER BY s.created_at DESC LIMIT 1")
+if [ -z "$session" ]; then
+  echo "(no live session of bench-practitioner@example.org: run bench/run.sh first for the note as Haven sends it)" >&2
+else
+  me=$(psql "$URL" -Atc "SELECT id FROM users WHERE email = 'bench-practitioner@example.org'")
+  team=$(psql "$URL" -Atc "SELECT team_id FROM team_memberships WHERE user_id = '$me' LIMIT 1")
+  psql "$URL" -qc "SET client_min_messages = warning;
+    ALTER TABLE bench_ceiling_submissions ADD FOREIGN KEY (user_id) REFERENCES users (id);
+    ALTER TABLE bench_ceiling_notes ADD FOREIGN KEY (case_id) REFERENCES cases (id),
+      ADD FOREIGN KEY (created_by) REFERENCES users (id),
+      ADD FOREIGN KEY (corrects_note_id) REFERENCES bench_ceiling_notes (id);
+    CREATE TRIGGER bench_ceiling_correction_same_case BEFORE INSERT ON bench_ceiling_notes
+      FOR EACH ROW EXECUTE FUNCTION haven_correction_same_case();
+    ALTER TABLE bench_ceiling_chronology ADD FOREIGN KEY (case_id) REFERENCES cases (id),
+      ADD FOREIGN KEY (note_id) REFERENCES bench_ceiling_notes (id),
+      ADD FOREIGN KEY (recorded_by) REFERENCES users (id);
+    DROP TABLE IF EXISTS bench_ceiling_team_cases;
+    CREATE TABLE bench_ceiling_team_cases AS SELECT row_number() OVER () AS n, id FROM (
+      SELECT id FROM cases WHERE team_id = '$team' AND NOT restricted AND reference LIKE 'SCL-%'
+      ORDER BY md5(id::text) LIMIT 5000) s;
+    ALTER TABLE bench_ceiling_team_cases ADD PRIMARY KEY (n);
+    ANALYZE bench_ceiling_team_cases;"
+  tn=$(psql "$URL" -Atc "SELECT count(*) FROM bench_ceiling_team_cases")
+  # pgbench takes ":name" for a variable even inside a string: no colon below may touch a letter
+  # but the variables'.
+  cat > "$work/haven-note.sql" <<EOF
+\set n random(1, $tn)
+SELECT id AS cid, gen_random_uuid() AS fk, gen_random_uuid() AS nid, gen_random_uuid() AS eid, gen_random_uuid() AS evid FROM bench_ceiling_team_cases WHERE n = :n \gset
+SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
+  u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at, \
+  (u.totp_enabled_at IS NOT NULL AND u.totp_secret IS NOT NULL) AS totp_enabled, \
+  u.must_enrol_second_factor AS must_enrol, \
+  array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS team_ids, \
+  (SELECT count(*) FROM account_notices n WHERE n.user_id = u.id AND n.seen_at IS NULL) AS unseen_notices, \
+  (SELECT count(*) FROM (SELECT 1 FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= now() \
+      AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id \
+                      AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) \
+      ORDER BY d.due_at LIMIT 100) t) AS due_mine, \
+  (SELECT count(*) FROM (SELECT 1 FROM team_memberships m \
+      CROSS JOIN LATERAL ( \
+        SELECT 1 FROM deadlines d \
+        WHERE d.team_id = m.team_id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= now() \
+          AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id \
+                          AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) \
+        ORDER BY d.due_at LIMIT 100) d \
+      WHERE m.user_id = u.id AND u.role IN ('manager', 'lado') \
+      LIMIT 100) t) AS due_team, \
+  s.reauthenticated_at, (SELECT v.version FROM calendar_version v WHERE v.id = 1) AS calendar_version \
+FROM sessions s JOIN users u ON u.id = s.user_id \
+WHERE s.token_hash = decode('$session', 'hex') AND s.ended_at IS NULL;
+WITH v AS ( \
+  SELECT c.id FROM cases c \
+  WHERE c.id = :cid::uuid AND ( \
+      (c.restricted = false AND c.team_id = ANY(ARRAY['$team']::uuid[])) \
+      OR (c.restricted AND haven_sees_restricted_case(c.id, '$me'::uuid, false))) \
+    AND (NULL::uuid IS NULL OR EXISTS (SELECT 1 FROM bench_ceiling_notes k WHERE k.id = NULL::uuid AND k.case_id = :cid::uuid)) \
+), claim AS ( \
+  INSERT INTO bench_ceiling_submissions (key, user_id, result_location) \
+  SELECT :fk::uuid, '$me'::uuid, '/cases/x#chronology' FROM v \
+  ON CONFLICT (key) DO NOTHING \
+  RETURNING key \
+), note AS ( \
+  INSERT INTO bench_ceiling_notes (id, case_id, body, occurred_at, corrects_note_id, created_by, occurred_time_known) \
+  SELECT :nid::uuid, :cid::uuid, 'Telephone call with the school about attendance, reference 1234567.', now(), NULL::uuid, '$me'::uuid, true FROM claim \
+  RETURNING id \
+), entry AS ( \
+  INSERT INTO bench_ceiling_chronology (id, case_id, occurred_at, kind, summary, note_id, recorded_by, occurred_time_known) \
+  SELECT :eid::uuid, :cid::uuid, now(), 'note', 'Case note', note.id, '$me'::uuid, true FROM note \
+  RETURNING id \
+), logged AS ( \
+  INSERT INTO bench_ceiling_audit (occurred_at, actor_user_id, actor_ip, action, entity_type, entity_id, case_id, reason, details, event_id, mac) \
+  SELECT now(), '$me'::uuid, '127.0.0.1', 'case.note_add', 'case_note', :nid::text, :cid::uuid, NULL, '{"corrects": null}', :evid::uuid, decode(repeat('ab', 32), 'hex') FROM note \
+  RETURNING seq \
+) \
+SELECT EXISTS (SELECT 1 FROM v) AS found, EXISTS (SELECT 1 FROM claim) AS claimed, \
+       (SELECT count(*) FROM entry) + (SELECT count(*) FROM logged) AS written, \
+       (SELECT s.result_location FROM bench_ceiling_submissions s WHERE s.key = :fk::uuid AND s.user_id = '$me'::uuid) AS earlier;
+EOF
+  run "a note as Haven sends it (its two statements, foreign keys), committed" "$work/haven-note.sql" "" 64
+fi
 psql "$URL" -qc "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_ceiling_cases; DROP SEQUENCE IF EXISTS bench_ceiling_seq CASCADE"
