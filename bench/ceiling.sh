@@ -9,12 +9,14 @@
 #      idempotency key, the note, its chronology entry and its audit row, in one statement,
 #      committed (as `db::cases::write_note` does, less its checks and foreign keys);
 #   5. the same with synchronous_commit off;
-#   6. a note as Haven sends it, at 64 clients: the session's statement
+#   6. a note as Haven sends it, at Haven's pool size (10 clients): the session's statement
 #      (`db::sessions::find_live`) for the bench practitioner's live session, then the note's own
 #      statement (`db::cases::write_note`: visibility, idempotency key, note, chronology entry,
 #      audit row, the earlier result), the copies now carrying the real tables' foreign keys and
-#      trigger; plus one small statement that picks the case and makes the new rows' identifiers.
-#      Needs a bench/run.sh run first (its sign-in). Copied from the two functions: keep in step.
+#      trigger, one generic plan each as Haven keeps; plus one small statement that picks the case
+#      and makes the new rows' identifiers, measured alone and taken out. Copies start empty and no
+#      sealer runs (both make it a little cheaper than Haven's); needs a bench/run.sh run first
+#      (its sign-in). Copied from the two functions: keep in step.
 # The rows go to scratch copies of the tables (same columns and indexes), dropped at the end:
 # the audit trail and the casework are not touched. Nothing else should run while it measures.
 #   bench/ceiling.sh            # BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_DB as run.sh
@@ -37,8 +39,8 @@ psql "$URL" -qc "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_c
   CREATE SEQUENCE IF NOT EXISTS bench_ceiling_seq;
   ALTER TABLE bench_ceiling_audit ALTER COLUMN seq SET DEFAULT nextval('bench_ceiling_seq');
   DROP TABLE IF EXISTS bench_ceiling_notes, bench_ceiling_chronology, bench_ceiling_submissions;
-  CREATE TABLE bench_ceiling_notes (LIKE case_notes INCLUDING DEFAULTS INCLUDING INDEXES);
-  CREATE TABLE bench_ceiling_chronology (LIKE chronology_entries INCLUDING DEFAULTS INCLUDING INDEXES);
+  CREATE TABLE bench_ceiling_notes (LIKE case_notes INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS);
+  CREATE TABLE bench_ceiling_chronology (LIKE chronology_entries INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS);
   CREATE TABLE bench_ceiling_submissions (LIKE form_submissions INCLUDING DEFAULTS INCLUDING INDEXES);
   DROP TABLE IF EXISTS bench_ceiling_cases;
   CREATE TABLE bench_ceiling_cases AS SELECT row_number() OVER () AS n, id, owner_id FROM cases TABLESAMPLE SYSTEM (1) LIMIT 5000;
@@ -73,8 +75,9 @@ SELECT now(), created_by, '127.0.0.1', 'note.add', 'note', id::text, case_id, NU
 FROM note;
 EOF
 
-run() { # name, script, extra PGOPTIONS, clients
-  local tps=""
+tps=""
+run() { # name, script, extra PGOPTIONS, clients; leaves the rate in $tps
+  tps=""
   tps=$(PGOPTIONS="${3:-}" pgbench -n -M prepared -c "${4:-$clients}" -j 2 -T "$secs" -f "$2" "$URL" 2>"$work/err" |
         awk '/^tps = / { printf "%d", $3 }') || true
   [ -n "$tps" ] || { cat "$work/err" >&2; exit 1; }
@@ -114,10 +117,12 @@ else
     ANALYZE bench_ceiling_team_cases;"
   tn=$(psql "$URL" -Atc "SELECT count(*) FROM bench_ceiling_team_cases")
   # pgbench takes ":name" for a variable even inside a string: no colon below may touch a letter
-  # but the variables'.
+  # but the variables'. Identifiers as Haven makes them: time-ordered (UUIDv7-like) for the rows,
+  # random for the form's key. The session's "due by" is now(), Haven's the working day's end.
+  v7="(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || substr(md5(random()::text), 1, 20))::uuid"
   cat > "$work/haven-note.sql" <<EOF
 \set n random(1, $tn)
-SELECT id AS cid, gen_random_uuid() AS fk, gen_random_uuid() AS nid, gen_random_uuid() AS eid, gen_random_uuid() AS evid FROM bench_ceiling_team_cases WHERE n = :n \gset
+SELECT id AS cid, gen_random_uuid() AS fk, $v7 AS nid, $v7 AS eid, $v7 AS evid FROM bench_ceiling_team_cases WHERE n = :n \gset
 SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
   u.id AS user_id, u.email, u.display_name, u.role, u.disabled_at, \
   (u.totp_enabled_at IS NOT NULL AND u.totp_secret IS NOT NULL) AS totp_enabled, \
@@ -168,6 +173,17 @@ SELECT EXISTS (SELECT 1 FROM v) AS found, EXISTS (SELECT 1 FROM claim) AS claime
        (SELECT count(*) FROM entry) + (SELECT count(*) FROM logged) AS written, \
        (SELECT s.result_location FROM bench_ceiling_submissions s WHERE s.key = :fk::uuid AND s.user_id = '$me'::uuid) AS earlier;
 EOF
-  run "a note as Haven sends it (its two statements, foreign keys), committed" "$work/haven-note.sql" "" 64
+  # Haven keeps one generic plan for both statements (its `hot` pool).
+  generic="-c plan_cache_mode=force_generic_plan"
+  # As many connections as Haven's pool holds (HAVEN_DB_MAX_CONNECTIONS, 10 by default): 64 writers
+  # share them, so PostgreSQL runs at most that many notes at once.
+  pool="${BENCH_POOL:-10}"
+  run "a note as Haven sends it (its two statements, foreign keys), committed" "$work/haven-note.sql" "$generic" "$pool"
+  both=$tps
+  head -n 2 "$work/haven-note.sql" > "$work/pick.sql"
+  run "of which picking the case and the new rows' identifiers (pgbench's step, not Haven's)" "$work/pick.sql" "$generic" "$pool"
+  pick=$tps
+  printf '| %s | %s | %s |\n' "the note's two statements alone (the two above, the pick's time taken out)" "$pool" \
+    "$(awk -v a="$both" -v b="$pick" 'BEGIN { printf "%d", 1 / (1 / a - 1 / b) }')"
 fi
 psql "$URL" -qc "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_ceiling_cases; DROP SEQUENCE IF EXISTS bench_ceiling_seq CASCADE"

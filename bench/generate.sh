@@ -10,6 +10,7 @@ CASES="${BENCH_CASES:-1000000}"
 case "$CASES" in
   '' | *[!0-9]*) echo "BENCH_CASES must be a whole number of cases" >&2; exit 1 ;;
 esac
+CASES=$((10#$CASES))   # "020000" is twenty thousand, not octal
 if [ "$CASES" -lt 1000 ]; then
   echo "BENCH_CASES must be at least 1000 (30 teams of 20 staff need cases to share)" >&2
   exit 1

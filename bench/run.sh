@@ -61,7 +61,8 @@ HAVEN_PID=$!
 BENCH_REFERENCE_DATABASE_URL="$APP_URL" BENCH_REFERENCE_LISTEN="127.0.0.1:$REF_PORT" \
   "$BIN_DIR/examples/bench-reference" > "$OUT/reference.log" 2>&1 &
 REF_PID=$!
-trap 'kill $HAVEN_PID $REF_PID 2>/dev/null || true' EXIT
+trap 'status=$?; kill $HAVEN_PID $REF_PID 2>/dev/null || true
+  if [ $status -ne 0 ]; then echo "Server log: $OUT/haven.log (last lines below)" >&2; tail -n 20 "$OUT/haven.log" >&2; fi' EXIT
 for _ in $(seq 1 100); do
   if (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && (echo > "/dev/tcp/127.0.0.1/$REF_PORT") 2>/dev/null; then break; fi
   sleep 0.2

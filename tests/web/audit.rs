@@ -31,6 +31,27 @@ fn intact(rows: i64, unsealed: i64) -> Verification {
     }
 }
 
+/// `n` rows written and sealed, the trail intact; their row numbers.
+async fn sealed_rows(app: &TestApp, n: i64) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    for i in 0..n {
+        seqs.push(write(app, "test.event", i).await);
+    }
+    app.seal_everything().await;
+    assert_eq!(verify(app).await, intact(n, 0));
+    seqs
+}
+
+/// The database's owner with triggers (and foreign keys) switched off: what a superuser can do.
+async fn superuser(app: &TestApp) -> sqlx::PgConnection {
+    let mut owner = app.owner().await;
+    owner
+        .execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    owner
+}
+
 #[tokio::test]
 async fn the_app_role_cannot_change_or_delete_audit_rows_or_seals() {
     let app = TestApp::new().await;
@@ -80,11 +101,7 @@ async fn verify_finds_a_row_altered_by_a_superuser_sealed_or_not() {
     assert_eq!(verify(&app).await, intact(0, 5));
     app.seal_everything().await;
     assert_eq!(verify(&app).await, intact(5, 0));
-    let mut owner = app.owner().await;
-    owner
-        .execute("SET session_replication_role = replica")
-        .await
-        .unwrap();
+    let mut owner = superuser(&app).await;
     sqlx::query("UPDATE audit_events SET entity_id = 'forged' WHERE seq = $1")
         .bind(seqs[2])
         .execute(&mut owner)
@@ -434,11 +451,7 @@ async fn seals_and_a_head_moved_by_the_servers_login_are_caught() {
 #[tokio::test]
 async fn a_head_wound_back_or_a_sealed_rows_transaction_changed_is_caught() {
     let app = TestApp::new().await;
-    for i in 0..3 {
-        write(&app, "test.event", i).await;
-    }
-    app.seal_everything().await;
-    assert_eq!(verify(&app).await, intact(3, 0));
+    sealed_rows(&app, 3).await;
     // The server's login winds the head's horizon back to the start.
     app.pool
         .execute("UPDATE audit_chain_head SET sealed_xid = '0', sealed_seq = 0")
@@ -457,11 +470,7 @@ async fn a_head_wound_back_or_a_sealed_rows_transaction_changed_is_caught() {
         .unwrap();
     assert_eq!(verify(&app).await, intact(3, 0));
     // A superuser moves a sealed row to another transaction.
-    let mut owner = app.owner().await;
-    owner
-        .execute("SET session_replication_role = replica")
-        .await
-        .unwrap();
+    let mut owner = superuser(&app).await;
     owner
         .execute("UPDATE audit_events SET xid = '1' WHERE seq = (SELECT seq FROM audit_seals WHERE position = 2)")
         .await
@@ -492,12 +501,7 @@ async fn sealing_writes_nothing_to_the_rows_it_seals() {
     // The sealer is the one step that runs one at a time for every instance; a foreign key from
     // each seal to its row locked the row (a second write of it) on every seal (migration 0036).
     let app = TestApp::new().await;
-    let mut seqs = Vec::new();
-    for i in 0..3 {
-        seqs.push(write(&app, "test.event", i).await);
-    }
-    app.seal_everything().await;
-    assert_eq!(verify(&app).await, intact(3, 0));
+    let seqs = sealed_rows(&app, 3).await;
     let lockers: Vec<String> =
         sqlx::query_scalar("SELECT xmax::text FROM audit_events WHERE seq = ANY($1) ORDER BY seq")
             .bind(&seqs)
@@ -514,17 +518,8 @@ async fn sealing_writes_nothing_to_the_rows_it_seals() {
 #[tokio::test]
 async fn verify_names_a_seal_whose_row_a_superuser_deleted() {
     let app = TestApp::new().await;
-    let mut seqs = Vec::new();
-    for i in 0..3 {
-        seqs.push(write(&app, "test.event", i).await);
-    }
-    app.seal_everything().await;
-    assert_eq!(verify(&app).await, intact(3, 0));
-    let mut owner = app.owner().await;
-    owner
-        .execute("SET session_replication_role = replica")
-        .await
-        .unwrap();
+    let seqs = sealed_rows(&app, 3).await;
+    let mut owner = superuser(&app).await;
     sqlx::query("DELETE FROM audit_events WHERE seq = $1")
         .bind(seqs[1])
         .execute(&mut owner)
