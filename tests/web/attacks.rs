@@ -731,11 +731,7 @@ async fn f3_a_rechained_trail_is_caught_without_the_key() {
     );
     // As the owner: delete row 2 and its seal and re-chain the rest, as the attacker did (they
     // cannot compute the keyed links, so they use plain SHA-256, or a key of their own).
-    let mut owner = app.owner().await;
-    owner
-        .execute("SET session_replication_role = replica")
-        .await
-        .unwrap();
+    let mut owner = app.superuser().await;
     owner
         .execute("DELETE FROM audit_seals WHERE seq = 2; DELETE FROM audit_events WHERE seq = 2")
         .await
@@ -803,11 +799,7 @@ async fn f3_removing_the_newest_rows_is_caught_by_the_anchors() {
         }
     );
     // As the owner: remove the newest row and move the head back. The rest still chains.
-    let mut owner = app.owner().await;
-    owner
-        .execute("SET session_replication_role = replica")
-        .await
-        .unwrap();
+    let mut owner = app.superuser().await;
     owner
         .execute("DELETE FROM audit_seals WHERE seq = 3; DELETE FROM audit_events WHERE seq = 3")
         .await

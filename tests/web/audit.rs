@@ -42,16 +42,6 @@ async fn sealed_rows(app: &TestApp, n: i64) -> Vec<i64> {
     seqs
 }
 
-/// The database's owner with triggers (and foreign keys) switched off: what a superuser can do.
-async fn superuser(app: &TestApp) -> sqlx::PgConnection {
-    let mut owner = app.owner().await;
-    owner
-        .execute("SET session_replication_role = replica")
-        .await
-        .unwrap();
-    owner
-}
-
 #[tokio::test]
 async fn the_app_role_cannot_change_or_delete_audit_rows_or_seals() {
     let app = TestApp::new().await;
@@ -101,7 +91,7 @@ async fn verify_finds_a_row_altered_by_a_superuser_sealed_or_not() {
     assert_eq!(verify(&app).await, intact(0, 5));
     app.seal_everything().await;
     assert_eq!(verify(&app).await, intact(5, 0));
-    let mut owner = superuser(&app).await;
+    let mut owner = app.superuser().await;
     sqlx::query("UPDATE audit_events SET entity_id = 'forged' WHERE seq = $1")
         .bind(seqs[2])
         .execute(&mut owner)
@@ -470,7 +460,7 @@ async fn a_head_wound_back_or_a_sealed_rows_transaction_changed_is_caught() {
         .unwrap();
     assert_eq!(verify(&app).await, intact(3, 0));
     // A superuser moves a sealed row to another transaction.
-    let mut owner = superuser(&app).await;
+    let mut owner = app.superuser().await;
     owner
         .execute("UPDATE audit_events SET xid = '1' WHERE seq = (SELECT seq FROM audit_seals WHERE position = 2)")
         .await
@@ -519,7 +509,7 @@ async fn sealing_writes_nothing_to_the_rows_it_seals() {
 async fn verify_names_a_seal_whose_row_a_superuser_deleted() {
     let app = TestApp::new().await;
     let seqs = sealed_rows(&app, 3).await;
-    let mut owner = superuser(&app).await;
+    let mut owner = app.superuser().await;
     sqlx::query("DELETE FROM audit_events WHERE seq = $1")
         .bind(seqs[1])
         .execute(&mut owner)

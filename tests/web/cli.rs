@@ -137,11 +137,7 @@ async fn verify_audit_command_names_the_first_bad_row() {
     let ok = haven(&app, &["verify-audit"], "");
     assert!(ok.status.success());
     assert!(String::from_utf8_lossy(&ok.stdout).contains("intact"));
-    let mut owner = app.owner().await;
-    owner
-        .execute("SET session_replication_role = replica")
-        .await
-        .unwrap();
+    let mut owner = app.superuser().await;
     owner
         .execute("UPDATE audit_events SET action = 'case.forged' WHERE seq = 2")
         .await

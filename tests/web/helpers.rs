@@ -274,6 +274,16 @@ impl TestApp {
         PgConnection::connect(&self.owner_url).await.unwrap()
     }
 
+    /// The owner with triggers (and foreign keys) switched off: what a superuser can do.
+    pub async fn superuser(&self) -> PgConnection {
+        let mut owner = self.owner().await;
+        owner
+            .execute("SET session_replication_role = replica")
+            .await
+            .unwrap();
+        owner
+    }
+
     pub async fn count(&self, sql: &'static str) -> i64 {
         sqlx::query_scalar::<_, i64>(sql)
             .fetch_one(&self.pool)
