@@ -10,7 +10,8 @@
 #      committed (as `db::cases::write_note` does, less its checks and foreign keys);
 #   5. the same with synchronous_commit off;
 #   6. a note as Haven sends it, at Haven's pool size (10 clients): the session's statement
-#      (`db::sessions::find_live`) for the bench practitioner's live session, then the note's own
+#      (`db::sessions::find_live` without the navigation's counts, as a form post sends it) for
+#      the bench practitioner's live session, then the note's own
 #      statement (`db::cases::write_note`: visibility, idempotency key, note, chronology entry,
 #      audit row, the earlier result), the copies now carrying the real tables' foreign keys and
 #      trigger, one generic plan each as Haven keeps; plus one small statement that picks the case
@@ -118,7 +119,7 @@ else
   tn=$(psql "$URL" -Atc "SELECT count(*) FROM bench_ceiling_team_cases")
   # pgbench takes ":name" for a variable even inside a string: no colon below may touch a letter
   # but the variables'. Identifiers as Haven makes them: time-ordered (UUIDv7-like) for the rows,
-  # random for the form's key. The session's "due by" is now(), Haven's the working day's end.
+  # random for the form's key.
   v7="(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || substr(md5(random()::text), 1, 20))::uuid"
   cat > "$work/haven-note.sql" <<EOF
 \set n random(1, $tn)
@@ -129,19 +130,7 @@ SELECT s.id AS session_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, 
   u.must_enrol_second_factor AS must_enrol, \
   array(SELECT team_id FROM team_memberships m WHERE m.user_id = u.id) AS team_ids, \
   (SELECT count(*) FROM account_notices n WHERE n.user_id = u.id AND n.seen_at IS NULL) AS unseen_notices, \
-  (SELECT count(*) FROM (SELECT 1 FROM deadlines d WHERE d.owner_id = u.id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= now() \
-      AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id \
-                      AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) \
-      ORDER BY d.due_at LIMIT 100) t) AS due_mine, \
-  (SELECT count(*) FROM (SELECT 1 FROM team_memberships m \
-      CROSS JOIN LATERAL ( \
-        SELECT 1 FROM deadlines d \
-        WHERE d.team_id = m.team_id AND d.met_at IS NULL AND d.ended_at IS NULL AND d.due_at <= now() \
-          AND NOT EXISTS (SELECT 1 FROM cases r WHERE r.restricted AND r.id = d.case_id \
-                          AND NOT haven_sees_restricted_case(r.id, u.id, u.role = 'lado')) \
-        ORDER BY d.due_at LIMIT 100) d \
-      WHERE m.user_id = u.id AND u.role IN ('manager', 'lado') \
-      LIMIT 100) t) AS due_team, \
+  NULL::bigint AS due_mine, NULL::bigint AS due_team, \
   s.reauthenticated_at, (SELECT v.version FROM calendar_version v WHERE v.id = 1) AS calendar_version \
 FROM sessions s JOIN users u ON u.id = s.user_id \
 WHERE s.token_hash = decode('$session', 'hex') AND s.ended_at IS NULL;

@@ -116,8 +116,11 @@ pub struct CurrentUser {
     /// Security notices about their account the person has not read (shown in the page frame).
     pub unseen_notices: i64,
     /// Deadlines due today or overdue: on their own cases, and on their teams' (for the navigation).
-    pub due_mine: i64,
-    pub due_team: i64,
+    /// `None` when this request did not count them (a form post, which mostly redirects): a page
+    /// drawn from it carries markers that the guard fills in with one more statement
+    /// (`web::guard::fill_counts`).
+    pub due_mine: Option<i64>,
+    pub due_team: Option<i64>,
     /// When the person last gave their password on this session (for step-up).
     pub reauthenticated_at: chrono::DateTime<Utc>,
     /// The idle timeout, for the page's warning before it.
@@ -192,22 +195,27 @@ pub enum NoSession {
     Expired(Option<(Uuid, String)>),
 }
 
+/// For the navigation's counts: what is due by today's close (or overdue).
+fn counts_due_by(config: &Config) -> chrono::DateTime<Utc> {
+    let today = crate::domain::time::london_date(config.clock.now());
+    crate::domain::time::london_to_utc(today, config.working_day_close)
+        .unwrap_or_else(|| config.clock.now())
+}
+
 /// Load the session named by the request's cookie, enforcing the idle and absolute timeouts.
+/// `counts`: read the navigation's deadline counts too (every request that may draw a page).
 pub async fn load(
     pool: &PgPool,
     config: &Config,
     headers: &HeaderMap,
     meta: &RequestMeta,
+    counts: bool,
 ) -> Result<CurrentUser, LoadError> {
     let Some(token) = cookie(headers, session_cookie_name(config)) else {
         return Err(LoadError::NoSession(NoSession::Missing));
     };
     let hash = super::token::digest(token);
-    // For the navigation's counts: what is due by today's close (or overdue).
-    let today = crate::domain::time::london_date(config.clock.now());
-    let due_by = crate::domain::time::london_to_utc(today, config.working_day_close)
-        .unwrap_or_else(|| config.clock.now());
-    let Some(s) = db::sessions::find_live(pool, &hash, due_by).await? else {
+    let Some(s) = db::sessions::find_live(pool, &hash, counts_due_by(config), counts).await? else {
         return Err(LoadError::NoSession(NoSession::Missing));
     };
     let now = Utc::now();
@@ -261,6 +269,22 @@ pub async fn load(
         idle_seconds: idle.num_seconds(),
         calendar_version: s.calendar_version,
     })
+}
+
+/// The navigation's counts (mine, team) for the session behind the request's cookie, read after a
+/// request that was loaded without them drew a page after all (a form shown again with errors).
+/// `None`: the session has ended meanwhile (the page then shows no counts).
+pub async fn nav_counts(
+    pool: &PgPool,
+    config: &Config,
+    session_token: &str,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let hash = super::token::digest(session_token);
+    Ok(
+        db::sessions::find_live(pool, &hash, counts_due_by(config), true)
+            .await?
+            .map(|s| (s.due_mine.unwrap_or(0), s.due_team.unwrap_or(0))),
+    )
 }
 
 #[derive(Debug)]

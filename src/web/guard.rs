@@ -23,6 +23,8 @@ pub struct GuardState {
     pub permission: Permission,
     /// A route that takes a file (multipart): a larger body, read under the documents' limit.
     pub upload: bool,
+    /// A POST that answers with a page when it succeeds: counted up front like a GET.
+    pub answers_with_page: bool,
 }
 
 /// A file sent to an upload route, read by the guard (which also checked the form's token).
@@ -121,6 +123,15 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
                 .get::<FormData>()
                 .is_some_and(|f| f.raw("_held") == "1");
             let path = req.uri().path().to_owned();
+            // A request loaded without the navigation's counts (a form post) keeps its session
+            // token, to count them if it draws a page after all.
+            let uncounted_session = user
+                .as_ref()
+                .filter(|u| u.due_mine.is_none())
+                .and_then(|_| {
+                    current::cookie(req.headers(), current::session_cookie_name(&g.app.config))
+                })
+                .map(str::to_owned);
             // Every routed page is personal or carries a form token: never cache it anywhere.
             let mut res = next.run(req).await;
             // A held form sent again and accepted is no longer held.
@@ -155,12 +166,55 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
                     }
                 }
             }
+            if let Some(token) = uncounted_session {
+                res = fill_counts(&g.app, &token, res).await;
+            }
             res.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
         Err(res) => res,
     }
+}
+
+/// The largest page the guard reads back to fill in the navigation's counts.
+const PAGE_LIMIT: usize = 8 * 1024 * 1024;
+
+/// A form post is loaded without the navigation's counts, since it mostly ends in a redirect
+/// that draws nothing. When it draws a page instead (the form again, with its errors), the page
+/// carries markers where the counts go: count them now, with one more statement, and fill them
+/// in. Anything but HTML, and a page without markers, passes through untouched.
+async fn fill_counts(app: &AppState, session_token: &str, res: Response) -> Response {
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if !is_html {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, PAGE_LIMIT).await else {
+        return AppError::Internal(anyhow::anyhow!("a page too large to fill in")).into_response();
+    };
+    let (mine, team) = (
+        super::layout::count_marker("mine"),
+        super::layout::count_marker("team"),
+    );
+    let page = match std::str::from_utf8(&bytes) {
+        Ok(page) if page.contains(&mine) || page.contains(&team) => page,
+        _ => return Response::from_parts(parts, Body::from(bytes)),
+    };
+    let (due_mine, due_team) = match current::nav_counts(&app.hot, &app.config, session_token).await
+    {
+        Ok(counts) => counts.unwrap_or((0, 0)),
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let filled = page
+        .replace(&mine, &super::layout::count_badge(due_mine))
+        .replace(&team, &super::layout::count_badge(due_team));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(filled))
 }
 
 async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
@@ -177,7 +231,9 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
         // Public pages (sign-in, set password, health checks) never use the session: no query.
         None
     } else {
-        match current::load(&g.app.hot, config, &parts.headers, &meta).await {
+        // A form post reads no navigation counts: most end in a redirect (`fill_counts`).
+        let counts = !is_post || g.answers_with_page;
+        match current::load(&g.app.hot, config, &parts.headers, &meta, counts).await {
             Ok(u) => Some(u),
             Err(LoadError::NoSession(NoSession::Missing)) => None,
             Err(LoadError::NoSession(NoSession::Expired(owner))) => {

@@ -8,8 +8,43 @@ pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
     pub current: bool,
-    /// Deadlines due today or overdue, shown beside the item when above zero.
-    pub count: i64,
+    /// Deadlines due today or overdue, shown beside the item when above zero; `None` when the
+    /// request did not count them, and `marker` names the count the guard fills in.
+    pub count: Option<i64>,
+    pub marker: &'static str,
+}
+
+/// What a navigation count not yet read leaves in the page, for the guard to fill in
+/// (`web::guard`). An HTML comment: text anyone typed is escaped, so `<!--` only ever comes
+/// from a template.
+pub fn count_marker(which: &str) -> String {
+    format!("<!--haven-count:{which}-->")
+}
+
+/// A navigation count as the page shows it: nothing at zero, "99+" from 100 (the session
+/// statement stops counting there).
+pub fn count_badge(count: i64) -> String {
+    if count <= 0 {
+        return String::new();
+    }
+    let shown = if count >= 100 {
+        "99+".to_owned()
+    } else {
+        count.to_string()
+    };
+    format!(
+        " <span class=\"haven-count\">{shown}<span class=\"govuk-visually-hidden\"> due today or overdue</span></span>"
+    )
+}
+
+impl NavItem {
+    /// The count's markup beside the item (numbers only, or the marker: nothing to escape).
+    pub fn badge(&self) -> String {
+        match self.count {
+            Some(n) => count_badge(n),
+            None => count_marker(self.marker),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -64,35 +99,55 @@ impl Layout {
 
     pub fn for_user(title: impl Into<String>, user: &CurrentUser, section: Section) -> Layout {
         let mut nav = Vec::new();
-        let mut item = |href, label, s: Section, count: i64| {
+        let mut item = |href, label, s: Section, count: Option<i64>, marker| {
             nav.push(NavItem {
                 href,
                 label,
                 current: s == section,
                 count,
+                marker,
             })
         };
+        let none = Some(0);
         match user.role {
             Role::Admin => {
-                item("/admin/users", "Users", Section::Admin, 0);
+                item("/admin/users", "Users", Section::Admin, none, "");
             }
             Role::Practitioner => {
-                item("/work", "My work", Section::MyWork, user.due_mine);
-                item("/cases", "My cases", Section::MyCases, 0);
-                item("/referrals/new", "New referral", Section::NewReferral, 0);
+                item("/work", "My work", Section::MyWork, user.due_mine, "mine");
+                item("/cases", "My cases", Section::MyCases, none, "");
+                item(
+                    "/referrals/new",
+                    "New referral",
+                    Section::NewReferral,
+                    none,
+                    "",
+                );
             }
             Role::Manager | Role::Lado => {
                 if user.role == Role::Lado {
-                    item("/lado", "LADO", Section::Lado, 0);
+                    item("/lado", "LADO", Section::Lado, none, "");
                 }
-                item("/work/team", "Team work", Section::TeamWork, user.due_team);
-                item("/work", "My work", Section::MyWork, user.due_mine);
-                item("/cases", "My cases", Section::MyCases, 0);
-                item("/cases/team", "Team cases", Section::TeamCases, 0);
-                item("/referrals/new", "New referral", Section::NewReferral, 0);
+                item(
+                    "/work/team",
+                    "Team work",
+                    Section::TeamWork,
+                    user.due_team,
+                    "team",
+                );
+                item("/work", "My work", Section::MyWork, user.due_mine, "mine");
+                item("/cases", "My cases", Section::MyCases, none, "");
+                item("/cases/team", "Team cases", Section::TeamCases, none, "");
+                item(
+                    "/referrals/new",
+                    "New referral",
+                    Section::NewReferral,
+                    none,
+                    "",
+                );
             }
         }
-        item("/account", "Your account", Section::Account, 0);
+        item("/account", "Your account", Section::Account, none, "");
         Layout {
             title: title.into(),
             user: Some(NavUser {
@@ -115,5 +170,25 @@ impl Layout {
             self.error_prefix = "Error: ";
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_shows_nothing_at_zero_and_stops_at_99_plus() {
+        assert_eq!(count_badge(0), "");
+        assert!(count_badge(7).contains(">7<span"));
+        assert!(count_badge(100).contains(">99+<span"));
+        let unread = NavItem {
+            href: "/work",
+            label: "My work",
+            current: false,
+            count: None,
+            marker: "mine",
+        };
+        assert_eq!(unread.badge(), count_marker("mine"));
     }
 }

@@ -67,7 +67,7 @@ impl Routes {
         permission: Permission,
         route: MethodRouter<AppState>,
     ) -> Self {
-        self.add_guarded(method, path, permission, route, false)
+        self.add_guarded(method, path, permission, route, false, false)
     }
 
     fn add_guarded(
@@ -77,12 +77,14 @@ impl Routes {
         permission: Permission,
         route: MethodRouter<AppState>,
         upload: bool,
+        answers_with_page: bool,
     ) -> Self {
         let guarded = route.layer(axum::middleware::from_fn_with_state(
             guard::GuardState {
                 app: self.state.clone(),
                 permission,
                 upload,
+                answers_with_page,
             },
             guard::guard,
         ));
@@ -117,7 +119,17 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add_guarded(Method::POST, path, permission, post(handler), true)
+        self.add_guarded(Method::POST, path, permission, post(handler), true, false)
+    }
+
+    /// A POST that answers with a page even when it succeeds (a search): its session statement
+    /// reads the navigation's counts at once, as a GET's does, rather than after the handler.
+    pub fn post_page<H, T>(self, path: &'static str, permission: Permission, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add_guarded(Method::POST, path, permission, post(handler), false, true)
     }
 }
 
@@ -241,7 +253,7 @@ pub fn routes(state: AppState) -> (Router, Vec<RouteSpec>) {
         // Cases.
         .get("/cases", casework, cases::my_cases)
         .get("/cases/team", oversight, cases::team_cases)
-        .post("/cases/search", casework, cases::search)
+        .post_page("/cases/search", casework, cases::search)
         .get("/cases/{id}", casework, cases::show)
         .post("/cases/{id}/notes", casework, cases::add_note)
         .get("/cases/{id}/edit", casework, cases::edit_form)

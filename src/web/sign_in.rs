@@ -240,7 +240,8 @@ pub async fn submit(
     // Rotation: whatever session this browser had before ends now.
     if let Some(old) = current::cookie(&headers, session_cookie_name(&state.config))
         && let Some(s) =
-            db::sessions::find_live(&mut *tx, &token::digest(old), chrono::Utc::now()).await?
+            db::sessions::find_live(&mut *tx, &token::digest(old), chrono::Utc::now(), false)
+                .await?
     {
         db::sessions::end(&mut *tx, s.session_id, "replaced_at_sign_in").await?;
     }

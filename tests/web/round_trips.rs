@@ -14,22 +14,31 @@ thread_local! {
     static SEEN: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
 }
 
-/// The process's tracing subscriber in this test binary: it notes the summary of each statement
-/// sqlx runs, on threads where a count is on. (A global one: tracing's per-thread subscribers
-/// miss events when another thread's comes and goes, because call sites cache who listens.)
+/// The process's tracing subscriber in this test binary: it notes each statement sqlx runs (its
+/// whole text, or its summary when sqlx logs no more), on threads where a count is on. (A global
+/// one: tracing's per-thread subscribers miss events when another thread's comes and goes,
+/// because call sites cache who listens.)
 struct Statements;
 
-struct Summary<'a>(&'a mut String);
+#[derive(Default)]
+struct Statement {
+    summary: String,
+    text: String,
+}
 
-impl tracing::field::Visit for Summary<'_> {
+impl tracing::field::Visit for Statement {
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "summary" {
-            self.0.push_str(value);
+        match field.name() {
+            "summary" => self.summary.push_str(value),
+            "db.statement" => self.text.push_str(value.trim()),
+            _ => {}
         }
     }
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "summary" {
-            self.0.push_str(&format!("{value:?}"));
+        match field.name() {
+            "summary" => self.summary.push_str(&format!("{value:?}")),
+            "db.statement" => self.text.push_str(format!("{value:?}").trim()),
+            _ => {}
         }
     }
 }
@@ -46,9 +55,9 @@ impl tracing::Subscriber for Statements {
     fn event(&self, e: &tracing::Event<'_>) {
         SEEN.with(|seen| {
             if let Some(list) = seen.borrow_mut().as_mut() {
-                let mut s = String::new();
-                e.record(&mut Summary(&mut s));
-                list.push(s);
+                let mut s = Statement::default();
+                e.record(&mut s);
+                list.push(if s.text.is_empty() { s.summary } else { s.text });
             }
         });
     }
@@ -448,5 +457,99 @@ async fn more_dashboards_at_once_than_connections_all_answer() {
         statuses.iter().all(|s| *s == axum::http::StatusCode::OK),
         "{statuses:?} after {:?}",
         started.elapsed()
+    );
+}
+
+/// A form post reads the navigation's counts only when it draws a page. A note that redirects
+/// sends the session statement without them; the same form with an error, and an error page,
+/// count them after the handler and show them as a GET does; a search, which always answers
+/// with a page, counts them up front, once.
+#[tokio::test]
+async fn a_form_post_counts_the_navigation_only_when_it_draws_a_page() {
+    use chrono::TimeZone;
+    let app = TestApp::with_env(&[("HAVEN_FIXED_TIME", "2026-12-03T16:59:00Z")]).await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    let received = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let case = crate::procedure::case_with_two_children(&app, pat_id, received, false).await;
+    let counts_deadlines = |s: &String| s.contains("FROM deadlines");
+    let badges = |r: &Res| r.select(".govuk-service-navigation .haven-count");
+    let path = format!("/cases/{case}");
+    pat.get(&path).await;
+    let (page, statements) = statements_of(&mut pat, &path).await;
+    assert!(counts_deadlines(&statements[0]), "{statements:#?}");
+    let mine = badges(&page);
+    assert_eq!(mine.len(), 1, "{}", page.body);
+    let idem = page.attr("input[name=_idem]", "value")[0].clone();
+    let note = |body: &'static str, idem: String| {
+        vec![
+            ("body", body.to_owned()),
+            ("when-day", String::new()),
+            ("when-month", String::new()),
+            ("when-year", String::new()),
+            ("time", String::new()),
+            ("corrects", String::new()),
+            ("_idem", idem),
+        ]
+    };
+    let notes = format!("{path}/notes");
+
+    // Saved and redirected: no counts read at all.
+    let fields = note("Rang the school back.", idem);
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (r, statements) = counted(pat.post(&notes, &pairs)).await;
+    assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER);
+    assert_eq!(statements.len(), 2, "{statements:#?}");
+    assert!(!statements.iter().any(counts_deadlines), "{statements:#?}");
+
+    // The form again with an error: counted once, after the handler, and shown.
+    let fields = note("", uuid::Uuid::new_v4().to_string());
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (r, statements) = counted(pat.post(&notes, &pairs)).await;
+    assert!(
+        r.status.is_client_error() || r.status.is_success(),
+        "{}",
+        r.status
+    );
+    assert!(r.body.contains("govuk-error-summary"), "{}", r.body);
+    assert_eq!(badges(&r), mine);
+    assert!(!r.body.contains("<!--haven-count"), "{}", r.body);
+    assert_eq!(
+        statements.iter().filter(|s| counts_deadlines(s)).count(),
+        1,
+        "{statements:#?}"
+    );
+    assert!(!counts_deadlines(&statements[0]), "{statements:#?}");
+
+    // An error page drawn for a post (a case that does not exist) keeps the counts too.
+    let r = pat
+        .post(&format!("/cases/{}/notes", uuid::Uuid::new_v4()), &pairs)
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::NOT_FOUND);
+    assert_eq!(badges(&r), mine);
+
+    // A manager's team count is filled in the same way.
+    let team_page = mo.get(&path).await;
+    let team = team_page.select(".govuk-service-navigation a[href='/work/team'] .haven-count");
+    assert_eq!(team.len(), 1, "{}", team_page.body);
+    assert_eq!(badges(&team_page), team);
+    let r = mo.post(&notes, &pairs).await;
+    assert!(r.body.contains("govuk-error-summary"), "{}", r.body);
+    assert_eq!(badges(&r), team);
+
+    // A search answers with a page whatever happens: one session statement, with the counts.
+    let (r, statements) =
+        counted(pat.post("/cases/search", &[("name", "Ashcombe"), ("scope", "mine")])).await;
+    assert_eq!(r.status, axum::http::StatusCode::OK);
+    assert_eq!(badges(&r), mine);
+    assert!(counts_deadlines(&statements[0]), "{statements:#?}");
+    assert_eq!(
+        statements.iter().filter(|s| counts_deadlines(s)).count(),
+        1,
+        "{statements:#?}"
     );
 }
