@@ -377,7 +377,7 @@ async fn a_case_with_two_children_goes_from_referral_to_review_conference() {
     let waiting = mo.get("/work/team").await.select("#waiting li");
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert!(
-        waiting[0].contains("Decision on the referral, proposed by"),
+        waiting[0].contains("Decision on the referral, proposed by Test practitioner pat,"),
         "{waiting:?}"
     );
     // The manager approves it (today, so late) and is asked why it was late.
