@@ -51,7 +51,8 @@ SELECT
          ) c
          ORDER BY c.received_at DESC, c.id DESC LIMIT $10) r) ELSE '[]' END AS risks,
      CASE WHEN $9 AND $11::bigint > 0 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at, w.id), '[]') FROM (
-         SELECT p.id, c.id AS case_id, c.reference, c.title, p.what, u.display_name AS proposed_by_name, p.proposed_at
+         SELECT p.id, c.id AS case_id, c.reference, c.title, p.what,
+                coalesce((SELECT u.display_name FROM users u WHERE u.id = p.proposed_by), '') AS proposed_by_name, p.proposed_at
          FROM (
            SELECT q.id, q.case_id, q.what, q.proposed_by, q.proposed_at
            FROM unnest($1::uuid[]) AS vt(team_id)
@@ -82,7 +83,7 @@ SELECT
            ) q
            ORDER BY q.proposed_at, q.id
            LIMIT $11) p
-         JOIN cases c ON c.id = p.case_id JOIN users u ON u.id = p.proposed_by) w) ELSE '[]' END AS waiting,
+         JOIN cases c ON c.id = p.case_id) w) ELSE '[]' END AS waiting,
      CASE WHEN $9 AND cardinality($12::text[]) > 0 THEN (SELECT coalesce(json_agg(t), '[]') FROM (
          SELECT n.kind, sum(n.in_time)::bigint AS in_time, sum(n.met)::bigint AS met
          FROM (
@@ -153,7 +154,7 @@ EXECUTE team_open(:'two_teams', :'owner', false, ARRAY[]::timestamptz[], ARRAY[]
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 EXECUTE owner_open(:'owner', :'los', :'his', NULL, NULL, :'two_teams', :'owner', false, 26);
 
-\echo 'The navigation counts of a manager of the largest team (db::sessions::find_live, part of every signed-in request)'
+\echo 'The navigation counts of a manager of the largest team (db::sessions::find_live, part of every signed-in GET)'
 SELECT u.id AS mgr FROM users u JOIN team_memberships m ON m.user_id = u.id
 WHERE m.team_id = :'big_team' AND u.role = 'manager' ORDER BY u.email LIMIT 1 \gset
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)

@@ -531,7 +531,7 @@ pub async fn team_deadlines(
                  ORDER BY c.received_at DESC, c.id DESC LIMIT $10) r) ELSE '[]' END AS "risks!: Json<Vec<RiskRow>>",
              CASE WHEN $9 AND $11::bigint > 0 THEN (SELECT coalesce(json_agg(w ORDER BY w.proposed_at, w.id), '[]') FROM (
                  SELECT p.id, c.id AS case_id, c.reference, c.title, p.what,
-                        (SELECT u.display_name FROM users u WHERE u.id = p.proposed_by) AS proposed_by_name, p.proposed_at
+                        coalesce((SELECT u.display_name FROM users u WHERE u.id = p.proposed_by), '') AS proposed_by_name, p.proposed_at
                  FROM (
                    SELECT q.id, q.case_id, q.what, q.proposed_by, q.proposed_at
                    FROM unnest($1::uuid[]) AS vt(team_id)

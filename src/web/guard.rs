@@ -177,25 +177,38 @@ pub async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Res
     }
 }
 
-/// The largest page the guard reads back to fill in the navigation's counts.
-const PAGE_LIMIT: usize = 8 * 1024 * 1024;
+/// The largest page the guard reads back to fill in the navigation's counts; a larger one (none
+/// is near it) goes out as it is, its markers unfilled (they are comments: nothing shows).
+const PAGE_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// A form post is loaded without the navigation's counts, since it mostly ends in a redirect
-/// that draws nothing. When it draws a page instead (the form again, with its errors), the page
-/// carries markers where the counts go: count them now, with one more statement, and fill them
-/// in. Anything but HTML, and a page without markers, passes through untouched.
+/// that draws nothing. When it draws a page instead (the form again, with its errors, or an error
+/// page), the page carries markers where the counts go: count them now, with one more statement,
+/// and fill them in. Anything but HTML, and a page without markers, passes through untouched.
+/// The handler's work is done and may be committed (a page of new recovery codes is shown only
+/// once), so nothing here turns its page into an error: if the counts cannot be read, the page
+/// goes out without them.
 async fn fill_counts(app: &AppState, session_token: &str, res: Response) -> Response {
+    use axum::body::HttpBody as _;
     let is_html = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/html"));
-    if !is_html {
+    let small = res
+        .body()
+        .size_hint()
+        .upper()
+        .is_some_and(|n| n <= PAGE_LIMIT);
+    if !is_html || !small {
         return res;
     }
     let (mut parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, PAGE_LIMIT).await else {
-        return AppError::Internal(anyhow::anyhow!("a page too large to fill in")).into_response();
+    let bytes = match axum::body::to_bytes(body, PAGE_LIMIT as usize).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return AppError::Internal(anyhow::anyhow!("reading back a page: {e}")).into_response();
+        }
     };
     let (mine, team) = (
         super::layout::count_marker("mine"),
@@ -208,7 +221,10 @@ async fn fill_counts(app: &AppState, session_token: &str, res: Response) -> Resp
     let (due_mine, due_team) = match current::nav_counts(&app.hot, &app.config, session_token).await
     {
         Ok(counts) => counts.unwrap_or((0, 0)),
-        Err(e) => return AppError::from(e).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the navigation's counts could not be read for a page");
+            (0, 0)
+        }
     };
     let filled = page
         .replace(&mine, &super::layout::count_badge(due_mine))
@@ -282,7 +298,15 @@ async fn check(g: &GuardState, req: Request) -> Result<Request, Response> {
             return Err(
                 match (&user, res.extensions().get::<StandardError>().copied()) {
                     (Some(u), Some(e)) if u.stage == current::Stage::Active => {
-                        crate::error::error_page_for(u, res.status(), e)
+                        let page = crate::error::error_page_for(u, res.status(), e);
+                        // A refused post was loaded without the navigation's counts.
+                        match current::cookie(&parts.headers, current::session_cookie_name(config))
+                        {
+                            Some(token) if u.due_mine.is_none() => {
+                                fill_counts(&g.app, token, page).await
+                            }
+                            _ => page,
+                        }
                     }
                     _ => res,
                 },

@@ -531,6 +531,14 @@ async fn a_form_post_counts_the_navigation_only_when_it_draws_a_page() {
         .await;
     assert_eq!(r.status, axum::http::StatusCode::NOT_FOUND);
     assert_eq!(badges(&r), mine);
+    assert!(!r.body.contains("<!--haven-count"), "{}", r.body);
+    // So does the page refusing a post to a route of another role's, which the guard draws.
+    let r = pat
+        .post(&format!("{path}/risk/acknowledge"), &[("version", "1")])
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::FORBIDDEN);
+    assert_eq!(badges(&r), mine);
+    assert!(!r.body.contains("<!--haven-count"), "{}", r.body);
 
     // A manager's team count is filled in the same way.
     let team_page = mo.get(&path).await;
@@ -540,6 +548,7 @@ async fn a_form_post_counts_the_navigation_only_when_it_draws_a_page() {
     let r = mo.post(&notes, &pairs).await;
     assert!(r.body.contains("govuk-error-summary"), "{}", r.body);
     assert_eq!(badges(&r), team);
+    assert!(!r.body.contains("<!--haven-count"), "{}", r.body);
 
     // A search answers with a page whatever happens: one session statement, with the counts.
     let (r, statements) =
