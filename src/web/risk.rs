@@ -72,6 +72,8 @@ struct PolicePage {
     time: String,
     officer: String,
     police_reference: String,
+    /// The form's one-time key: sent twice (a double click), it records the contact once.
+    idem: String,
 }
 
 /// `GET /cases/{id}/police-contact`.
@@ -94,6 +96,7 @@ pub async fn police_form(
         time: String::new(),
         officer: String::new(),
         police_reference: String::new(),
+        idem: Uuid::new_v4().to_string(),
     };
     Ok(Html(page.render()?).into_response())
 }
@@ -141,10 +144,20 @@ pub async fn police_submit(
             time: when.time,
             officer,
             police_reference: reference,
+            idem: form.raw("_idem").to_owned(),
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     };
     let mut tx = state.pool.begin().await?;
+    let location = format!("/cases/{id}#immediate-risk");
+    // The same form sent again (a double click, a resend): back to where the first one went,
+    // nothing recorded twice. Claimed in this transaction, so only one of two at once records.
+    if let Ok(idem) = Uuid::parse_str(form.raw("_idem"))
+        && let Some(earlier) =
+            db::cases::claim_submission(&mut tx, idem, user.id, &location).await?
+    {
+        return Ok(Redirect::to(&earlier).into_response());
+    }
     db::cases::add_police_contact(&mut *tx, id, at, &officer, &reference, user.id).await?;
     db::cases::add_chronology(
         &mut *tx,
@@ -173,7 +186,7 @@ pub async fn police_submit(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/cases/{id}#immediate-risk")).into_response())
+    Ok(Redirect::to(&location).into_response())
 }
 
 /// `POST /cases/{id}/risk/acknowledge` (managers): once.

@@ -322,7 +322,9 @@ async fn an_immediate_risk_heads_the_managers_work_until_acknowledged_and_the_po
     );
     // The police contact: bad input first.
     let path = format!("/cases/{case}/police-contact");
-    assert_eq!(pat.get(&path).await.status, StatusCode::OK);
+    let form = pat.get(&path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let idem = form.attr("input[name=_idem]", "value")[0].clone();
     let r = pat
         .post(
             &path,
@@ -333,6 +335,7 @@ async fn an_immediate_risk_heads_the_managers_work_until_acknowledged_and_the_po
                 ("time", "11:30"),
                 ("officer", ""),
                 ("reference", "CAD 0412-77"),
+                ("_idem", &idem),
             ],
         )
         .await;
@@ -341,20 +344,48 @@ async fn an_immediate_risk_heads_the_managers_work_until_acknowledged_and_the_po
     assert!(errors.contains("must be in the past"), "{errors}");
     assert!(errors.contains("Enter who you spoke to"), "{errors}");
     assert_eq!(r.attr("#reference", "value"), vec!["CAD 0412-77"]);
-    let r = pat
-        .post(
-            &path,
-            &[
-                ("when-day", "4"),
-                ("when-month", "12"),
-                ("when-year", "2026"),
-                ("time", "09:40"),
-                ("officer", "PC Dara Quayle, Child Abuse Investigation Team"),
-                ("reference", "CAD 0412-77"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.error_summary());
+    // The form shown again keeps its key, so the corrected form is still the same sending.
+    assert_eq!(r.attr("input[name=_idem]", "value"), vec![idem.clone()]);
+    // Sent eight times at once (a double click, a resend): recorded once, every one answered
+    // with the same place.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let mut tab = pat.fork();
+        let (path, idem) = (path.clone(), idem.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = tab
+                .post(
+                    &path,
+                    &[
+                        ("when-day", "4"),
+                        ("when-month", "12"),
+                        ("when-year", "2026"),
+                        ("time", "09:40"),
+                        ("officer", "PC Dara Quayle, Child Abuse Investigation Team"),
+                        ("reference", "CAD 0412-77"),
+                        ("_idem", &idem),
+                    ],
+                )
+                .await;
+            (r.status, r.header("location").to_owned(), r.error_summary())
+        }));
+    }
+    for t in tasks {
+        let (status, location, errors) = t.await.unwrap();
+        assert_eq!(status, StatusCode::SEE_OTHER, "{errors:?}");
+        assert_eq!(location, format!("/cases/{case}#immediate-risk"));
+    }
+    assert_eq!(app.count("SELECT count(*) FROM police_contacts").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM chronology_entries WHERE kind = 'police'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'case.police_contact'")
+            .await,
+        1
+    );
     let page = pat.get(&format!("/cases/{case}")).await;
     assert!(
         page.select("#immediate-risk")
