@@ -109,43 +109,25 @@ impl Layout {
             })
         };
         let none = Some(0);
-        match user.role {
-            Role::Admin => {
-                item("/admin/users", "Users", Section::Admin, none, "");
+        // Managers and the LADO see their teams' work and cases around their own.
+        let oversees = matches!(user.role, Role::Manager | Role::Lado);
+        if user.role == Role::Admin {
+            item("/admin/users", "Users", Section::Admin, none, "");
+        } else {
+            if user.role == Role::Lado {
+                item("/lado", "LADO", Section::Lado, none, "");
             }
-            Role::Practitioner => {
-                item("/work", "My work", Section::MyWork, user.due_mine, "mine");
-                item("/cases", "My cases", Section::MyCases, none, "");
-                item(
-                    "/referrals/new",
-                    "New referral",
-                    Section::NewReferral,
-                    none,
-                    "",
-                );
+            if oversees {
+                let team = user.due_team;
+                item("/work/team", "Team work", Section::TeamWork, team, "team");
             }
-            Role::Manager | Role::Lado => {
-                if user.role == Role::Lado {
-                    item("/lado", "LADO", Section::Lado, none, "");
-                }
-                item(
-                    "/work/team",
-                    "Team work",
-                    Section::TeamWork,
-                    user.due_team,
-                    "team",
-                );
-                item("/work", "My work", Section::MyWork, user.due_mine, "mine");
-                item("/cases", "My cases", Section::MyCases, none, "");
+            item("/work", "My work", Section::MyWork, user.due_mine, "mine");
+            item("/cases", "My cases", Section::MyCases, none, "");
+            if oversees {
                 item("/cases/team", "Team cases", Section::TeamCases, none, "");
-                item(
-                    "/referrals/new",
-                    "New referral",
-                    Section::NewReferral,
-                    none,
-                    "",
-                );
             }
+            let new_referral = Section::NewReferral;
+            item("/referrals/new", "New referral", new_referral, none, "");
         }
         item("/account", "Your account", Section::Account, none, "");
         Layout {
