@@ -82,8 +82,9 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with_table(state: AppState) -> (Router, Vec<web::RouteSpec>) {
     let (app, table) = web::routes(state.clone());
     // Static files as a CDN would serve them: the Brotli or gzip copy made at build time when
-    // the browser takes it, Last-Modified for revalidation, and addresses that carry the file's
-    // content hash (`?v=`, see `asset`) cached for a year as immutable.
+    // the browser takes it, an entity tag (ServeDir's: the file's size and modification time, so
+    // each precompressed copy has its own) and Last-Modified for revalidation, and addresses that
+    // carry the file's content hash (`?v=`, see `asset`) cached for a year as immutable.
     let statics = Router::new()
         .nest_service(
             "/static",

@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -99,6 +100,8 @@ struct ListPage {
     orders: Vec<Choice>,
     risk_first: bool,
     name: String,
+    /// The date of birth a search was narrowed to, as typed (blank when none).
+    dob: DateParts,
     errors: Errors,
     cases: Vec<CaseItem>,
     /// For GET lists, the next page's address; for searches, the cursor posted with the form.
@@ -149,6 +152,7 @@ async fn render_list(
     scope: Scope,
     mut filter: ListFilter,
     name: String,
+    (dob, date_of_birth): (DateParts, Option<NaiveDate>),
     errors: Errors,
     searched: bool,
     offset: i64,
@@ -166,7 +170,7 @@ async fn render_list(
                 &viewer(user),
                 &filter,
                 n,
-                None,
+                date_of_birth,
                 offset,
                 LIST_PAGE + 1,
             )
@@ -200,7 +204,7 @@ async fn render_list(
     matched.truncate(LIST_PAGE as usize);
     cursors.truncate(LIST_PAGE as usize);
     if errors.is_empty() {
-        record_listing(state, user, scope, &filter, &rows).await?;
+        record_listing(state, user, scope, &filter, date_of_birth.is_some(), &rows).await?;
     }
     let cal = super::procedure::page_calendar(state, user, &state.pool).await?;
     let now = state.config.clock.now();
@@ -247,6 +251,7 @@ async fn render_list(
         ],
         risk_first: filter.risk_first,
         name,
+        dob,
         errors,
         cases: rows
             .into_iter()
@@ -266,12 +271,14 @@ async fn render_list(
 
 /// A list or search shows cases (names, references, concerns), so it is audited like a view:
 /// which cases it showed and how it was asked for. A search records only the shape of what was
-/// typed (its length and number of words), never the name itself.
+/// typed (its length and number of words, and whether a date of birth narrowed it), never the
+/// name or the date itself.
 async fn record_listing(
     state: &AppState,
     user: &CurrentUser,
     scope: Scope,
     filter: &ListFilter,
+    with_date_of_birth: bool,
     rows: &[CaseRow],
 ) -> AppResult<()> {
     let shown: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -289,7 +296,11 @@ async fn record_listing(
         Some(name) => Event::new("case.search", "case_list").details(serde_json::json!({
             "scope": scope,
             "filters": filters,
-            "terms": { "characters": name.chars().count(), "words": name.split_whitespace().count() },
+            "terms": {
+                "characters": name.chars().count(),
+                "words": name.split_whitespace().count(),
+                "date_of_birth": with_date_of_birth,
+            },
             "cases": shown,
         })),
         None => Event::new("case.list", "case_list").details(serde_json::json!({
@@ -323,6 +334,7 @@ pub async fn my_cases(
         Scope::Mine,
         filter_from_query(&q),
         String::new(),
+        Default::default(),
         Errors::default(),
         false,
         0,
@@ -341,6 +353,7 @@ pub async fn team_cases(
         Scope::Team,
         filter_from_query(&q),
         String::new(),
+        Default::default(),
         Errors::default(),
         false,
         0,
@@ -354,9 +367,24 @@ pub async fn search(
     user: CurrentUser,
     form: FormData,
 ) -> AppResult<Response> {
-    form.only(&["name", "scope", "status", "concern", "after"])?;
+    form.only(&[
+        "name",
+        "dob-day",
+        "dob-month",
+        "dob-year",
+        "scope",
+        "status",
+        "concern",
+        "after",
+    ])?;
     let mut errors = Errors::default();
     let name = errors.text(&form, "name", "Name", false, 100);
+    // Optional: narrows a common name to the person meant.
+    let dob = errors.date(&form, "dob", "Date of birth", false);
+    let today = crate::domain::time::london_date(state.config.clock.now());
+    if dob.1.is_some_and(|d| d > today) {
+        errors.add("dob-day", "Date of birth must be today or in the past");
+    }
     let scope = if form.raw("scope") == "team" && matches!(user.role, Role::Manager | Role::Lado) {
         Scope::Team
     } else {
@@ -387,7 +415,10 @@ pub async fn search(
         .parse::<i64>()
         .unwrap_or(0)
         .clamp(0, 10_000);
-    render_list(&state, &user, scope, filter, name, errors, true, offset).await
+    render_list(
+        &state, &user, scope, filter, name, dob, errors, true, offset,
+    )
+    .await
 }
 
 // The case page ---------------------------------------------------------------------------------------

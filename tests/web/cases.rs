@@ -897,6 +897,165 @@ async fn own_cases_search_pages_through_one_worker_s_people_once_each() {
 }
 
 #[tokio::test]
+async fn a_date_of_birth_narrows_a_name_search_to_the_person_meant_on_every_page() {
+    let app = TestApp::new().await;
+    let (mut pat, pat_id) = app
+        .signed_in_as("practitioner", "pat@example.org", "Team A")
+        .await;
+    let (mut mo, _) = app
+        .signed_in_as("manager", "mo@example.org", "Team A")
+        .await;
+    // 30 children called Smith born on one day, 10 born on another, 5 with no date known; and
+    // two children with the same rarer name, told apart only by their dates of birth.
+    for i in 0..45 {
+        let case = make_case(
+            &app,
+            pat_id,
+            "Team A",
+            &format!("Kid{i:02} Smith"),
+            ConcernKind::Grooming,
+        )
+        .await;
+        let born = match i {
+            0..30 => Some("2013-11-04"),
+            30..40 => Some("2015-02-01"),
+            _ => None,
+        };
+        sqlx::query("UPDATE case_people SET date_of_birth = $2::date WHERE case_id = $1")
+            .bind(case)
+            .bind(born)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    for born in ["2012-06-30", "2016-01-15"] {
+        let case = make_case(
+            &app,
+            pat_id,
+            "Team A",
+            "Wren Halloway",
+            ConcernKind::Grooming,
+        )
+        .await;
+        sqlx::query("UPDATE case_people SET date_of_birth = $2::date WHERE case_id = $1")
+            .bind(case)
+            .bind(born)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    pat.get("/cases").await;
+    let both = pat
+        .post(
+            "/cases/search",
+            &[("name", "wren halloway"), ("scope", "mine")],
+        )
+        .await;
+    assert_eq!(both.select("#cases tbody tr").len(), 2, "{}", both.body);
+    let dob = |d: &'static str, m: &'static str, y: &'static str| {
+        [("dob-day", d), ("dob-month", m), ("dob-year", y)]
+    };
+    let mut form = vec![("name", "wren halloway"), ("scope", "mine")];
+    form.extend(dob("15", "1", "2016"));
+    let one = pat.post("/cases/search", &form).await;
+    assert_eq!(one.status, StatusCode::OK);
+    let rows = one.select("#cases tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert!(rows[0].contains("born 15 January 2016"), "{rows:#?}");
+    // The form shows the date back, to change or clear it.
+    assert_eq!(one.attr("input[name=dob-year]", "value"), vec!["2016"]);
+
+    // A manager's team search narrows the same way, and the date carries to the next page.
+    mo.get("/cases/team").await;
+    let mut form = vec![("name", "smith"), ("scope", "team")];
+    form.extend(dob("4", "11", "2013"));
+    let first = mo.post("/cases/search", &form).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let after = first.attr("input[name=after]", "value");
+    assert_eq!(after.len(), 1, "{}", first.body);
+    assert_eq!(
+        first.attr("input[type=hidden][name=dob-day]", "value"),
+        vec!["4"]
+    );
+    assert_eq!(
+        first.attr("input[type=hidden][name=dob-month]", "value"),
+        vec!["11"]
+    );
+    assert_eq!(
+        first.attr("input[type=hidden][name=dob-year]", "value"),
+        vec!["2013"]
+    );
+    let mut next = vec![
+        ("name", "smith"),
+        ("scope", "team"),
+        ("after", after[0].as_str()),
+    ];
+    next.extend(dob("4", "11", "2013"));
+    let second = mo.post("/cases/search", &next).await;
+    let mut seen: Vec<String> = first
+        .select("#cases tbody tr")
+        .into_iter()
+        .chain(second.select("#cases tbody tr"))
+        .collect();
+    assert!(
+        seen.iter().all(|r| r.contains("born 4 November 2013")),
+        "{seen:#?}"
+    );
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 30, "each of the 30 once: {seen:#?}");
+
+    // The trail says a date narrowed the search, never which.
+    let details: serde_json::Value = sqlx::query_scalar(
+        "SELECT details::jsonb FROM audit_events WHERE action = 'case.search' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        details["terms"]["date_of_birth"],
+        serde_json::json!(true),
+        "{details}"
+    );
+    assert!(!details.to_string().contains("2013"), "{details}");
+
+    // A date that is not one, or is still to come: the message on the form, what was typed kept,
+    // nothing searched and nothing recorded.
+    let searches = app
+        .count("SELECT count(*) FROM audit_events WHERE action = 'case.search'")
+        .await;
+    for (d, m, y, message) in [
+        ("31", "2", "2013", "Date of birth must be a real date"),
+        (
+            "4",
+            "11",
+            "2099",
+            "Date of birth must be today or in the past",
+        ),
+        (
+            "4",
+            "nov",
+            "2013",
+            "Date of birth must be a real date, with the day, month and year as numbers",
+        ),
+    ] {
+        let mut form = vec![("name", "smith"), ("scope", "mine")];
+        form.extend([("dob-day", d), ("dob-month", m), ("dob-year", y)]);
+        let r = pat.post("/cases/search", &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{d} {m} {y}");
+        assert_eq!(r.error_summary(), vec![message]);
+        assert_eq!(r.attr("input[name=name]", "value"), vec!["smith"]);
+        assert_eq!(r.attr("input[name=dob-month]", "value"), vec![m]);
+        assert!(r.select("#cases tbody tr").is_empty());
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'case.search'")
+            .await,
+        searches
+    );
+}
+
+#[tokio::test]
 async fn name_search_walks_each_team_s_people_and_follows_a_case_to_its_new_team() {
     let app = TestApp::new().await;
     let (mut pat, pat_id) = app

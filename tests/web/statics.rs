@@ -1,5 +1,5 @@
 //! Static files served as a CDN would: the precompressed copy the browser accepts, addresses
-//! carrying the content hash cached as immutable, revalidation by Last-Modified, and
+//! carrying the content hash cached as immutable, revalidation by entity tag and Last-Modified, and
 //! precompressed copies that match their source.
 
 use axum::body::Body;
@@ -91,6 +91,75 @@ async fn static_files_are_precompressed_versioned_and_revalidated() {
     )
     .await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn every_static_file_has_an_entity_tag_for_each_representation() {
+    let app = TestApp::new().await;
+    let tag_of = |r: &axum::response::Response| -> String {
+        r.headers()
+            .get(header::ETAG)
+            .expect("an entity tag")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Each encoding is its own representation with its own tag.
+    let js = "/static/govuk/govuk-frontend.min.js";
+    let plain = fetch(&app, js, &[]).await;
+    let br = fetch(&app, js, &[(header::ACCEPT_ENCODING, "br")]).await;
+    let gz = fetch(&app, js, &[(header::ACCEPT_ENCODING, "gzip")]).await;
+    let (tag, br_tag, gz_tag) = (tag_of(&plain), tag_of(&br), tag_of(&gz));
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+    assert!(
+        tag != br_tag && tag != gz_tag && br_tag != gz_tag,
+        "{tag} {br_tag} {gz_tag}"
+    );
+    let favicon = fetch(&app, "/static/favicon.svg", &[]).await;
+    let favicon_tag = tag_of(&favicon);
+
+    // A matching tag (strong or weak, alone or in a list, or any) is answered with 304, no body.
+    for asked in [
+        tag.clone(),
+        format!("W/{tag}"),
+        format!("\"other\", {tag}"),
+        "*".into(),
+    ] {
+        let again = fetch(&app, js, &[(header::IF_NONE_MATCH, asked.as_str())]).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{asked}");
+        assert_eq!(tag_of(&again), tag);
+        let body = axum::body::to_bytes(again.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(body.is_empty());
+    }
+    // Another representation's tag or another file's does not stand for this one, even when
+    // the date alone would say "not modified": If-None-Match decides where both are sent.
+    let last_modified = plain.headers()[header::LAST_MODIFIED]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for stale in [br_tag, favicon_tag] {
+        let full = fetch(
+            &app,
+            js,
+            &[
+                (header::IF_NONE_MATCH, stale.as_str()),
+                (header::IF_MODIFIED_SINCE, last_modified.as_str()),
+            ],
+        )
+        .await;
+        assert_eq!(full.status(), StatusCode::OK, "{stale}");
+        let body = axum::body::to_bytes(full.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(
+            body.len(),
+            std::fs::read("static/govuk/govuk-frontend.min.js")
+                .unwrap()
+                .len()
+        );
+    }
 }
 
 /// The compressed copies are of the files as they are now (scripts/compress-static.mjs).
