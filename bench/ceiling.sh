@@ -21,6 +21,7 @@
 # The rows go to scratch copies of the tables (same columns and indexes), dropped at the end:
 # the audit trail and the casework are not touched. Nothing else should run while it measures.
 #   bench/ceiling.sh            # BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_DB as run.sh
+#   BENCH_NOTE_KEYS=1 bench/ceiling.sh   # and what the note's keys and unread index cost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -174,5 +175,27 @@ EOF
   pick=$tps
   printf '| %s | %s | %s |\n' "the note's two statements alone (the two above, the pick's time taken out)" "$pool" \
     "$(awk -v a="$both" -v b="$pick" 'BEGIN { printf "%d", 1 / (1 / a - 1 / b) }')"
+  # BENCH_NOTE_KEYS=1: what the note's keys and its unread index cost (docs/performance.md, ninth
+  # round). Three rounds of three runs, alternating: as Haven has them; without the notes' index
+  # on (case_id, created_at), which no statement reads; and also without the chronology entry's
+  # foreign keys to its case and author, which repeat the note's own.
+  if [ "${BENCH_NOTE_KEYS:-0}" = 1 ]; then
+    idx=$(psql "$URL" -Atc "SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'bench_ceiling_notes'::regclass
+      AND pg_get_indexdef(indexrelid) LIKE '%(case_id, created_at)%'")
+    fkc=$(psql "$URL" -Atc "SELECT conname FROM pg_constraint WHERE conrelid = 'bench_ceiling_chronology'::regclass
+      AND pg_get_constraintdef(oid) LIKE '%(case_id) REFERENCES cases%'")
+    fkr=$(psql "$URL" -Atc "SELECT conname FROM pg_constraint WHERE conrelid = 'bench_ceiling_chronology'::regclass
+      AND pg_get_constraintdef(oid) LIKE '%(recorded_by)%'")
+    for round in 1 2 3; do
+      run "round $round: the note's two statements, every key and index" "$work/haven-note.sql" "$generic" "$pool"
+      psql "$URL" -qc "DROP INDEX $idx"
+      run "round $round: without the notes' (case_id, created_at) index" "$work/haven-note.sql" "$generic" "$pool"
+      psql "$URL" -qc "ALTER TABLE bench_ceiling_chronology DROP CONSTRAINT $fkc, DROP CONSTRAINT $fkr"
+      run "round $round: also without the entry's keys to its case and author" "$work/haven-note.sql" "$generic" "$pool"
+      psql "$URL" -qc "CREATE INDEX $idx ON bench_ceiling_notes (case_id, created_at);
+        ALTER TABLE bench_ceiling_chronology ADD CONSTRAINT $fkc FOREIGN KEY (case_id) REFERENCES cases (id),
+          ADD CONSTRAINT $fkr FOREIGN KEY (recorded_by) REFERENCES users (id)"
+    done
+  fi
 fi
 psql "$URL" -qc "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_ceiling_cases; DROP SEQUENCE IF EXISTS bench_ceiling_seq CASCADE"

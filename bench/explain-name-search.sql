@@ -19,21 +19,31 @@ WITH found AS (
                FROM unnest($1::uuid[]) WITH ORDINALITY AS vt(team_id, ord)
                CROSS JOIN LATERAL (
                    SELECT q.*, row_number() OVER () AS rn FROM (
-                       SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
-                       FROM case_people p
-                       WHERE $3::uuid IS NULL AND p.team_id = vt.team_id
-                         AND $2 <% lower(p.full_name)
-                         AND ($10::date IS NULL OR p.date_of_birth = $10)
-                         AND (($4::text IS NULL AND $5::text IS NULL)
-                              OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
-                                         AND ($4::text IS NULL OR f.status = $4)
-                                         AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
-                       ORDER BY $2 <<-> lower(p.full_name)
-                       LIMIT $6::bigint + $7::bigint + 10
+                       (SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
+                        FROM case_people p
+                        WHERE $3::uuid IS NULL AND $10::date IS NULL AND p.team_id = vt.team_id
+                          AND $2 <% lower(p.full_name)
+                          AND (($4::text IS NULL AND $5::text IS NULL)
+                               OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
+                                          AND ($4::text IS NULL OR f.status = $4)
+                                          AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
+                        ORDER BY $2 <<-> lower(p.full_name)
+                        LIMIT $6::bigint + $7::bigint + 10)
+                       UNION ALL
+                       (SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
+                        FROM case_people p
+                        WHERE $3::uuid IS NULL AND p.team_id = vt.team_id AND p.date_of_birth = $10
+                          AND $2 <% lower(p.full_name)
+                          AND (($4::text IS NULL AND $5::text IS NULL)
+                               OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
+                                          AND ($4::text IS NULL OR f.status = $4)
+                                          AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
+                        ORDER BY $2 <<-> lower(p.full_name), p.id
+                        LIMIT $6::bigint + $7::bigint + 10)
                    ) q
                ) m
                UNION ALL
-               SELECT o.id, o.full_name, o.date_of_birth, o.case_id, o.dist, 1, row_number() OVER (ORDER BY o.dist, o.id)
+               SELECT o.id, o.full_name, o.date_of_birth, o.case_id, o.dist, 1, row_number() OVER ()
                FROM (
                    SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
                    FROM case_people p
@@ -44,7 +54,7 @@ WITH found AS (
                           OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
                                      AND ($4::text IS NULL OR f.status = $4)
                                      AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
-                   ORDER BY $2 <<-> lower(p.full_name), p.id
+                   ORDER BY $2 <<-> lower(p.full_name)
                    LIMIT $6::bigint + $7::bigint + 10
                ) o
                UNION ALL
@@ -59,10 +69,10 @@ WITH found AS (
                  AND ($4::text IS NULL OR r.status = $4)
                  AND ($5::text IS NULL OR r.concern_kinds @> ARRAY[$5::text])
            )
-           SELECT m.id AS "person_id!", m.full_name AS "full_name!", m.date_of_birth,
+           SELECT m.id AS person_id, m.full_name AS full_name, m.date_of_birth,
                   c.id, c.reference, c.team_id,
-                  (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS "team_name!",
-                  c.owner_id, (SELECT u.display_name FROM users u WHERE u.id = c.owner_id) AS "owner_name!",
+                  (SELECT t.name FROM teams t WHERE t.id = c.team_id) AS team_name,
+                  c.owner_id, (SELECT u.display_name FROM users u WHERE u.id = c.owner_id) AS owner_name,
                   c.status, c.title, c.concern_kinds, c.immediate_risk, c.received_at, c.created_at,
                   c.updated_at, c.version, c.next_due_at, c.next_due_kind, c.restricted, c.allocated_at
            FROM found m
@@ -84,3 +94,14 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search(ARRAY[:'team7']::uuid[], 'l
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search(ARRAY[:'team7']::uuid[], 'zebedee quarterfield', NULL, NULL, NULL, 0, 26, :'owner', false, NULL);
 \echo 'smith, the largest team, the fifth page'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search(ARRAY[:'team1']::uuid[], 'smith', NULL, NULL, NULL, 100, 26, :'owner', false, NULL);
+-- Narrowed by a date of birth (the search form's optional field): one Smith's, in the largest
+-- team and in one person's own cases. The walk reads the names closest first and keeps those
+-- born that day, so it reads every Smith before it knows there are no more.
+SELECT p.date_of_birth AS dob1 FROM case_people p WHERE p.team_id = :'team1' AND lower(p.full_name) LIKE '% smith'
+  AND p.date_of_birth IS NOT NULL ORDER BY p.id LIMIT 1 \gset
+SELECT p.date_of_birth AS dob7 FROM case_people p WHERE p.owner_id = :'owner' AND lower(p.full_name) LIKE '% smith'
+  AND p.date_of_birth IS NOT NULL ORDER BY p.id LIMIT 1 \gset
+\echo 'smith, the largest team, narrowed by a date of birth'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search(ARRAY[:'team1']::uuid[], 'smith', NULL, NULL, NULL, 0, 26, :'owner', false, :'dob1');
+\echo 'smith, one person''s own cases, narrowed by a date of birth'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search(ARRAY[:'team7']::uuid[], 'smith', :'owner', NULL, NULL, 0, 26, :'owner', false, :'dob7');

@@ -317,6 +317,57 @@ async fn a_sealer_that_dies_mid_way_leaves_nothing_half_done_and_the_next_one_ca
 }
 
 #[tokio::test]
+async fn the_sealer_itself_killed_in_the_middle_of_its_work_is_rolled_back_whole() {
+    let app = TestApp::new().await;
+    for i in 0..10 {
+        write(&app, "test.event", i).await;
+    }
+    app.seal_exactly(3).await;
+    // A seal left uncommitted at the next position (an open transaction of the owner's) makes
+    // the real sealer wait inside its own transaction: after it has taken the lock, read the
+    // head and the rows and computed their hashes, at its insert of the seals.
+    let mut blocker = app.superuser().await;
+    blocker.execute("BEGIN").await.unwrap();
+    blocker
+        .execute(
+            "INSERT INTO audit_seals (position, seq, prev_hash, hash)
+             SELECT 4, max(seq), '\\x00', '\\x00' FROM audit_events",
+        )
+        .await
+        .unwrap();
+    let (pool, key) = (app.pool.clone(), app.state.audit.clone());
+    let sealing = tokio::spawn(async move { audit::seal(&pool, &key, 100).await });
+    let mut waiting = None;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE 'INSERT INTO audit_seals%'",
+        )
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap();
+        if waiting.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let pid: i32 = waiting.expect("the sealer reached its insert and waited there");
+    kill(&app, pid).await;
+    assert!(
+        sealing.await.unwrap().is_err(),
+        "the killed sealer reports an error"
+    );
+    blocker.execute("ROLLBACK").await.unwrap();
+    // Nothing of its work stayed: three seals, the head where they left it.
+    assert_eq!(app.count("SELECT count(*) FROM audit_seals").await, 3);
+    assert_eq!(verify(&app).await, intact(3, 7));
+    // The next sealer carries on from there.
+    app.seal_everything().await;
+    assert_eq!(verify(&app).await, intact(10, 0));
+}
+
+#[tokio::test]
 async fn rows_slipped_in_without_the_key_are_caught() {
     let app = TestApp::new().await;
     write(&app, "test.event", 1).await;

@@ -184,7 +184,7 @@ impl TestApp {
     /// A browser on another address (for throttling tests).
     pub fn client_from(&self, ip: &str) -> Client {
         Client {
-            router: self.router.clone(),
+            target: Target::Router(self.router.clone()),
             cookies: HashMap::new(),
             csrf: String::new(),
             addr: if ip.contains(':') {
@@ -345,8 +345,16 @@ impl TestApp {
     }
 }
 
+/// Where a [`Client`]'s requests go: an instance's router in this process, or a `haven serve`
+/// process over HTTP on loopback.
+#[derive(Clone)]
+pub enum Target {
+    Router(Router),
+    Process(SocketAddr),
+}
+
 pub struct Client {
-    router: Router,
+    target: Target,
     pub cookies: HashMap<String, String>,
     /// The CSRF token from the last page that had one.
     pub csrf: String,
@@ -445,8 +453,27 @@ impl Client {
             }
         }
         let mut req = req.body(Body::from(body.unwrap_or_default())).unwrap();
-        req.extensions_mut().insert(ConnectInfo(self.addr));
-        let res = self.router.clone().oneshot(req).await.unwrap();
+        let res = match &self.target {
+            Target::Router(router) => {
+                req.extensions_mut().insert(ConnectInfo(self.addr));
+                router.clone().oneshot(req).await.unwrap()
+            }
+            Target::Process(to) => {
+                // As a browser sends it to the public address (the process's own address is
+                // the load balancer's business).
+                let host = self.origin.as_deref().unwrap_or("http://127.0.0.1");
+                let host = host.split("://").nth(1).unwrap_or(host).to_owned();
+                req.headers_mut()
+                    .insert(header::HOST, host.parse().unwrap());
+                let stream = tokio::net::TcpStream::connect(to).await.unwrap();
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                tokio::spawn(conn);
+                sender.send_request(req).await.unwrap().map(Body::new)
+            }
+        };
         let status = res.status();
         let headers = res.headers().clone();
         for c in headers.get_all(header::SET_COOKIE) {
@@ -476,7 +503,15 @@ impl Client {
     /// The same browser, its requests now routed to another instance (a load balancer's choice).
     pub fn on(&self, instance: &Router) -> Client {
         Client {
-            router: instance.clone(),
+            target: Target::Router(instance.clone()),
+            ..self.fork()
+        }
+    }
+
+    /// The same browser, its requests now sent over HTTP to a `haven serve` process.
+    pub fn on_process(&self, addr: SocketAddr) -> Client {
+        Client {
+            target: Target::Process(addr),
             ..self.fork()
         }
     }
@@ -484,7 +519,7 @@ impl Client {
     /// Another browser tab of the same session: the same cookies and form token.
     pub fn fork(&self) -> Client {
         Client {
-            router: self.router.clone(),
+            target: self.target.clone(),
             cookies: self.cookies.clone(),
             csrf: self.csrf.clone(),
             addr: self.addr,
