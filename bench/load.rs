@@ -4,7 +4,7 @@
 //! search for a common and a rare surname, the stylesheet, note writers (8 and 64 at once) and
 //! whole referrals. For each: requests a second, p50, p95 and p99, the ratio to the reference page,
 //! SQL statements a request (from `pg_stat_statements`, when the server has it loaded) and the
-//! server's resident memory. Prints a Markdown table.
+//! server's peak resident memory. Prints a Markdown table.
 //!
 //! Settings (environment): BENCH_HAVEN (http://127.0.0.1:8080), BENCH_REFERENCE
 //! (http://127.0.0.1:8181), BENCH_DATABASE_URL (the owner's URL of the scale database, to pick
@@ -343,10 +343,11 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
         .map_or(0.0, |us| *us as f64 / 1000.0)
 }
 
-/// The process's resident memory now, in MB.
+/// The process's peak resident memory so far (the kernel's high-water mark), in MB: read after
+/// each scenario, it is the most the server has held up to then, not one moment's reading.
 fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -831,7 +832,7 @@ async fn main() -> anyhow::Result<()> {
         warmup.as_secs()
     );
     println!(
-        "| what | at once | per second | p50 ms | p95 ms | p99 ms | of reference | SQL statements a request | errors | server memory MB |"
+        "| what | at once | per second | p50 ms | p95 ms | p99 ms | of reference | SQL statements a request | errors | server's peak memory MB |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for o in &outcomes {
