@@ -186,12 +186,18 @@ EOF
       AND pg_get_constraintdef(oid) LIKE '%(case_id) REFERENCES cases%'")
     fkr=$(psql "$URL" -Atc "SELECT conname FROM pg_constraint WHERE conrelid = 'bench_ceiling_chronology'::regclass
       AND pg_get_constraintdef(oid) LIKE '%(recorded_by)%'")
+    # Each with pgbench's step (the pick, measured above) taken out, as the row above.
+    alone() { printf '| %s | %s | %s |\n' "$1, the pick taken out" "$pool" \
+      "$(awk -v a="$tps" -v b="$pick" 'BEGIN { printf "%d", 1 / (1 / a - 1 / b) }')"; }
     for round in 1 2 3; do
       run "round $round: the note's two statements, every key and index" "$work/haven-note.sql" "$generic" "$pool"
+      alone "round $round: every key and index"
       psql "$URL" -qc "DROP INDEX $idx"
       run "round $round: without the notes' (case_id, created_at) index" "$work/haven-note.sql" "$generic" "$pool"
+      alone "round $round: without the index"
       psql "$URL" -qc "ALTER TABLE bench_ceiling_chronology DROP CONSTRAINT $fkc, DROP CONSTRAINT $fkr"
       run "round $round: also without the entry's keys to its case and author" "$work/haven-note.sql" "$generic" "$pool"
+      alone "round $round: also without the entry's two keys"
       psql "$URL" -qc "CREATE INDEX $idx ON bench_ceiling_notes (case_id, created_at);
         ALTER TABLE bench_ceiling_chronology ADD CONSTRAINT $fkc FOREIGN KEY (case_id) REFERENCES cases (id),
           ADD CONSTRAINT $fkr FOREIGN KEY (recorded_by) REFERENCES users (id)"

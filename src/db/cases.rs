@@ -1035,8 +1035,9 @@ pub async fn search_people(
     // the order the index gives: a second sort key (the id, say) cannot come from the index, so
     // PostgreSQL would read and sort every match instead (for a worker holding 50,000 cases,
     // 2,400 Smiths and 146 ms instead of 60 names and 1 ms: docs/performance.md, fifth round).
-    // Narrowed by a date of birth, a team's walk instead reads the team's people born that day
-    // (`case_people_team_born`, a few dozen even in the largest team) and sorts those by
+    // Narrowed by a date of birth, a team's walk (and a search of one's own cases) instead reads
+    // the team's people born that day (`case_people_team_born`, a few dozen even in the largest
+    // team; for one's own cases, those the worker holds) and sorts those by
     // closeness, then by id (this branch sorts, and a sort cut at different lengths on each page
     // would order equally close names differently): walking the names first read every Smith
     // of the largest team to find one's birthday (85 ms against 1 ms, docs/performance.md, ninth
@@ -1060,7 +1061,8 @@ pub async fn search_people(
                        UNION ALL
                        (SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
                         FROM case_people p
-                        WHERE $3::uuid IS NULL AND p.team_id = vt.team_id AND p.date_of_birth = $10
+                        WHERE $3::uuid IS NULL AND $10::date IS NOT NULL AND p.team_id = vt.team_id
+                          AND p.date_of_birth = $10
                           AND $2 <% lower(p.full_name)
                           AND (($4::text IS NULL AND $5::text IS NULL)
                                OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
@@ -1073,17 +1075,29 @@ pub async fn search_people(
                UNION ALL
                SELECT o.id, o.full_name, o.date_of_birth, o.case_id, o.dist, 1, row_number() OVER ()
                FROM (
-                   SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
-                   FROM case_people p
-                   WHERE $3::uuid IS NOT NULL AND p.owner_id = $3 AND p.team_id = ANY($1::uuid[])
-                     AND $2 <% lower(p.full_name)
-                     AND ($10::date IS NULL OR p.date_of_birth = $10)
-                     AND (($4::text IS NULL AND $5::text IS NULL)
-                          OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
-                                     AND ($4::text IS NULL OR f.status = $4)
-                                     AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
-                   ORDER BY $2 <<-> lower(p.full_name)
-                   LIMIT $6::bigint + $7::bigint + 10
+                   (SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
+                    FROM case_people p
+                    WHERE $3::uuid IS NOT NULL AND $10::date IS NULL AND p.owner_id = $3
+                      AND p.team_id = ANY($1::uuid[])
+                      AND $2 <% lower(p.full_name)
+                      AND (($4::text IS NULL AND $5::text IS NULL)
+                           OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
+                                      AND ($4::text IS NULL OR f.status = $4)
+                                      AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
+                    ORDER BY $2 <<-> lower(p.full_name)
+                    LIMIT $6::bigint + $7::bigint + 10)
+                   UNION ALL
+                   (SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name) AS dist
+                    FROM case_people p
+                    WHERE $3::uuid IS NOT NULL AND $10::date IS NOT NULL AND p.team_id = ANY($1::uuid[])
+                      AND p.date_of_birth = $10 AND p.owner_id = $3
+                      AND $2 <% lower(p.full_name)
+                      AND (($4::text IS NULL AND $5::text IS NULL)
+                           OR EXISTS (SELECT 1 FROM cases f WHERE f.id = p.case_id
+                                      AND ($4::text IS NULL OR f.status = $4)
+                                      AND ($5::text IS NULL OR f.concern_kinds @> ARRAY[$5::text])))
+                    ORDER BY $2 <<-> lower(p.full_name), p.id
+                    LIMIT $6::bigint + $7::bigint + 10)
                ) o
                UNION ALL
                SELECT p.id, p.full_name, p.date_of_birth, p.case_id, $2 <<-> lower(p.full_name), 0,

@@ -379,12 +379,6 @@ pub async fn search(
     ])?;
     let mut errors = Errors::default();
     let name = errors.text(&form, "name", "Name", false, 100);
-    // Optional: narrows a common name to the person meant.
-    let dob = errors.date(&form, "dob", "Date of birth", false);
-    let today = crate::domain::time::london_date(state.config.clock.now());
-    if dob.1.is_some_and(|d| d > today) {
-        errors.add("dob-day", "Date of birth must be today or in the past");
-    }
     let scope = if form.raw("scope") == "team" && matches!(user.role, Role::Manager | Role::Lado) {
         Scope::Team
     } else {
@@ -395,6 +389,13 @@ pub async fn search(
         errors.add("name", "Enter at least 2 letters of a name to search for");
     } else if errors.is_empty() && name.chars().count() == 1 {
         errors.add("name", "Enter at least 2 letters of the name");
+    }
+    // Optional: narrows a common name to the person meant. Checked whatever the name's errors,
+    // so both are shown at once.
+    let dob = errors.date(&form, "dob", "Date of birth", false);
+    let today = crate::domain::time::london_date(state.config.clock.now());
+    if dob.1.is_some_and(|d| d > today) {
+        errors.add("dob-day", "Date of birth must be today or in the past");
     }
     let filter = ListFilter {
         status: CaseStatus::parse(form.raw("status")),

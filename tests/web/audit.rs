@@ -323,16 +323,13 @@ async fn the_sealer_itself_killed_in_the_middle_of_its_work_is_rolled_back_whole
         write(&app, "test.event", i).await;
     }
     app.seal_exactly(3).await;
-    // A seal left uncommitted at the next position (an open transaction of the owner's) makes
-    // the real sealer wait inside its own transaction: after it has taken the lock, read the
-    // head and the rows and computed their hashes, at its insert of the seals.
+    // The owner holds the head's table in SHARE mode: the real sealer takes its lock, reads the
+    // head and the rows, hashes them and inserts its seals, then waits at its update of the
+    // head, the last thing it does before committing. It is killed there.
     let mut blocker = app.superuser().await;
     blocker.execute("BEGIN").await.unwrap();
     blocker
-        .execute(
-            "INSERT INTO audit_seals (position, seq, prev_hash, hash)
-             SELECT 4, max(seq), '\\x00', '\\x00' FROM audit_events",
-        )
+        .execute("LOCK TABLE audit_chain_head IN SHARE MODE")
         .await
         .unwrap();
     let (pool, key) = (app.pool.clone(), app.state.audit.clone());
@@ -342,7 +339,7 @@ async fn the_sealer_itself_killed_in_the_middle_of_its_work_is_rolled_back_whole
         waiting = sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity
              WHERE datname = current_database() AND wait_event_type = 'Lock'
-               AND query LIKE 'INSERT INTO audit_seals%'",
+               AND query LIKE 'UPDATE audit_chain_head%'",
         )
         .fetch_optional(&app.pool)
         .await
@@ -352,7 +349,20 @@ async fn the_sealer_itself_killed_in_the_middle_of_its_work_is_rolled_back_whole
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    let pid: i32 = waiting.expect("the sealer reached its insert and waited there");
+    let pid: i32 = waiting.expect("the sealer reached its update of the head and waited there");
+    // By then it had inserted its seals, in its own transaction (an insert's lock on the table).
+    let inserted: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND granted
+                          AND relation = 'audit_seals'::regclass AND mode = 'RowExclusiveLock')",
+    )
+    .bind(pid)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        inserted,
+        "the sealer had written its seals before it was killed"
+    );
     kill(&app, pid).await;
     assert!(
         sealing.await.unwrap().is_err(),

@@ -127,7 +127,23 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
+        // Kept when the test failed, with the process's log for the failure report.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
+    }
+}
+
+impl Served {
+    /// Still running: not gone because it could not take its port, say.
+    fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "haven serve on {} stopped ({status}): {}",
+                self.addr,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
     }
 }
 
@@ -151,18 +167,20 @@ async fn serve(app: &TestApp) -> Served {
         .env("HAVEN_LISTEN", addr.to_string())
         .env("HAVEN_PUBLIC_URL", app.config.public_origin())
         .env("HAVEN_DB_MAX_CONNECTIONS", "3")
-        .env("RUST_LOG", "warn")
+        .env("HAVEN_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let served = Served { child, addr, log };
+    let mut served = Served { child, addr, log };
     // Ready once it has migrated and answers /readyz.
     let mut probe = app.client().on_process(addr);
     for _ in 0..600 {
+        served.assert_alive();
         if tokio::net::TcpStream::connect(addr).await.is_ok()
             && probe.get("/readyz").await.status == StatusCode::OK
         {
+            served.assert_alive();
             return served;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -178,7 +196,10 @@ async fn two_serve_processes_on_one_database_behave_as_one() {
     let app = TestApp::new().await;
     // Started at the same moment: both migrate (under the migration lock), then serve and run
     // their own sealers, as two instances behind a load balancer do.
-    let (one, two) = tokio::join!(serve(&app), serve(&app));
+    let (mut one, mut two) = tokio::join!(serve(&app), serve(&app));
+    // Two processes on two ports (a process that failed to take its port has stopped, and
+    // `serve` says so).
+    assert_ne!(one.addr, two.addr);
     let pat_id = app.user("practitioner", "pat@example.org", "Team A").await;
     let case = make_case(
         &app,
@@ -263,6 +284,9 @@ async fn two_serve_processes_on_one_database_behave_as_one() {
         last = Some(v);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    // Both answered to the end.
+    one.assert_alive();
+    two.assert_alive();
     let rows = app.count("SELECT count(*) FROM audit_events").await;
     assert!(
         rows >= 15,
