@@ -264,6 +264,19 @@ export async function practitionerLogsAReferralAndWorksTheCase(v, state) {
   await page.fill('#name', 'j');
   await page.click('button:has-text("Search")');
   await v.expectErrors('a one-letter search', { '#name': 'j' });
+  // Narrowed by a date of birth: first one that is not a date, then Juniper's.
+  const dob = { '#dob-day': '31', '#dob-month': '2', '#dob-year': '2013' };
+  await page.fill('#name', 'ashcombe');
+  for (const [field, value] of Object.entries(dob)) await page.fill(field, value);
+  await page.click('button:has-text("Search")');
+  await v.expectErrors('a search with a date of birth that is not a date', { '#name': 'ashcombe', ...dob });
+  await page.fill('#dob-day', '4');
+  await page.fill('#dob-month', '11');
+  await page.click('button:has-text("Search")');
+  await v.check('search narrowed by a date of birth');
+  await v.fitsPhone('search narrowed by a date of birth');
+  await v.expectText('born 4 November 2013', 'the search names the child born that day');
+  for (const field of Object.keys(dob)) await page.fill(field, '');
   await page.fill('#name', 'ashcombe');
   await page.click('button:has-text("Search")');
   await v.check('search results');
